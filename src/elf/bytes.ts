@@ -1,0 +1,128 @@
+/**
+ * Endian-aware, bounds-checked access to a byte buffer.
+ *
+ * 64-bit fields come in two flavours: `u64` returns a bigint (addresses, values, addends), `u64n`
+ * returns a number and is used for file offsets and sizes, which can never exceed the file length
+ * and so always fit in a double once checked (BigInt creation dominates parse time otherwise).
+ */
+import { ElfError, type ElfErrorPlace } from './errors.js';
+
+export class ByteReader {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly le: boolean;
+  readonly file: string;
+
+  constructor(bytes: Uint8Array, le: boolean, file: string) {
+    this.bytes = bytes;
+    // byteOffset matters: Node Buffers from the pool share one ArrayBuffer.
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.le = le;
+    this.file = file;
+  }
+
+  get length(): number {
+    return this.bytes.length;
+  }
+
+  /** Throws TRUNCATED unless [offset, offset+size) lies inside the buffer. */
+  need(offset: number, size: number, what: string, place: Partial<ElfErrorPlace> = {}): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 ||
+        offset + size > this.bytes.length) {
+      throw new ElfError('TRUNCATED', { file: this.file, offset, ...place },
+        `${what} (${size} bytes at 0x${offset.toString(16)}) runs past the end of the file (${this.bytes.length} bytes)`,
+        'the file is truncated or corrupt');
+    }
+  }
+
+  u8(off: number): number {
+    return this.view.getUint8(off);
+  }
+  u16(off: number): number {
+    return this.view.getUint16(off, this.le);
+  }
+  u32(off: number): number {
+    return this.view.getUint32(off, this.le);
+  }
+  i32(off: number): number {
+    return this.view.getInt32(off, this.le);
+  }
+  u64(off: number): bigint {
+    return this.view.getBigUint64(off, this.le);
+  }
+  i64(off: number): bigint {
+    return this.view.getBigInt64(off, this.le);
+  }
+  /** A 64-bit field as a number; values past 2^53 become Infinity so that bounds checks fail. */
+  u64n(off: number): number {
+    const lo = this.view.getUint32(off + (this.le ? 0 : 4), this.le);
+    const hi = this.view.getUint32(off + (this.le ? 4 : 0), this.le);
+    return hi >= 0x200000 ? Infinity : hi * 0x100000000 + lo;
+  }
+}
+
+export class ByteWriter {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly le: boolean;
+
+  constructor(bytes: Uint8Array, le: boolean) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.le = le;
+  }
+
+  u8(off: number, v: number): void {
+    this.view.setUint8(off, v);
+  }
+  u16(off: number, v: number): void {
+    this.view.setUint16(off, v, this.le);
+  }
+  u32(off: number, v: number): void {
+    this.view.setUint32(off, v >>> 0, this.le);
+  }
+  u64(off: number, v: bigint): void {
+    this.view.setBigUint64(off, BigInt.asUintN(64, v), this.le);
+  }
+  /** A number that fits in 53 bits, written as a 64-bit field. */
+  u64n(off: number, v: number): void {
+    const lo = v % 0x100000000;
+    const hi = Math.floor(v / 0x100000000);
+    this.view.setUint32(off + (this.le ? 0 : 4), lo, this.le);
+    this.view.setUint32(off + (this.le ? 4 : 0), hi, this.le);
+  }
+}
+
+import { Buffer } from 'node:buffer';
+
+/**
+ * Decode a NUL-terminated string from a string table. Names are kept as latin1 (one char per
+ * byte), which round-trips every byte exactly; any byte value may appear in a hostile name.
+ */
+export function cString(table: Uint8Array, off: number): string | undefined {
+  if (off < 0 || off >= table.length) return undefined;
+  const end = table.indexOf(0, off);
+  if (end < 0) return undefined;
+  return latin1Of(table, off, end);
+}
+
+export function latin1Of(bytes: Uint8Array, start: number, end: number): string {
+  // String.fromCharCode on small slices beats TextDecoder's per-call overhead for short names.
+  const n = end - start;
+  if (n <= 64) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
+  // Not TextDecoder('latin1'): WHATWG maps it to windows-1252, which is not byte-exact.
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, n).toString('latin1');
+}
+
+/** Bytes of a latin1 string (inverse of latin1Of). */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
+
+export const alignUp = (v: number, a: number): number => (a <= 1 ? v : Math.ceil(v / a) * a);

@@ -1,0 +1,207 @@
+/**
+ * The ELF object model.
+ *
+ * Two levels, as in mold and objtool: on-disk fields keep their spec names (`sh_link`, `st_shndx`,
+ * `r_info` parts) so the code greps against readelf and kernel sources, while cross references are
+ * object references (a relocation points at its `ElfSymbol`, a rela section at its target
+ * `Section`). Indices are derived from array positions when the file is written, so adding or
+ * removing sections and symbols never leaves a stale index behind.
+ *
+ * Bulk tables (symbols, relocations, group members) are decoded lazily: a module that is only
+ * listed or copied never pays for them. Decoding always goes through the *original* section and
+ * symbol arrays, so it stays correct even after the arrays were edited.
+ */
+import { SHF, SHN, SHT, STB } from './constants.js';
+
+export interface ElfIdent {
+  /** 32 or 64 (EI_CLASS). */
+  readonly elfClass: 32 | 64;
+  /** EI_DATA: true for ELFDATA2LSB. */
+  readonly littleEndian: boolean;
+  /** EI_VERSION */
+  readonly version: number;
+  /** EI_OSABI */
+  osabi: number;
+  /** EI_ABIVERSION */
+  abiversion: number;
+  /** e_ident[9..16), kept for a byte-exact round trip. */
+  readonly pad: Uint8Array;
+}
+
+export interface ElfHeader {
+  type: number;
+  machine: number;
+  version: number;
+  entry: bigint;
+  flags: number;
+  /** As read; the writer recomputes the layout fields below. */
+  readonly phoff: number;
+  readonly shoff: number;
+  readonly ehsize: number;
+  readonly phentsize: number;
+  readonly phnum: number;
+  readonly shentsize: number;
+  /** Raw e_shnum (0 with extended numbering). */
+  readonly shnum: number;
+  /** Raw e_shstrndx (SHN_XINDEX with extended numbering). */
+  readonly shstrndx: number;
+}
+
+export class Section {
+  name: string;
+  type: number;
+  flags: bigint;
+  addr: bigint;
+  /** Where the section was in the input (or 0 for a new one); the writer keeps it when it can. */
+  offset: number;
+  /** sh_size. For every type but NOBITS the writer uses data.length instead. */
+  size: number;
+  /** sh_link as read. Where sh_link names a section, `linkSection` is authoritative. */
+  link: number;
+  /** sh_info as read. For REL/RELA, `infoSection` is authoritative; for SYMTAB it is recomputed. */
+  info: number;
+  addralign: bigint;
+  entsize: bigint;
+  /** The section that sh_link refers to, for the types where sh_link is a section index. */
+  linkSection: Section | null = null;
+  /** The section that sh_info refers to (the target of a REL/RELA section, or SHF_INFO_LINK). */
+  infoSection: Section | null = null;
+  /** File contents (empty for NOBITS). Replace it (not mutate in place) and call `markChanged`. */
+  data: Uint8Array;
+
+  /** Index in the input file, or -1 for a section created in memory. */
+  readonly origIndex: number;
+  /** sh_name as read; reused by the writer while `name` is unchanged. */
+  readonly origNameOffset: number;
+  readonly origName: string;
+  /** True once the contents were replaced through the API. */
+  changed = false;
+
+  /** @internal decoded symbol table, when this is SYMTAB/DYNSYM */
+  _symbols: ElfSymbol[] | undefined;
+  /** @internal the symbol array as first decoded, for decoding relocations against original indices */
+  _origSymbols: readonly ElfSymbol[] | undefined;
+  /** @internal decoded relocations, when this is REL/RELA */
+  _relocs: Relocation[] | undefined;
+  /** @internal decoded group, when this is GROUP */
+  _group: GroupInfo | undefined;
+
+  constructor(init: {
+    name: string; type: number; flags?: bigint; addr?: bigint; offset?: number; size?: number;
+    link?: number; info?: number; addralign?: bigint; entsize?: bigint; data?: Uint8Array;
+    origIndex?: number; origNameOffset?: number;
+  }) {
+    this.name = init.name;
+    this.type = init.type;
+    this.flags = init.flags ?? 0n;
+    this.addr = init.addr ?? 0n;
+    this.offset = init.offset ?? 0;
+    this.data = init.data ?? new Uint8Array(0);
+    this.size = init.size ?? this.data.length;
+    this.link = init.link ?? 0;
+    this.info = init.info ?? 0;
+    this.addralign = init.addralign ?? 1n;
+    this.entsize = init.entsize ?? 0n;
+    this.origIndex = init.origIndex ?? -1;
+    this.origNameOffset = init.origNameOffset ?? -1;
+    this.origName = init.origIndex !== undefined ? init.name : '';
+  }
+
+  get isNobits(): boolean {
+    return this.type === SHT.NOBITS;
+  }
+  get isRelocation(): boolean {
+    return this.type === SHT.RELA || this.type === SHT.REL;
+  }
+  get isSymbolTable(): boolean {
+    return this.type === SHT.SYMTAB || this.type === SHT.DYNSYM;
+  }
+  hasFlag(f: bigint): boolean {
+    return (this.flags & f) !== 0n;
+  }
+  /** A livepatch relocation section: SHF_RELA_LIVEPATCH set on a RELA/REL section. */
+  get isLivepatchRela(): boolean {
+    return this.isRelocation && this.hasFlag(SHF.RELA_LIVEPATCH);
+  }
+  /** Size in the file (NOBITS occupy none). */
+  get fileSize(): number {
+    return this.isNobits ? 0 : this.data.length;
+  }
+  /** Replace the contents. */
+  setData(data: Uint8Array): void {
+    this.data = data;
+    this.size = data.length;
+    this.changed = true;
+  }
+}
+
+export class ElfSymbol {
+  name: string;
+  value: bigint;
+  size: bigint;
+  /** st_info high nibble (STB_*) */
+  bind: number;
+  /** st_info low nibble (STT_*) */
+  type: number;
+  /** st_other (visibility in the low two bits) */
+  other: number;
+  /**
+   * The section the symbol is defined in, or null when `shndx` is a special index
+   * (SHN_UNDEF, SHN_ABS, SHN_COMMON, SHN_LIVEPATCH, ...).
+   */
+  section: Section | null;
+  /** The special st_shndx when `section` is null; ignored otherwise. Never SHN_XINDEX. */
+  shndx: number;
+
+  /** Index in the input symbol table, or -1 for a symbol created in memory. */
+  readonly origIndex: number;
+  readonly origName: string;
+  readonly origNameOffset: number;
+
+  constructor(init: {
+    name: string; value?: bigint; size?: bigint; bind?: number; type?: number; other?: number;
+    section?: Section | null; shndx?: number; origIndex?: number; origNameOffset?: number;
+  }) {
+    this.name = init.name;
+    this.value = init.value ?? 0n;
+    this.size = init.size ?? 0n;
+    this.bind = init.bind ?? STB.LOCAL;
+    this.type = init.type ?? 0;
+    this.other = init.other ?? 0;
+    this.section = init.section ?? null;
+    this.shndx = init.shndx ?? SHN.UNDEF;
+    this.origIndex = init.origIndex ?? -1;
+    this.origNameOffset = init.origNameOffset ?? -1;
+    this.origName = init.origIndex !== undefined ? init.name : '';
+  }
+
+  get info(): number {
+    return ((this.bind << 4) | (this.type & 0xf)) & 0xff;
+  }
+  get isUndefined(): boolean {
+    return this.section === null && this.shndx === SHN.UNDEF;
+  }
+  get isLocal(): boolean {
+    return this.bind === STB.LOCAL;
+  }
+  get isLivepatch(): boolean {
+    return this.section === null && this.shndx === SHN.LIVEPATCH;
+  }
+}
+
+export interface Relocation {
+  /** r_offset: offset in the target section (ET_REL) */
+  offset: bigint;
+  /** ELF_R_TYPE(r_info) */
+  type: number;
+  /** ELF_R_SYM(r_info) as an object; the null symbol (index 0) is the table's entry 0. */
+  symbol: ElfSymbol;
+  /** r_addend (0n for REL, whose addend is implicit in the section contents) */
+  addend: bigint;
+}
+
+export interface GroupInfo {
+  /** The GRP_* flag word (GRP_COMDAT). */
+  flags: number;
+  members: Section[];
+}

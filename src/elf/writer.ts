@@ -1,0 +1,364 @@
+/**
+ * Write an ElfFile back to bytes.
+ *
+ * Two passes, as pdf-lib's writer: first decide every section's contents, header fields and file
+ * offset (layout), then fill one preallocated buffer (emit).
+ *
+ * Byte identity: a file read and written back unchanged is identical, because
+ *  - tables that were not edited are copied verbatim, and decoded tables re-encode to the same
+ *    bytes (names keep their original string-table offsets while the string table is kept);
+ *  - every section keeps its original file offset while nothing before it grew, and the bytes
+ *    between two such sections (padding) are copied from the input when both neighbours are the
+ *    same as in the input.
+ * After edits, what moved is placed after the last preserved byte with its alignment, string
+ * tables whose users changed are rebuilt, and every index (sh_link, sh_info, r_info, group
+ * members, st_shndx with SHN_XINDEX, e_shstrndx) is recomputed from the object references.
+ */
+import { alignUp, ByteWriter } from './bytes.js';
+import { SHN, SHT, SIZES } from './constants.js';
+import { ElfError } from './errors.js';
+import { firstNonLocal, type ElfFile } from './file.js';
+import type { ElfSymbol, Section } from './model.js';
+import { StringTableBuilder } from './strtab.js';
+
+export interface WriteOptions {
+  /**
+   * Re-encode every table from the decoded model even when nothing changed (decodes them first).
+   * The result must still be byte-identical: the corpus test uses this to check the encoders.
+   */
+  reencode?: boolean;
+}
+
+interface Plan {
+  bytes: Uint8Array; // contents to write (empty for NOBITS)
+  name: number;
+  link: number;
+  info: number;
+  size: number; // sh_size
+  offset: number;
+}
+
+export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
+  const file = elf.path;
+  const cls = elf.elfClass;
+  const sz = SIZES[cls];
+  const sections = elf.sections;
+  if (sections.length === 0 || sections[0]!.type !== SHT.NULL) {
+    if (sections.length !== 0) throw new ElfError('WRITE', { file }, 'section 0 must be the null section');
+  }
+  const secIndex = new Map<Section, number>();
+  sections.forEach((s, i) => secIndex.set(s, i));
+  const sectionsMoved = sections.length !== elf.origSections.length || sections.some((s, i) => s.origIndex !== i);
+
+  if (opts.reencode) elf.decodeAll();
+
+  // 1. Which tables must be re-encoded. Symbols carry section indices, so every symbol table is
+  //    re-encoded when sections moved; relocations carry symbol indices, so they are re-encoded
+  //    when their symbol table was reordered.
+  const symtabs = sections.filter((s) => s.isSymbolTable);
+  if (sectionsMoved) for (const st of symtabs) elf.symbols(st);
+  const reindexed = new Set<Section>();
+  for (const st of symtabs) {
+    const now = st._symbols;
+    const orig = st._origSymbols;
+    if (now && orig && (now.length !== orig.length || now.some((s, i) => s !== orig[i]))) reindexed.add(st);
+  }
+  for (const s of sections) {
+    if (s.isRelocation && s.linkSection && reindexed.has(s.linkSection)) elf.relocations(s);
+    if (s.type === SHT.GROUP && sectionsMoved) elf.group(s);
+  }
+
+  // 2. String tables: keep each one unless a name that lives in it changed or is new.
+  const secName = new Map<Section, number>();
+  const symName = new Map<ElfSymbol, number>();
+  const newStrtab = new Map<Section, Uint8Array>();
+  for (const strtab of sections.filter((s) => s.type === SHT.STRTAB)) {
+    const holdsSectionNames = strtab === elf.shstrtab;
+    const users = symtabs.filter((st) => st.linkSection === strtab);
+    const changedSym = users.some((st) => st._symbols?.some((y) => y.origNameOffset < 0 || y.name !== y.origName));
+    const changedSec = holdsSectionNames && sections.some((s) => s.origNameOffset < 0 || s.name !== s.origName);
+    if (!changedSym && !changedSec) continue; // unchanged, or the caller supplied its own bytes
+    const b = new StringTableBuilder();
+    if (holdsSectionNames) for (const s of sections) secName.set(s, b.add(s.name));
+    for (const st of users) for (const y of elf.symbols(st)) symName.set(y, b.add(y.name));
+    newStrtab.set(strtab, b.finish());
+  }
+  if (elf.shstrtab && !newStrtab.has(elf.shstrtab)) {
+    for (const s of sections) secName.set(s, s.origNameOffset);
+  } else if (!elf.shstrtab && sections.some((s) => s.name !== '')) {
+    throw new ElfError('WRITE', { file }, 'sections have names but the file has no section-name string table');
+  }
+
+  // 3. Contents and header fields of every section.
+  const plans: Plan[] = sections.map((s, i) => {
+    const here = { file, section: s.name || `[${i}]` };
+    let bytes = s.data;
+    if (newStrtab.has(s)) bytes = newStrtab.get(s)!;
+    else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName);
+    else if (s.isRelocation && s._relocs) bytes = encodeRelocations(elf, s);
+    else if (s.type === SHT.GROUP && s._group) bytes = encodeGroup(elf, s, secIndex);
+    else if (s.type === SHT.SYMTAB_SHNDX && s.linkSection?._symbols) bytes = encodeShndx(elf, s.linkSection, secIndex);
+
+    const ref = (t: Section | null, field: string, raw: number): number => {
+      if (!t) return raw;
+      const idx = secIndex.get(t);
+      if (idx === undefined) {
+        throw new ElfError('WRITE', here, `${field} refers to section '${t.name}', which is no longer in the file`);
+      }
+      return idx;
+    };
+    const link = ref(s.linkSection, 'sh_link', s.linkSection ? 0 : s.link);
+    let info = ref(s.infoSection, 'sh_info', s.infoSection ? 0 : s.info);
+    if (s.isSymbolTable && s._symbols) info = firstNonLocal(s._symbols);
+    if (s.type === SHT.GROUP && s.linkSection && reindexed.has(s.linkSection)) {
+      const sig = elf.groupSignature(s);
+      const now = sig ? s.linkSection._symbols!.indexOf(sig) : -1;
+      if (now < 0) throw new ElfError('WRITE', here, 'the group signature symbol was removed');
+      info = now;
+    }
+    const name = secName.get(s) ?? s.origNameOffset;
+    if (name < 0) throw new ElfError('WRITE', here, 'internal: section name has no string-table offset');
+    return { bytes, name, link, info, size: s.isNobits ? s.size : bytes.length, offset: 0 };
+  });
+
+  // 4. Layout.
+  const ehsize = sz.ehdr;
+  const phSize = elf.programHeaders.length;
+  const phoff = phSize > 0 ? elf.header.phoff : 0;
+  const shCount = sections.length;
+  const shSize = shCount * sz.shdr;
+
+  // Extents of the input in file order, to know which padding bytes may be copied.
+  interface Extent { key: Section | 'ehdr' | 'phdr' | 'shdr'; start: number; end: number }
+  const src: Extent[] = [{ key: 'ehdr', start: 0, end: ehsize }];
+  if (phSize > 0) src.push({ key: 'phdr', start: elf.header.phoff, end: elf.header.phoff + phSize });
+  for (const s of elf.origSections) {
+    if (s.type !== SHT.NULL && !s.isNobits && s.origIndex >= 0) src.push({ key: s, start: s.offset, end: s.offset + s.size });
+  }
+  if (elf.header.shoff !== 0) src.push({ key: 'shdr', start: elf.header.shoff, end: elf.header.shoff + elf.origSections.length * sz.shdr });
+  src.sort((a, b) => a.start - b.start || a.end - b.end);
+  const prevInSource = new Map<Extent['key'], Extent['key']>();
+  for (let i = 1; i < src.length; i++) prevInSource.set(src[i]!.key, src[i - 1]!.key);
+
+  const copies: Array<{ from: number; to: number; len: number }> = [];
+  let cursor = Math.max(ehsize, phoff + phSize);
+  let lastKey: Extent['key'] = phSize > 0 && phoff + phSize >= ehsize ? 'phdr' : 'ehdr';
+  let lastPreserved = true;
+  const place = (key: Extent['key'], origStart: number | undefined, origLen: number | undefined, len: number, align: number): number => {
+    let at: number;
+    if (origStart !== undefined && origStart >= cursor && origStart % Math.max(align, 1) === 0) {
+      at = origStart;
+      if (lastPreserved && prevInSource.get(key) === lastKey && at > cursor) copies.push({ from: cursor, to: cursor, len: at - cursor });
+    } else {
+      at = alignUp(cursor, align);
+    }
+    if (len > 0) {
+      lastPreserved = origStart === at && origLen === len;
+      lastKey = key;
+      cursor = at + len;
+    }
+    return at;
+  };
+
+  const order = sections.map((s, i) => i).filter((i) => sections[i]!.type !== SHT.NULL);
+  const origOff = (i: number): number => (sections[i]!.origIndex >= 0 ? sections[i]!.offset : Infinity);
+  order.sort((a, b) => origOff(a) - origOff(b) || a - b);
+  for (const i of order) {
+    const s = sections[i]!;
+    const p = plans[i]!;
+    const align = Number(s.addralign > 0n ? s.addralign : 1n);
+    if (!Number.isSafeInteger(align) || align > 1 << 30) {
+      throw new ElfError('WRITE', { file, section: s.name }, `alignment ${s.addralign} is too large to lay out`);
+    }
+    const hasOrig = s.origIndex >= 0;
+    if (s.isNobits) {
+      p.offset = hasOrig && s.offset >= cursor ? s.offset : alignUp(cursor, align);
+      continue;
+    }
+    p.offset = place(s, hasOrig ? s.offset : undefined, hasOrig ? s.size : undefined, p.bytes.length, align);
+    if (elf.programHeaders.length > 0 && hasOrig && p.offset !== s.offset && s.addr !== 0n) {
+      throw new ElfError('UNSUPPORTED', { file, section: s.name },
+        'this edit would move an allocated section of a linked file (program headers are not rewritten)');
+    }
+  }
+  const origShoff = elf.header.shoff !== 0 ? elf.header.shoff : undefined;
+  const shoff = shCount === 0 ? 0 : place('shdr', origShoff, elf.origSections.length * sz.shdr, shSize, sz.word);
+  let total = cursor;
+  // Bytes past the last extent of the input (rare) survive while everything before them did.
+  const srcEnd = src.reduce((m, e) => Math.max(m, e.end), 0);
+  if (lastPreserved && lastKey === src[src.length - 1]?.key && elf.source.length > srcEnd && cursor === srcEnd) {
+    copies.push({ from: srcEnd, to: srcEnd, len: elf.source.length - srcEnd });
+    total = elf.source.length;
+  }
+
+  // 5. Emit.
+  const out = new Uint8Array(total);
+  const w = new ByteWriter(out, elf.littleEndian);
+  for (const c of copies) out.set(elf.source.subarray(c.from, c.from + c.len), c.to);
+  writeHeader(elf, w, shoff, shCount, elf.shstrtab ? secIndex.get(elf.shstrtab) ?? -1 : 0, phoff);
+  if (phSize > 0) out.set(elf.programHeaders, phoff);
+  const origExtended = elf.header.shnum === 0 && elf.header.shoff !== 0;
+  for (let i = 0; i < shCount; i++) {
+    const s = sections[i]!;
+    const p = plans[i]!;
+    if (!s.isNobits && p.bytes.length > 0) out.set(p.bytes, p.offset);
+    let size = p.size;
+    let link = p.link;
+    if (i === 0) {
+      // Extended numbering lives in section 0 (gABI "Sections").
+      const shstrndx = elf.shstrtab ? secIndex.get(elf.shstrtab)! : 0;
+      size = shCount >= SHN.LORESERVE ? shCount : origExtended ? 0 : s.size;
+      link = shstrndx >= SHN.LORESERVE ? shstrndx : origExtended && elf.header.shstrndx === SHN.XINDEX ? 0 : s.link;
+    }
+    writeShdr(w, shoff + i * sz.shdr, cls, {
+      name: p.name, type: s.type, flags: s.flags, addr: s.addr, offset: s.type === SHT.NULL ? s.offset : p.offset,
+      size, link, info: p.info, addralign: s.addralign, entsize: s.entsize,
+    });
+  }
+  return out;
+}
+
+function writeHeader(elf: ElfFile, w: ByteWriter, shoff: number, shCount: number, shstrndx: number, phoff: number): void {
+  const h = elf.header;
+  const id = elf.ident;
+  const b = w.bytes;
+  b.set([0x7f, 0x45, 0x4c, 0x46, id.elfClass === 64 ? 2 : 1, id.littleEndian ? 1 : 2, id.version, id.osabi, id.abiversion]);
+  b.set(id.pad, 9);
+  w.u16(16, h.type);
+  w.u16(18, h.machine);
+  w.u32(20, h.version);
+  const extendedCount = shCount >= SHN.LORESERVE;
+  const shnum = extendedCount ? 0 : shCount;
+  const strndx = shstrndx >= SHN.LORESERVE ? SHN.XINDEX : shstrndx < 0 ? 0 : shstrndx;
+  const shentsize = shCount > 0 ? SIZES[id.elfClass].shdr : h.shentsize;
+  if (id.elfClass === 64) {
+    w.u64(24, h.entry); w.u64n(32, phoff); w.u64n(40, shoff); w.u32(48, h.flags);
+    w.u16(52, SIZES[64].ehdr); w.u16(54, h.phentsize); w.u16(56, h.phnum);
+    w.u16(58, shentsize); w.u16(60, shnum); w.u16(62, strndx);
+  } else {
+    w.u32(24, Number(BigInt.asUintN(32, h.entry))); w.u32(28, phoff); w.u32(32, shoff); w.u32(36, h.flags);
+    w.u16(40, SIZES[32].ehdr); w.u16(42, h.phentsize); w.u16(44, h.phnum);
+    w.u16(46, shentsize); w.u16(48, shnum); w.u16(50, strndx);
+  }
+}
+
+interface ShdrFields {
+  name: number; type: number; flags: bigint; addr: bigint; offset: number; size: number;
+  link: number; info: number; addralign: bigint; entsize: bigint;
+}
+
+function writeShdr(w: ByteWriter, off: number, cls: 32 | 64, h: ShdrFields): void {
+  if (cls === 64) {
+    w.u32(off, h.name); w.u32(off + 4, h.type); w.u64(off + 8, h.flags); w.u64(off + 16, h.addr);
+    w.u64n(off + 24, h.offset); w.u64n(off + 32, h.size); w.u32(off + 40, h.link); w.u32(off + 44, h.info);
+    w.u64(off + 48, h.addralign); w.u64(off + 56, h.entsize);
+  } else {
+    w.u32(off, h.name); w.u32(off + 4, h.type); w.u32(off + 8, Number(h.flags & 0xffffffffn));
+    w.u32(off + 12, Number(h.addr & 0xffffffffn)); w.u32(off + 16, h.offset); w.u32(off + 20, h.size);
+    w.u32(off + 24, h.link); w.u32(off + 28, h.info); w.u32(off + 32, Number(h.addralign & 0xffffffffn));
+    w.u32(off + 36, Number(h.entsize & 0xffffffffn));
+  }
+}
+
+/** st_shndx for a symbol: its section's current index, or its special index. */
+function symbolShndx(elf: ElfFile, y: ElfSymbol, secIndex: Map<Section, number>, symtab: Section, i: number): number {
+  if (!y.section) return y.shndx;
+  const idx = secIndex.get(y.section);
+  if (idx === undefined) {
+    throw new ElfError('WRITE', { file: elf.path, section: symtab.name, index: i },
+      `symbol '${y.name}' is defined in section '${y.section.name}', which is no longer in the file`,
+      'remove the symbol too, or keep its section');
+  }
+  return idx;
+}
+
+function encodeSymbols(elf: ElfFile, symtab: Section, secIndex: Map<Section, number>, names: Map<ElfSymbol, number>): Uint8Array {
+  const syms = symtab._symbols!;
+  const cls = elf.elfClass;
+  const ent = SIZES[cls].sym;
+  const out = new Uint8Array(syms.length * ent);
+  const w = new ByteWriter(out, elf.littleEndian);
+  for (let i = 0; i < syms.length; i++) {
+    const y = syms[i]!;
+    const o = i * ent;
+    const name = names.get(y) ?? y.origNameOffset;
+    if (name < 0) throw new ElfError('WRITE', { file: elf.path, section: symtab.name, index: i }, `symbol '${y.name}' has no string-table offset`);
+    let shndx = symbolShndx(elf, y, secIndex, symtab, i);
+    if (y.section && shndx >= SHN.LORESERVE) shndx = SHN.XINDEX;
+    if (cls === 64) {
+      w.u32(o, name); w.u8(o + 4, y.info); w.u8(o + 5, y.other); w.u16(o + 6, shndx);
+      w.u64(o + 8, y.value); w.u64(o + 16, y.size);
+    } else {
+      w.u32(o, name); w.u32(o + 4, Number(BigInt.asUintN(32, y.value))); w.u32(o + 8, Number(BigInt.asUintN(32, y.size)));
+      w.u8(o + 12, y.info); w.u8(o + 13, y.other); w.u16(o + 14, shndx);
+    }
+  }
+  const needsShndx = syms.some((y) => y.section && (secIndex.get(y.section) ?? 0) >= SHN.LORESERVE);
+  if (needsShndx && !elf.sections.some((s) => s.type === SHT.SYMTAB_SHNDX && s.linkSection === symtab)) {
+    throw new ElfError('WRITE', { file: elf.path, section: symtab.name },
+      'symbols need SHN_XINDEX but the file has no SHT_SYMTAB_SHNDX section for this table',
+      'add one with addSection({type: SHT.SYMTAB_SHNDX, ...}) linked to the symbol table');
+  }
+  return out;
+}
+
+function encodeShndx(elf: ElfFile, symtab: Section, secIndex: Map<Section, number>): Uint8Array {
+  const syms = symtab._symbols!;
+  const out = new Uint8Array(syms.length * 4);
+  const w = new ByteWriter(out, elf.littleEndian);
+  syms.forEach((y, i) => {
+    const idx = y.section ? secIndex.get(y.section) ?? 0 : 0;
+    w.u32(i * 4, y.section && idx >= SHN.LORESERVE ? idx : 0);
+  });
+  return out;
+}
+
+function encodeRelocations(elf: ElfFile, relsec: Section): Uint8Array {
+  const relocs = relsec._relocs!;
+  const isRela = relsec.type === SHT.RELA;
+  const cls = elf.elfClass;
+  const ent = isRela ? SIZES[cls].rela : SIZES[cls].rel;
+  const symtab = relsec.linkSection;
+  const symIndex = new Map<ElfSymbol, number>();
+  if (symtab?._symbols) symtab._symbols.forEach((y, i) => symIndex.set(y, i));
+  const out = new Uint8Array(relocs.length * ent);
+  const w = new ByteWriter(out, elf.littleEndian);
+  for (let i = 0; i < relocs.length; i++) {
+    const r = relocs[i]!;
+    const o = i * ent;
+    let sym = symIndex.get(r.symbol);
+    if (sym === undefined) {
+      if (r.symbol.origIndex === 0 || (symtab === null && r.symbol.name === '')) sym = 0;
+      else {
+        throw new ElfError('WRITE', { file: elf.path, section: relsec.name, index: i },
+          `relocation uses symbol '${r.symbol.name}', which is not in ${symtab?.name ?? 'a symbol table'}`);
+      }
+    }
+    if (cls === 64) {
+      w.u64(o, r.offset);
+      // r_info = sym << 32 | type, as one 64-bit field in the file's byte order.
+      w.u64(o + 8, (BigInt(sym) << 32n) | BigInt(r.type >>> 0));
+      if (isRela) w.u64(o + 16, r.addend);
+    } else {
+      w.u32(o, Number(BigInt.asUintN(32, r.offset)));
+      w.u32(o + 4, ((sym << 8) | (r.type & 0xff)) >>> 0);
+      if (isRela) w.u32(o + 8, Number(BigInt.asUintN(32, r.addend)));
+    }
+  }
+  return out;
+}
+
+function encodeGroup(elf: ElfFile, sec: Section, secIndex: Map<Section, number>): Uint8Array {
+  const g = sec._group!;
+  const out = new Uint8Array(4 + g.members.length * 4);
+  const w = new ByteWriter(out, elf.littleEndian);
+  w.u32(0, g.flags);
+  g.members.forEach((m, i) => {
+    const idx = secIndex.get(m);
+    if (idx === undefined) {
+      throw new ElfError('WRITE', { file: elf.path, section: sec.name, index: i }, `group member '${m.name}' is no longer in the file`);
+    }
+    w.u32(4 + i * 4, idx);
+  });
+  return out;
+}
