@@ -4,7 +4,7 @@
  * style: callers never compute sh_link, sh_info or indices themselves).
  */
 import { ByteReader, cString } from './bytes.js';
-import { SHF, SHN, SHT, SIZES, STB } from './constants.js';
+import { SHF, SHN, SHT, SIZES, STB, STT } from './constants.js';
 import { ElfError } from './errors.js';
 import { ElfSymbol, Section, type ElfHeader, type ElfIdent, type GroupInfo, type Relocation } from './model.js';
 
@@ -300,12 +300,16 @@ export class ElfFile {
   }
 
   /**
-   * Remove sections. Relocation sections that target a removed section go too. Symbols defined in
-   * a removed section must have been removed first; the writer refuses dangling references.
+   * Remove sections. Relocation sections that target a removed section go too, and so do the
+   * removed sections' STT_SECTION symbols. Other symbols defined in a removed section must be
+   * removed by the caller; the writer refuses dangling references.
    */
   removeSections(toRemove: Iterable<Section>): void {
     const gone = new Set(toRemove);
     for (const s of this.sections) if (s.isRelocation && s.infoSection && gone.has(s.infoSection)) gone.add(s);
+    for (const st of this.sections.filter((s) => s.isSymbolTable && !gone.has(s))) {
+      this.removeSymbols((y) => y.type === STT.SECTION && y.section !== null && gone.has(y.section), st);
+    }
     this.sections = this.sections.filter((s) => !gone.has(s));
     for (const s of this.sections) {
       if (s.type === SHT.GROUP) {

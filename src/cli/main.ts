@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/** The `klp` command. Each subcommand lives in its own file and registers itself here. */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { registerElf } from './elf.js';
+import { EXIT } from './run.js';
+
+const program = new Command()
+  .name('klp')
+  .description('klpkit: tools for Linux kernel livepatch modules')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerElf(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version exit 0; every usage error is "bad input" (2), not commander's 1.
+    process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.BAD_INPUT;
+  } else {
+    throw e;
+  }
+}
