@@ -19,7 +19,7 @@ export const ppc64: Arch = {
     [14, 'GOT16'], [15, 'GOT16_LO'], [16, 'GOT16_HI'], [17, 'GOT16_HA'], [19, 'COPY'], [20, 'GLOB_DAT'],
     [21, 'JMP_SLOT'], [22, 'RELATIVE'], [24, 'UADDR32'], [25, 'UADDR16'], [26, 'REL32', { kind: 'pcrel', size: 4 }],
     [27, 'PLT32'], [28, 'PLTREL32'], [29, 'PLT16_LO'], [30, 'PLT16_HI'], [31, 'PLT16_HA'], [33, 'SECTOFF'],
-    [34, 'SECTOFF_LO'], [35, 'SECTOFF_HI'], [36, 'SECTOFF_HA'], [37, 'ADDR30'], [38, 'ADDR64', { kind: 'abs', size: 8 }],
+    [34, 'SECTOFF_LO'], [35, 'SECTOFF_HI'], [36, 'SECTOFF_HA'], [37, 'REL30'], [38, 'ADDR64', { kind: 'abs', size: 8 }],
     [39, 'ADDR16_HIGHER'], [40, 'ADDR16_HIGHERA'], [41, 'ADDR16_HIGHEST'], [42, 'ADDR16_HIGHESTA'],
     [43, 'UADDR64'], [44, 'REL64', { kind: 'pcrel', size: 8 }], [45, 'PLT64'], [46, 'PLTREL64'], [47, 'TOC16'],
     [48, 'TOC16_LO'], [49, 'TOC16_HI'], [50, 'TOC16_HA'], [51, 'TOC'], [52, 'PLTGOT16'], [53, 'PLTGOT16_LO'],

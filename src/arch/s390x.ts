@@ -19,7 +19,7 @@ export const s390x: Arch = {
     [22, '64', { kind: 'abs', size: 8 }], [23, 'PC64', { kind: 'pcrel', size: 8 }], [24, 'GOT64'], [25, 'PLT64'],
     [26, 'GOTENT'], [27, 'GOTOFF16'], [28, 'GOTOFF64'], [29, 'GOTPLT12'], [30, 'GOTPLT16'], [31, 'GOTPLT32'],
     [32, 'GOTPLT64'], [33, 'GOTPLTENT'], [34, 'PLTOFF16'], [35, 'PLTOFF32'], [36, 'PLTOFF64'],
-    [56, '20'], [57, 'GOT20'], [58, 'GOTPLT20'], [60, 'IRELATIVE'],
-    [61, 'PC12DBL'], [62, 'PLT12DBL'], [63, 'PC24DBL'], [64, 'PLT24DBL'],
+    [56, 'TLS_TPOFF'], [57, '20'], [58, 'GOT20'], [59, 'GOTPLT20'], [60, 'TLS_GOTIE20'], [61, 'IRELATIVE'],
+    [62, 'PC12DBL'], [63, 'PLT12DBL'], [64, 'PC24DBL'], [65, 'PLT24DBL'],
   ]),
 };

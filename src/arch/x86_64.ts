@@ -29,6 +29,6 @@ export const x86_64: Arch = {
     [24, 'PC64', { kind: 'pcrel', size: 8 }],
     [25, 'GOTOFF64'], [26, 'GOTPC32'], [27, 'GOT64'], [28, 'GOTPCREL64'], [29, 'GOTPC64'], [30, 'GOTPLT64'],
     [31, 'PLTOFF64'], [32, 'SIZE32'], [33, 'SIZE64'], [34, 'GOTPC32_TLSDESC'], [35, 'TLSDESC_CALL'],
-    [36, 'TLSDESC'], [37, 'IRELATIVE'], [38, 'RELATIVE64'], [41, 'GOTPCRELX'], [42, 'REX_GOTPCRELX'],
+    [36, 'TLSDESC'], [37, 'IRELATIVE'], [38, 'RELATIVE64'], [39, 'PC32_BND'], [40, 'PLT32_BND'], [41, 'GOTPCRELX'], [42, 'REX_GOTPCRELX'],
   ]),
 };

@@ -89,13 +89,24 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     throw new ElfError('WRITE', { file }, 'sections have names but the file has no section-name string table');
   }
 
-  // 3. Contents and header fields of every section.
+  // 3. Contents and header fields of every section. Symbol index maps are built once per table:
+  //    objects with -ffunction-sections have one relocation section per function.
+  const symIndexes = new Map<Section, Map<ElfSymbol, number>>();
+  const symIndexOf = (st: Section | null): Map<ElfSymbol, number> => {
+    if (!st?._symbols) return new Map();
+    let m = symIndexes.get(st);
+    if (!m) {
+      m = new Map(st._symbols.map((y, i) => [y, i]));
+      symIndexes.set(st, m);
+    }
+    return m;
+  };
   const plans: Plan[] = sections.map((s, i) => {
     const here = { file, section: s.name || `[${i}]` };
     let bytes = s.data;
     if (newStrtab.has(s)) bytes = newStrtab.get(s)!;
     else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName);
-    else if (s.isRelocation && s._relocs) bytes = encodeRelocations(elf, s);
+    else if (s.isRelocation && s._relocs) bytes = encodeRelocations(elf, s, symIndexOf(s.linkSection));
     else if (s.type === SHT.GROUP && s._group) bytes = encodeGroup(elf, s, secIndex);
     else if (s.type === SHT.SYMTAB_SHNDX && s.linkSection?._symbols) bytes = encodeShndx(elf, s.linkSection, secIndex);
 
@@ -313,14 +324,12 @@ function encodeShndx(elf: ElfFile, symtab: Section, secIndex: Map<Section, numbe
   return out;
 }
 
-function encodeRelocations(elf: ElfFile, relsec: Section): Uint8Array {
+function encodeRelocations(elf: ElfFile, relsec: Section, symIndex: Map<ElfSymbol, number>): Uint8Array {
   const relocs = relsec._relocs!;
   const isRela = relsec.type === SHT.RELA;
   const cls = elf.elfClass;
   const ent = isRela ? SIZES[cls].rela : SIZES[cls].rel;
   const symtab = relsec.linkSection;
-  const symIndex = new Map<ElfSymbol, number>();
-  if (symtab?._symbols) symtab._symbols.forEach((y, i) => symIndex.set(y, i));
   const out = new Uint8Array(relocs.length * ent);
   const w = new ByteWriter(out, elf.littleEndian);
   for (let i = 0; i < relocs.length; i++) {

@@ -7,7 +7,7 @@ import {
   bindName, EM, machineName, SHF, SHN, SHT, sectionTypeName, symTypeName, visibilityName,
 } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
-import type { Section } from '../elf/model.js';
+import type { ElfSymbol, Section } from '../elf/model.js';
 import { moduleName, readModinfo, readModversions, type ModinfoEntry } from '../elf/module.js';
 import { escapeText, hex } from './escape.js';
 
@@ -119,10 +119,14 @@ export function specialIndexName(shndx: number): string {
 
 export function listElf(elf: ElfFile): ElfListing {
   const m = elf.machine;
+  // One map instead of elf.indexOf() per row: files with SHN_XINDEX have 10^5 sections.
+  const secIndex = new Map(elf.sections.map((s, i) => [s, i]));
+  const ref = (s: Section | null, raw: number): number => (s ? secIndex.get(s) ?? -1 : raw);
   const sectionRow = (s: Section, i: number): SectionRow => ({
     index: i, name: s.name, type: s.type, typeName: sectionTypeName(s.type, m), flags: `0x${hex(s.flags)}`,
     flagLetters: flagLetters(s.flags, m), addr: `0x${hex(s.addr)}`, offset: s.offset, size: s.isNobits ? s.size : s.data.length,
-    entsize: Number(s.entsize), link: elf.linkIndex(s), info: elf.infoIndex(s), align: Number(s.addralign),
+    entsize: Number(s.entsize), link: ref(s.linkSection, s.link),
+    info: s.infoSection ? ref(s.infoSection, s.info) : elf.infoIndex(s), align: Number(s.addralign),
     livepatch: s.isLivepatchRela,
   });
   const symbols: SymbolRow[] = [];
@@ -131,15 +135,20 @@ export function listElf(elf: ElfFile): ElfListing {
       symbols.push({
         table: st.name, index: i, name: y.name, value: `0x${hex(y.value)}`, size: Number(y.size),
         type: symTypeName(y.type), bind: bindName(y.bind), visibility: visibilityName(y.other),
-        shndx: y.section ? elf.indexOf(y.section) : y.shndx === SHN.UNDEF ? 'UND' : specialIndexName(y.shndx),
+        shndx: y.section ? ref(y.section, 0) : y.shndx === SHN.UNDEF ? 'UND' : specialIndexName(y.shndx),
         section: y.section?.name ?? null, livepatch: y.isLivepatch,
       });
     });
   }
   const relocations: RelocationRow[] = [];
+  const symIndex = new Map<Section, Map<ElfSymbol, number>>();
   for (const rs of elf.sections.filter((s) => s.isRelocation)) {
-    const syms = rs.linkSection?.isSymbolTable ? elf.symbols(rs.linkSection) : [];
-    const idx = new Map(syms.map((y, i) => [y, i]));
+    const st = rs.linkSection?.isSymbolTable ? rs.linkSection : null;
+    let idx = st ? symIndex.get(st) : undefined;
+    if (!idx) {
+      idx = new Map((st ? elf.symbols(st) : []).map((y, i) => [y, i]));
+      if (st) symIndex.set(st, idx);
+    }
     elf.relocations(rs).forEach((r, i) => {
       relocations.push({
         section: rs.name, target: rs.infoSection?.name ?? null, index: i, offset: `0x${hex(r.offset)}`,

@@ -1,7 +1,7 @@
 /**
  * Parsers for GNU readelf --wide output: the oracle our reader is compared with.
  */
-import { run } from './tools.js';
+import { run, runStatus } from './tools.js';
 
 export interface ReSection { index: number; name: string; type: string; addr: bigint; offset: number; size: number; entsize: number; flags: string; link: number; info: number; align: number }
 export interface ReSymbol { table: string; index: number; value: bigint; size: number; type: string; bind: string; vis: string; ndx: string; name: string }
@@ -65,10 +65,12 @@ export function readelfRelocs(file: string): ReReloc[] {
   return out;
 }
 
-/** readelf's warnings and errors for a file (empty when it is clean). */
+/** readelf's warnings and errors for a file (empty when it is clean); readelf writes them to stderr. */
 export function readelfComplaints(file: string): string[] {
-  const r = run('sh', ['-c', `readelf -a --wide "$1" 2>&1 >/dev/null; readelf -a --wide "$1" | grep -iE '^(readelf: )?(warning|error)' || true`, 'sh', file]);
-  return r.split('\n').filter((l) => l.trim() !== '');
+  const r = runStatus('readelf', ['-a', '--wide', file]);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  if (r.status !== 0) lines.push(`readelf exited ${r.status}`);
+  return lines;
 }
 
 /** A view that does not depend on indices: what must survive any reindexing edit unchanged. */
