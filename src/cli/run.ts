@@ -49,7 +49,12 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-/** JSON with bigints as decimal strings (listings already carry hex strings for addresses). */
+/**
+ * JSON with bigints as decimal strings (listings already carry hex strings for addresses). Names
+ * are latin1 (one char per byte); every char from DEL up is written as a \u escape, so the output
+ * is pure ASCII and no C1 control byte can reach a terminal, while JSON.parse returns exact names.
+ */
 export function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2);
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2)
+    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Runs the test suite with node's own runner. Files are listed explicitly: `node --test DIR`
+// silently runs zero .ts files under tsx (see docs/testing.md).
+//   node test/run.mjs                 every test
+//   node test/run.mjs --corpus-only   only test/corpus (the Debian module corpus)
+//   node test/run.mjs FILE...         the named files
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const walk = (d) => readdirSync(d).sort().flatMap((e) => {
+  const p = join(d, e);
+  return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.ts') ? [p] : [];
+});
+let files = args.filter((a) => !a.startsWith('--'));
+if (files.length === 0) {
+  files = walk(join(root, 'test'));
+  if (args.includes('--corpus-only')) files = files.filter((f) => f.includes('/test/corpus/'));
+}
+if (files.length === 0) {
+  console.error('test/run.mjs: no test files found');
+  process.exit(1);
+}
+console.log(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);
