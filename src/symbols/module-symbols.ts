@@ -1,0 +1,104 @@
+/**
+ * A module's symbols as the kernel's kallsyms sees them.
+ *
+ * Order: the module's ELF .symtab order with SHN_UNDEF entries skipped, which is the order
+ * module_kallsyms_on_each_symbol() walks (kernel/module/kallsyms.c) and so the order sympos counts.
+ * Two tables exist at run time:
+ *  - while the module is COMING (its own load, and late module patching in klp_module_coming),
+ *    mod->kallsyms is the full symbol table;
+ *  - after init the kernel switches to core_kallsyms, which keeps only is_core_symbol() entries
+ *    (CONFIG_KALLSYMS_ALL, which livepatch requires): a name, a real section that is SHF_ALLOC and
+ *    not an init section, or the per-cpu section.
+ */
+import { SHF, SHN, STB, STT } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import { moduleName } from '../elf/module.js';
+import type { Section } from '../elf/model.js';
+import { MODSYM_CORE, type ExportInfo, type ModuleSymbols } from './types.js';
+
+/** kernel/module/main.c module_init_section(): `.init*` sections go to the init layout. */
+const isInitSection = (name: string): boolean => name.startsWith('.init');
+
+/**
+ * Type letter as kernel/module/kallsyms.c elf_type() computes it (lower case; /proc/kallsyms
+ * prints it upper case for exported symbols).
+ */
+function elfType(elf: ElfFile, sym: { bind: number; type: number; section: Section | null; shndx: number }, pcpu: Section | undefined): string {
+  if (sym.bind === STB.WEAK) return sym.type === STT.OBJECT ? 'v' : 'w';
+  const sec = sym.section;
+  if (!sec) return sym.shndx === SHN.UNDEF ? 'U' : sym.shndx === SHN.ABS ? 'a' : '?';
+  if (sec === pcpu) return 'a';
+  if (sec.hasFlag(SHF.EXECINSTR)) return 't';
+  if (sec.hasFlag(SHF.ALLOC) && !sec.isNobits) return sec.hasFlag(SHF.WRITE) ? 'd' : 'r';
+  if (sec.isNobits) return 'b';
+  if (sec.name.startsWith('.debug')) return 'n';
+  return '?';
+}
+
+export function moduleSymbols(elf: ElfFile): ModuleSymbols {
+  const name = moduleName(elf);
+  if (!name) {
+    throw new Error(`${elf.path}: no module name (.gnu.linkonce.this_module and .modinfo name= are missing)`);
+  }
+  const pcpu = elf.findSectionByName('.data..percpu');
+  // The loader stops tracking these as allocated (rewrite_section_headers), so symbols in them
+  // are not core symbols.
+  const notKept = new Set(['.modinfo', '__versions']);
+  const all = elf.allSymbols;
+  const names: string[] = [];
+  let types = '';
+  const flags = new Uint8Array(all.length);
+  const section = new Uint16Array(all.length);
+  const sections: string[] = [];
+  const sectionIds = new Map<string, number>();
+  let n = 0;
+  for (let i = 1; i < all.length; i++) {
+    const y = all[i]!;
+    if (y.isUndefined) continue; // module_kallsyms_on_each_symbol skips SHN_UNDEF
+    const sec = y.section;
+    const core = y.name !== '' && sec !== null &&
+      (sec === pcpu || (sec.hasFlag(SHF.ALLOC) && !notKept.has(sec.name) && !isInitSection(sec.name)));
+    const secName = sec?.name ?? (y.shndx === SHN.ABS ? '*ABS*' : '');
+    let sid = sectionIds.get(secName);
+    if (sid === undefined) {
+      sid = sections.length;
+      sections.push(secName);
+      sectionIds.set(secName, sid);
+    }
+    names.push(y.name);
+    types += elfType(elf, y, pcpu);
+    flags[n] = (y.bind === STB.WEAK ? 2 : y.bind === STB.LOCAL ? 0 : 1) | (core ? MODSYM_CORE : 0);
+    section[n] = sid;
+    n++;
+  }
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name) };
+}
+
+/**
+ * Exports of a 6.1-era module: EXPORT_SYMBOL leaves a `__ksymtab_<sym>` symbol in `__ksymtab`
+ * (or `__ksymtab_gpl`) and, with a namespace, `__kstrtabns_<sym>` pointing at the namespace
+ * string in `__ksymtab_strings` (include/linux/export.h, 5.4 to 6.3).
+ */
+export function moduleExports(elf: ElfFile, object: string): ExportInfo[] {
+  const out: ExportInfo[] = [];
+  const byName = new Map<string, { section: Section | null; value: bigint }>();
+  for (const y of elf.allSymbols) {
+    if (y.name.startsWith('__ksymtab_') || y.name.startsWith('__kstrtabns_')) byName.set(y.name, { section: y.section, value: y.value });
+  }
+  for (const [n, y] of byName) {
+    if (!n.startsWith('__ksymtab_') || !y.section) continue;
+    const sec = y.section.name;
+    if (sec !== '__ksymtab' && sec !== '__ksymtab_gpl') continue;
+    const sym = n.slice('__ksymtab_'.length);
+    let namespace = '';
+    const ns = byName.get(`__kstrtabns_${sym}`);
+    if (ns?.section && !ns.section.isNobits) {
+      const d = ns.section.data;
+      const off = Number(ns.value);
+      const end = d.indexOf(0, off);
+      if (off < d.length && end > off) namespace = Buffer.from(d.subarray(off, end)).toString('latin1');
+    }
+    out.push({ name: sym, object, type: sec === '__ksymtab_gpl' ? 'EXPORT_SYMBOL_GPL' : 'EXPORT_SYMBOL', namespace });
+  }
+  return out;
+}
