@@ -2,6 +2,7 @@
 /** The `klp` command. Each subcommand lives in its own file and registers itself here. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { registerElf } from './elf.js';
+import { registerSymbols } from './symbols.js';
 import { EXIT } from './run.js';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
   .exitOverride();
 
 registerElf(program);
+registerSymbols(program);
 
 try {
   await program.parseAsync(process.argv);

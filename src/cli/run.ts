@@ -5,13 +5,12 @@
  * 2 bad input or usage, 3 internal error (a bug in klpkit: please report it).
  */
 import { ElfError } from '../elf/errors.js';
+import { UsageError } from '../errors.js';
+
+export { UsageError };
 
 export const EXIT = { OK: 0, FINDINGS: 1, BAD_INPUT: 2, INTERNAL: 3 } as const;
 
-/** An error the user can act on (bad option combination, missing file...). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 /** Run a command body, turning every error into a one-line message and an exit code. */
 export async function runCommand(body: () => Promise<number | void>): Promise<void> {

@@ -288,15 +288,15 @@ export class SymbolDb {
     return this.objectIndex.has(name);
   }
 
-  /** Every entry of an object in kallsyms order: [name, type, exported]. */
+  /** Every entry of an object, in name order, with its position among same-named symbols. */
   objectSymbols(object: string): Array<{ name: string; type: string; exported: boolean; pos: number }> {
     const o = this.objectIndex.get(object);
     if (o === undefined) return [];
-    const out: Array<{ name: string; type: string; exported: boolean; pos: number; order: number }> = [];
+    const out: Array<{ name: string; type: string; exported: boolean; pos: number }> = [];
     const c = this.col;
     for (let i = 0; i < this.count; i++) {
       if (c.object[i] !== o) continue;
-      out.push({ name: this.nameAt(i), type: String.fromCharCode(c.type[i]!), exported: (c.flags[i]! & F_EXPORTED) !== 0, pos: c.pos[i]!, order: i });
+      out.push({ name: this.nameAt(i), type: String.fromCharCode(c.type[i]!), exported: (c.flags[i]! & F_EXPORTED) !== 0, pos: c.pos[i]! });
     }
     return out;
   }

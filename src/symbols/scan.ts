@@ -14,8 +14,8 @@ import type { ModuleSymbols } from './types.js';
 export interface ScanFailure { path: string; message: string }
 export interface ScanResult { modules: ModuleSymbols[]; failures: ScanFailure[] }
 export interface ScanOptions {
-  jobs?: number;
-  onProgress?: (done: number, total: number) => void;
+  jobs?: number | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 const MODULE_FILE = /\.ko(\.(xz|zst|gz))?$/;

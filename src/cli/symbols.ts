@@ -1,0 +1,131 @@
+/** `klp symbols build|find|export|info`: the symbol database. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { ElfError } from '../elf/errors.js';
+import { writeFileAtomic } from '../elf/load.js';
+import { UsageError } from '../errors.js';
+import { escapeText } from '../report/escape.js';
+import { buildDatabase } from '../symbols/build.js';
+import { SymbolDb } from '../symbols/database.js';
+import { exportSymbolsKlp } from '../symbols/symbols-klp.js';
+import type { SymbolDefinition } from '../symbols/types.js';
+import { progressBar } from './progress.js';
+import { EXIT, out, runCommand, toJson } from './run.js';
+
+export async function loadDb(path: string): Promise<SymbolDb> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new ElfError('NOT_ELF', { file: path }, `cannot read symbol database (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`, 'build one with klp symbols build');
+  }
+  return SymbolDb.load(bytes, path);
+}
+
+/** The source options shared by `symbols build` and the commands that can build on the fly. */
+function addSourceOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd
+    .option('--vmlinuz <file>', 'kernel image: its embedded kallsyms table is read (exact kallsyms order), and its exports')
+    .option('--kallsyms <file>', 'a /proc/kallsyms dump (root, nokaslr for stable addresses); module lines are used too')
+    .option('--system-map <file>', 'System.map (address order; Debian ships a placeholder)')
+    .option('--vmlinux <file>', 'unstripped vmlinux ELF (address order, approximates kallsyms)')
+    .option('--symbols-klp <file>', "upstream klp-convert's symbols.klp")
+    .option('--symvers <file>', 'Module.symvers: exports, export types and namespaces')
+    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel');
+}
+
+function fmtDef(d: SymbolDefinition): string {
+  const addr = d.address === null ? '-'.padEnd(16) : d.address.toString(16).padStart(16, '0');
+  const exp = d.exported ? `${d.exportType}${d.namespace ? ` ns=${escapeText(d.namespace)}` : ''}` : 'not exported';
+  const core = d.coreSympos === null ? (d.coreCount === null ? '' : '  [not visible after init]') : d.coreSympos !== d.sympos ? `  [after init: sympos ${d.coreSympos}]` : '';
+  return `${escapeText(d.object).padEnd(20)} ${String(d.sympos).padStart(6)} ${String(d.count).padStart(5)}  ${addr}  ${d.type}  ${d.binding.padEnd(6)}  ${escapeText(d.section ?? '-').padEnd(24)} ${exp}${core}`;
+}
+
+export function registerSymbols(program: Command): void {
+  const symbols = program.command('symbols').description('symbol database: which object defines a symbol, its export status and sympos');
+
+  addSourceOptions(symbols.command('build').description('build a symbol database from a kernel build'))
+    .requiredOption('-o, --output <db>', 'database file to write')
+    .addOption(new Option('-j, --jobs <n>', 'threads for the module scan (default: all cores)').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs must be 1..64, not '${v}'`);
+      return n;
+    }))
+    .option('-q, --quiet', 'no progress bar')
+    .option('--keep-going', 'write the database even if some modules cannot be read')
+    .action((opts) => runCommand(async () => {
+      const inputs = [opts.vmlinuz, opts.kallsyms, opts.systemMap, opts.vmlinux, opts.symbolsKlp, opts.symvers].filter(Boolean).map((p) => resolve(p as string));
+      if (inputs.includes(resolve(opts.output))) throw new UsageError(`refusing to write the database over an input: ${opts.output}`);
+      const t0 = Date.now();
+      const bar = progressBar('scanning modules', !!opts.quiet);
+      let result;
+      try {
+        result = await buildDatabase({ ...opts, onProgress: bar.update });
+      } finally {
+        bar.done();
+      }
+      const { db, failures } = result;
+      for (const f of failures) process.stderr.write(`klp: warning: ${f.message}\n`);
+      if (failures.length > 0 && !opts.keepGoing) {
+        process.stderr.write(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read; no database written (use --keep-going to write one without them)\n`);
+        return EXIT.BAD_INPUT;
+      }
+      await writeFileAtomic(opts.output, db.serialize());
+      const counts = db.objectCounts();
+      process.stderr.write(`klp: wrote ${opts.output}: ${db.objects.length} objects, ${db.count} symbols` +
+        `${counts.has('vmlinux') ? ` (vmlinux ${counts.get('vmlinux')})` : ''}` +
+        `${failures.length ? `, ${failures.length} modules skipped` : ''}, exports from ${db.meta.exportsFrom}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }));
+
+  symbols.command('find').description('every definition of a symbol: object, sympos, address, type, export status')
+    .argument('<name>', 'symbol name')
+    .requiredOption('--db <db>', 'symbol database (klp symbols build)')
+    .option('--object <obj>', 'only definitions in this object (vmlinux or a module name)')
+    .option('--json', 'JSON array, one entry per definition')
+    .action((name, opts) => runCommand(async () => {
+      const db = await loadDb(opts.db);
+      let defs = db.lookup(name);
+      if (opts.object) defs = defs.filter((d) => d.object === opts.object);
+      if (opts.json) {
+        out(toJson(defs.map((d) => ({ ...d, address: d.address === null ? null : `0x${d.address.toString(16)}` }))));
+      } else if (defs.length > 0) {
+        out(`${'object'.padEnd(20)} ${'sympos'.padStart(6)} ${'count'.padStart(5)}  ${'address'.padEnd(16)}  t  ${'bind'.padEnd(6)}  ${'section'.padEnd(24)} export`);
+        for (const d of defs) out(fmtDef(d));
+      }
+      if (defs.length === 0) {
+        process.stderr.write(`klp: no symbol '${escapeText(name)}'${opts.object ? ` in ${escapeText(opts.object)}` : ''} in ${opts.db}\n`);
+        return EXIT.FINDINGS;
+      }
+    }));
+
+  symbols.command('export').description('write the database in another format')
+    .requiredOption('--db <db>', 'symbol database')
+    .addOption(new Option('--format <format>', 'output format').choices(['symbols-klp'] as const).makeOptionMandatory())
+    .option('-o, --output <file>', 'file to write (default: standard output)')
+    .action((opts) => runCommand(async () => {
+      const db = await loadDb(opts.db);
+      const text = exportSymbolsKlp(db);
+      if (opts.output) {
+        if (resolve(opts.output) === resolve(opts.db)) throw new UsageError('refusing to write over the database');
+        await writeFileAtomic(opts.output, Buffer.from(text, 'latin1'));
+      } else {
+        process.stdout.write(text);
+      }
+    }));
+
+  symbols.command('info').description('what a database holds')
+    .requiredOption('--db <db>', 'symbol database')
+    .option('--json', 'JSON')
+    .action((opts) => runCommand(async () => {
+      const db = await loadDb(opts.db);
+      const counts = db.objectCounts();
+      if (opts.json) {
+        out(toJson({ meta: db.meta, symbols: db.count, objects: db.objects.map((o) => ({ ...o, symbols: counts.get(o.name) })) }));
+        return;
+      }
+      out(`kernel: ${db.meta.kernel ?? 'unknown'}\ncreated: ${db.meta.created}\nvmlinux order: ${db.meta.vmlinuxOrder}\nexports from: ${db.meta.exportsFrom}`);
+      out(`sources:\n${db.meta.sources.map((s) => `  ${escapeText(s)}`).join('\n')}`);
+      out(`${db.objects.length} objects, ${db.count} symbols; vmlinux: ${counts.get('vmlinux') ?? 0}`);
+    }));
+}

@@ -1,0 +1,121 @@
+/**
+ * Build a symbol database from the sources a user has: a kernel image, a kallsyms dump, a
+ * System.map, an unstripped vmlinux, Module.symvers, a module tree, or an upstream symbols.klp.
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
+import { ElfError } from '../elf/errors.js';
+import { loadElf } from '../elf/load.js';
+import { readElf } from '../elf/reader.js';
+import { SymbolDb, type BuildInput } from './database.js';
+import { parseKallsyms, parseSystemMap } from './kallsyms-text.js';
+import { listModuleFiles, scanModules, type ScanFailure } from './scan.js';
+import { parseSymbolsKlp } from './symbols-klp.js';
+import { parseSymvers } from './symvers.js';
+import type { ExportInfo } from './types.js';
+import { vmlinuxElfSymbols, vmlinuxExports } from './vmlinux.js';
+import { decompressBzImage } from './vmlinuz.js';
+import { extractKallsyms } from './kallsyms-table.js';
+
+export interface BuildOptions {
+  systemMap?: string | undefined;
+  kallsyms?: string | undefined;
+  vmlinux?: string | undefined;
+  vmlinuz?: string | undefined;
+  symvers?: string | undefined;
+  modules?: string | undefined;
+  symbolsKlp?: string | undefined;
+  jobs?: number | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+export interface BuildResult {
+  db: SymbolDb;
+  failures: ScanFailure[];
+  modulesScanned: number;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'latin1');
+  } catch (e) {
+    throw new ElfError('NOT_ELF', { file: path }, `cannot read file (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
+  }
+}
+
+export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
+  const vmlinuxSources = (['vmlinuz', 'kallsyms', 'vmlinux', 'systemMap', 'symbolsKlp'] as const).filter((k) => opts[k]);
+  if (vmlinuxSources.length > 1) {
+    throw new UsageError(`conflicting inputs: ${vmlinuxSources.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' and ')} both give vmlinux symbols; give one`);
+  }
+  if (vmlinuxSources.length === 0 && !opts.modules) {
+    throw new UsageError('nothing to build from: give --vmlinuz, --kallsyms, --vmlinux, --system-map or --symbols-klp, and/or --modules');
+  }
+  const input: BuildInput = { sources: [] };
+  const exports: ExportInfo[] = [];
+  let exportsFrom: string[] = [];
+
+  if (opts.vmlinuz) {
+    const bytes = await readFile(opts.vmlinuz).catch((e: NodeJS.ErrnoException) => {
+      throw new ElfError('NOT_ELF', { file: opts.vmlinuz! }, `cannot read file (${e.code ?? 'EIO'})`);
+    });
+    const k = await decompressBzImage(bytes, opts.vmlinuz);
+    const table = extractKallsyms(k.image, opts.vmlinuz);
+    input.vmlinux = { symbols: table.symbols, source: opts.vmlinuz, order: 'kallsyms' };
+    input.kernel = k.version?.split(' ')[0] ?? null;
+    if (!opts.symvers) {
+      exports.push(...vmlinuxExports(readElf(k.image, { path: `${opts.vmlinuz} (decompressed)` })));
+      exportsFrom.push('vmlinuz __ksymtab');
+    }
+  } else if (opts.kallsyms) {
+    const dump = parseKallsyms(await readText(opts.kallsyms), opts.kallsyms);
+    input.vmlinux = { symbols: dump.vmlinux, source: opts.kallsyms, order: 'kallsyms' };
+    if (dump.modules.size > 0) input.dumpModules = dump.modules;
+  } else if (opts.systemMap) {
+    input.vmlinux = { symbols: parseSystemMap(await readText(opts.systemMap), opts.systemMap), source: opts.systemMap, order: 'address' };
+  } else if (opts.vmlinux) {
+    const elf = await loadElf(opts.vmlinux);
+    input.vmlinux = { symbols: vmlinuxElfSymbols(elf), source: opts.vmlinux, order: 'address' };
+    if (!opts.symvers) {
+      exports.push(...vmlinuxExports(elf));
+      exportsFrom.push('vmlinux __ksymtab');
+    }
+  } else if (opts.symbolsKlp) {
+    const s = parseSymbolsKlp(await readText(opts.symbolsKlp), opts.symbolsKlp);
+    const vm = s.objects.get('vmlinux');
+    if (vm) input.vmlinux = { symbols: vm, source: opts.symbolsKlp, order: 'address' };
+    s.objects.delete('vmlinux');
+    input.dumpModules = s.objects;
+    exports.push(...s.exports);
+    exportsFrom.push('symbols.klp __ksymtab_ entries');
+  }
+  for (const k of vmlinuxSources) input.sources!.push(`${k}: ${opts[k]}`);
+
+  let failures: ScanFailure[] = [];
+  let modulesScanned = 0;
+  if (opts.modules) {
+    const files = await listModuleFiles(opts.modules).catch((e: NodeJS.ErrnoException) => {
+      throw new ElfError('NOT_ELF', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
+    });
+    if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
+    const scan = await scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress });
+    failures = scan.failures;
+    modulesScanned = files.length;
+    input.modules = scan.modules;
+    if (input.dumpModules) for (const m of scan.modules) input.dumpModules.delete(m.name); // ELF beats the dump: full view
+    if (!opts.symvers) {
+      for (const m of scan.modules) exports.push(...m.exports);
+      exportsFrom.push('module __ksymtab');
+    }
+    input.sources!.push(`modules: ${opts.modules}`);
+    input.kernel ??= /\/lib\/modules\/([^/]+)\//.exec(`${opts.modules}/`)?.[1] ?? null;
+  }
+  if (opts.symvers) {
+    exports.push(...parseSymvers(await readText(opts.symvers), opts.symvers));
+    exportsFrom = [`Module.symvers: ${opts.symvers}`];
+    input.sources!.push(`symvers: ${opts.symvers}`);
+  }
+  input.exports = exports;
+  input.exportsFrom = exportsFrom.join(', ') || 'none';
+  return { db: SymbolDb.build(input), failures, modulesScanned };
+}
