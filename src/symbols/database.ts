@@ -56,11 +56,6 @@ export interface BuildInput {
   sources?: string[];
 }
 
-interface Row {
-  name: string; object: number; type: string; bind: number; pos: number; corePos: number;
-  address: bigint | undefined; section: string | undefined;
-}
-
 export class SymbolDb {
   readonly meta: DbMeta;
   readonly objects: readonly DbObject[];
@@ -87,10 +82,10 @@ export class SymbolDb {
 
   static build(input: BuildInput): SymbolDb {
     const objects: DbObject[] = [];
-    const rows: Row[] = [];
     const addObject = (o: DbObject): number => {
-      if (objects.some((x) => x.name === o.name)) {
-        throw new ElfError('BAD_SYMBOL', { file: o.source }, `object '${o.name}' is given twice (also from ${objects.find((x) => x.name === o.name)!.source})`,
+      const twin = objects.find((x) => x.name === o.name);
+      if (twin) {
+        throw new ElfError('BAD_SYMBOL', { file: o.source }, `object '${o.name}' is given twice (also from ${twin.source})`,
           'give each module once: from --modules or from the kallsyms dump, not both');
       }
       objects.push(o);
@@ -99,75 +94,111 @@ export class SymbolDb {
     };
     const bindOf = (type: string): number => (type === 'w' || type === 'W' || type === 'v' || type === 'V' ? 2 : type === type.toUpperCase() && type !== '?' ? 1 : 0);
 
-    // Positions: the N-th same-named symbol of an object, in the given order.
-    const positions = <T extends { name: string }>(list: readonly T[], visible: (s: T) => boolean = () => true): number[] => {
+    // Rows as parallel arrays (no object per symbol: a kernel has close to a million), appended
+    // object by object and, within an object, in kallsyms order.
+    const nameIds = new Map<string, number>();
+    const uniq: string[] = [];
+    const rName: number[] = [], rObject: number[] = [], rType: number[] = [], rBind: number[] = [];
+    const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [];
+    const rAddr: Array<bigint | undefined> = [];
+    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string): void => {
+      let id = nameIds.get(name);
+      if (id === undefined) {
+        id = uniq.length;
+        uniq.push(name);
+        nameIds.set(name, id);
+      }
+      rName.push(id); rObject.push(object); rType.push(type.charCodeAt(0) & 0xff); rBind.push(bind);
+      rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section);
+    };
+    // The N-th same-named symbol of an object, in the order given; 0 when not visible.
+    const counter = () => {
       const seen = new Map<string, number>();
-      return list.map((s) => {
-        if (!visible(s)) return 0;
-        const n = (seen.get(s.name) ?? 0) + 1;
-        seen.set(s.name, n);
+      return (name: string): number => {
+        const n = (seen.get(name) ?? 0) + 1;
+        seen.set(name, n);
         return n;
-      });
+      };
     };
 
     if (input.vmlinux) {
       const o = addObject({ name: 'vmlinux', kind: 'vmlinux', source: input.vmlinux.source });
-      const syms = input.vmlinux.symbols;
-      const pos = positions(syms);
-      syms.forEach((s, i) => rows.push({ name: s.name, object: o, type: s.type, bind: bindOf(s.type), pos: pos[i]!, corePos: pos[i]!, address: s.address, section: undefined }));
+      const next = counter();
+      for (const s of input.vmlinux.symbols) {
+        const p = next(s.name);
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, '');
+      }
     }
     for (const m of input.modules ?? []) {
       const o = addObject({ name: m.name, kind: 'module', source: m.path });
-      const syms = (m.count === 0 ? [] : m.names.split('\0')).map((name, i) => ({ name, i }));
-      const full = positions(syms);
-      const core = positions(syms, (s) => (m.flags[s.i]! & MODSYM_CORE) !== 0);
-      syms.forEach((s, i) => rows.push({
-        name: s.name, object: o, type: m.types[i]!, bind: m.flags[i]! & 3,
-        pos: full[i]!, corePos: core[i]!, address: undefined, section: m.sections[m.section[i]!],
-      }));
+      const names = m.count === 0 ? [] : m.names.split('\0');
+      const full = counter();
+      const core = counter();
+      names.forEach((name, i) => {
+        const f = m.flags[i]!;
+        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!);
+      });
     }
     for (const [name, syms] of input.dumpModules ?? []) {
       const o = addObject({ name, kind: 'module', source: 'kallsyms dump (core table after init)' });
-      const pos = positions(syms);
-      syms.forEach((s, i) => rows.push({ name: s.name, object: o, type: s.type, bind: bindOf(s.type), pos: pos[i]!, corePos: pos[i]!, address: s.address, section: undefined }));
+      const next = counter();
+      for (const s of syms) {
+        const p = next(s.name);
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, '');
+      }
     }
 
-    // Exports: by (object, name).
-    const exportMap = new Map<string, ExportInfo>();
-    for (const e of input.exports ?? []) exportMap.set(`${e.object}\0${e.name}`, e);
+    // Order: by name (latin1 bytes: the default string sort compares code units, which for
+    // latin1 strings is byte order), then object, then position. Rows already come in
+    // (object, position) order, so a stable counting sort by name rank finishes the job.
+    const rank = new Uint32Array(uniq.length);
+    const sorted = uniq.slice().sort().map((name) => nameIds.get(name)!); // default sort: code-unit order, the fast path
+    sorted.forEach((id, r) => { rank[id] = r; });
+    const n = rName.length;
+    const bucketStart = new Uint32Array(uniq.length + 1);
+    for (let i = 0; i < n; i++) bucketStart[rank[rName[i]!]! + 1]!++;
+    for (let r = 0; r < uniq.length; r++) bucketStart[r + 1]! += bucketStart[r]!;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[bucketStart[rank[rName[i]!]!]!++] = i;
 
-    // Sort by name bytes, then object, then position: the lookup order.
-    rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.object - b.object || a.pos - b.pos));
+    // Exports by name id (only names that occur), then by object.
+    const exportsById = new Map<number, ExportInfo[]>();
+    for (const e of input.exports ?? []) {
+      const id = nameIds.get(e.name);
+      if (id === undefined) continue;
+      const list = exportsById.get(id);
+      if (list) list.push(e);
+      else exportsById.set(id, [e]);
+    }
 
-    const n = rows.length;
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(n)])) as unknown as Columns;
     const sectionIds = new Map<string, number>();
     const sections: string[] = [];
     const namespaceIds = new Map<string, number>([['', 0]]);
     const namespaces: string[] = [''];
+    // Names table: each distinct name once, in sorted order.
+    const nameOff = new Uint32Array(uniq.length);
     let nameBytes = 0;
-    for (const r of rows) nameBytes += r.name.length + 1;
+    for (const name of uniq) nameBytes += name.length + 1;
     const names = new Uint8Array(nameBytes);
     let off = 0;
-    let prevName: string | undefined;
-    let prevOff = 0;
-    for (let i = 0; i < n; i++) {
-      const r = rows[i]!;
-      if (r.name === prevName) {
-        col.nameOff[i] = prevOff;
-      } else {
-        prevOff = off;
-        col.nameOff[i] = off;
-        for (let k = 0; k < r.name.length; k++) names[off++] = r.name.charCodeAt(k) & 0xff;
-        names[off++] = 0;
-        prevName = r.name;
-      }
-      col.object[i] = r.object;
-      col.type[i] = r.type.charCodeAt(0) & 0xff;
-      let flags = r.bind << F_BIND_SHIFT;
-      const e = exportMap.get(`${objects[r.object]!.name}\0${r.name}`);
+    for (const id of sorted) {
+      nameOff[id] = off;
+      const name = uniq[id]!;
+      for (let k = 0; k < name.length; k++) names[off++] = name.charCodeAt(k) & 0xff;
+      names[off++] = 0;
+    }
+    for (let j = 0; j < n; j++) {
+      const i = order[j]!;
+      const object = rObject[i]!;
+      const bind = rBind[i]!;
+      col.nameOff[j] = nameOff[rName[i]!]!;
+      col.object[j] = object;
+      col.type[j] = rType[i]!;
+      let flags = bind << F_BIND_SHIFT;
       // An export names the global definition; a same-named local is a different symbol.
-      if (e && r.bind !== 0) {
+      const e = bind !== 0 ? exportsById.get(rName[i]!)?.find((x) => x.object === objects[object]!.name) : undefined;
+      if (e) {
         flags |= F_EXPORTED;
         if (e.type === 'EXPORT_SYMBOL_GPL') flags |= F_GPL;
         let ns = namespaceIds.get(e.namespace);
@@ -176,25 +207,27 @@ export class SymbolDb {
           namespaces.push(e.namespace);
           namespaceIds.set(e.namespace, ns);
         }
-        col.namespace[i] = ns;
+        col.namespace[j] = ns;
       }
-      if (r.address !== undefined) {
+      const address = rAddr[i];
+      if (address !== undefined) {
         flags |= F_HAS_ADDR;
-        col.addrLo[i] = Number(r.address & 0xffffffffn);
-        col.addrHi[i] = Number((r.address >> 32n) & 0xffffffffn);
+        col.addrLo[j] = Number(address & 0xffffffffn);
+        col.addrHi[j] = Number((address >> 32n) & 0xffffffffn);
       }
-      col.flags[i] = flags;
-      col.pos[i] = r.pos;
-      col.corePos[i] = r.corePos;
-      if (r.section === undefined) col.section[i] = 0xffffffff;
+      col.flags[j] = flags;
+      col.pos[j] = rPos[i]!;
+      col.corePos[j] = rCore[i]!;
+      const section = rSection[i]!;
+      if (section === '' && objects[object]!.kind === 'vmlinux') col.section[j] = 0xffffffff;
       else {
-        let s = sectionIds.get(r.section);
-        if (s === undefined) {
-          s = sections.length;
-          sections.push(r.section);
-          sectionIds.set(r.section, s);
+        let sid = sectionIds.get(section);
+        if (sid === undefined) {
+          sid = sections.length;
+          sections.push(section);
+          sectionIds.set(section, sid);
         }
-        col.section[i] = s;
+        col.section[j] = sid;
       }
     }
     const meta: DbMeta = {
@@ -204,7 +237,7 @@ export class SymbolDb {
       vmlinuxOrder: input.vmlinux ? input.vmlinux.order : 'none',
       exportsFrom: input.exportsFrom ?? null,
     };
-    return new SymbolDb(meta, objects, sections, namespaces, names.subarray(0, off), col, n);
+    return new SymbolDb(meta, objects, sections, namespaces, names, col, n);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -246,16 +279,17 @@ export class SymbolDb {
     const [lo, hi] = this.range(name);
     const out: SymbolDefinition[] = [];
     const c = this.col;
+    // Entries of one object are adjacent and ordered by position: count them per object once.
+    const count = new Map<number, number>(), coreCount = new Map<number, number>();
+    for (let k = lo; k < hi; k++) {
+      const obj = c.object[k]!;
+      count.set(obj, (count.get(obj) ?? 0) + 1);
+      if (c.corePos[k]! > 0) coreCount.set(obj, (coreCount.get(obj) ?? 0) + 1);
+    }
     for (let i = lo; i < hi; i++) {
       const obj = c.object[i]!;
-      // Entries of one object are adjacent and ordered by position: count them once.
-      let count = 0, coreCount = 0;
-      for (let k = lo; k < hi; k++) {
-        if (c.object[k] === obj) {
-          count++;
-          if (c.corePos[k]! > 0) coreCount++;
-        }
-      }
+      const n = count.get(obj)!;
+      const nCore = coreCount.get(obj) ?? 0;
       const flags = c.flags[i]!;
       const bind = (flags >> F_BIND_SHIFT) & 3;
       const isModule = this.objects[obj]!.kind === 'module';
@@ -263,10 +297,10 @@ export class SymbolDb {
       out.push({
         name,
         object: this.objects[obj]!.name,
-        sympos: count > 1 ? c.pos[i]! : 0,
-        count,
-        coreSympos: !isModule ? null : corePos === 0 ? null : coreCount > 1 ? corePos : 0,
-        coreCount: isModule ? coreCount : null,
+        sympos: n > 1 ? c.pos[i]! : 0,
+        count: n,
+        coreSympos: !isModule ? null : corePos === 0 ? null : nCore > 1 ? corePos : 0,
+        coreCount: isModule ? nCore : null,
         address: flags & F_HAS_ADDR ? (BigInt(c.addrHi[i]!) << 32n) | BigInt(c.addrLo[i]!) : null,
         type: String.fromCharCode(c.type[i]!),
         binding: bind === 2 ? 'weak' : bind === 1 ? 'global' : 'local',

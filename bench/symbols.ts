@@ -1,0 +1,60 @@
+/**
+ * Benchmark: build the symbol database from kallsyms plus every Debian module (both cores), against
+ * GNU nm over the same module files in the same run; and the time to load the database and look
+ * a symbol up.
+ *
+ *   npm run bench
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { buildDatabase } from '../dist/symbols/build.js';
+import { SymbolDb } from '../dist/symbols/database.js';
+import { listModuleFiles } from '../dist/symbols/scan.js';
+import { kallsymsFromVmlinuz } from '../dist/symbols/vmlinuz.js';
+import { kernelCorpus } from '../test/helpers/corpus.js';
+
+const corpus = kernelCorpus();
+const vmlinuz = join(corpus.root, 'boot', `vmlinuz-${corpus.version}`);
+const symvers = join(corpus.root, 'usr/src', `linux-headers-${corpus.version}`, 'Module.symvers');
+// A kallsyms dump of this kernel, as `cat /proc/kallsyms` would give it (made once, not timed).
+const k = await kallsymsFromVmlinuz(vmlinuz);
+const dump = join(tmpdir(), `klpkit-bench-kallsyms-${process.pid}.txt`);
+writeFileSync(dump, k.symbols.map((s) => `${s.address!.toString(16).padStart(16, '0')} ${s.type} ${s.name}`).join('\n') + '\n');
+const files = await listModuleFiles(corpus.modulesDir);
+
+async function time(label: string, fn: () => Promise<unknown> | unknown): Promise<number> {
+  await fn(); // warm the page cache and the JIT
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  console.log(`${label.padEnd(60)} ${ms.toFixed(0).padStart(7)} ms`);
+  return ms;
+}
+
+let db: SymbolDb | undefined;
+const build = await time('klpkit: build DB (kallsyms + Module.symvers + every module)', async () => {
+  db = (await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir })).db;
+});
+const nm = await time('nm -p over the same modules (2 processes, like xargs -P2)', () => Promise.all([0, 1].map((w) => {
+  const share = files.filter((_, i) => i % 2 === w);
+  return (async () => {
+    for (let i = 0; i < share.length; i += 500) {
+      await new Promise<void>((resolve, reject) => {
+        spawn('nm', ['-p', ...share.slice(i, i + 500)], { stdio: ['ignore', 'ignore', 'ignore'] })
+          .on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`nm exited ${code}`))));
+      });
+    }
+  })();
+})));
+const bytes = db!.serialize();
+const load = await time(`load DB (${(bytes.length / 1048576).toFixed(1)} MiB)`, () => SymbolDb.load(bytes, 'bench.klpdb'));
+const loaded = SymbolDb.load(bytes, 'bench.klpdb');
+const lookup = await time('1000 lookups (active_show, homonyms across modules)', () => {
+  for (let i = 0; i < 1000; i++) loaded.lookup(i % 2 ? 'active_show' : 'init_module');
+});
+console.log(`\n${files.length} modules + ${k.symbols.length} vmlinux symbols = ${db!.count} definitions; node ${process.version}`);
+console.log(`ratio build / nm = ${(build / nm).toFixed(2)}   (nm only reads the modules; klpkit also parses kallsyms, Module.symvers, sorts and indexes)`);
+console.log(`load ${load.toFixed(0)} ms, lookup ${(lookup / 1000).toFixed(3)} ms each`);
