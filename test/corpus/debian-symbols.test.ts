@@ -1,0 +1,93 @@
+/**
+ * The symbol database over Debian's whole 6.1 kernel: image, Module.symvers and all modules.
+ * Positions of duplicated names in modules are recomputed independently from readelf output;
+ * vmlinux positions are checked against the booted kernel in test/kernel/kallsyms.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readElf } from '../../src/elf/index.js';
+import { buildDatabase } from '../../src/symbols/build.js';
+import { SymbolDb } from '../../src/symbols/database.js';
+import { parseSymvers } from '../../src/symbols/symvers.js';
+import { vmlinuxExports } from '../../src/symbols/vmlinux.js';
+import { decompressBzImage } from '../../src/symbols/vmlinuz.js';
+import { kernelCorpus, walkModules } from '../helpers/corpus.js';
+import { readelfSymbols } from '../helpers/readelf.js';
+
+const corpus = kernelCorpus();
+const vmlinuz = join(corpus.root, 'boot', `vmlinuz-${corpus.version}`);
+const symvers = join(corpus.root, 'usr/src', `linux-headers-${corpus.version}`, 'Module.symvers');
+const { db, failures } = await buildDatabase({ vmlinuz, symvers, modules: corpus.modulesDir });
+
+test('every module of the image is in the database, none failed', () => {
+  assert.deepEqual(failures, []);
+  assert.equal(db.objects.length, [...walkModules(corpus.modulesDir)].length + 1);
+  assert.equal(db.meta.kernel, corpus.version);
+});
+
+test('module sympos of duplicated names == an independent count over readelf -sW (every 25th module)', () => {
+  const modules = [...walkModules(corpus.modulesDir)];
+  let compared = 0;
+  for (let i = 0; i < modules.length; i += 25) {
+    const path = modules[i]!;
+    const object = db.objects[db.objects.findIndex((o) => o.source === path)]!.name;
+    const counts = new Map<string, number>();
+    const order: string[] = [];
+    for (const y of readelfSymbols(path)) {
+      if (y.ndx === 'UND' || y.type === 'SECTION') continue;
+      counts.set(y.name, (counts.get(y.name) ?? 0) + 1);
+      order.push(y.name);
+    }
+    const seen = new Map<string, number>();
+    for (const name of order) {
+      const n = (seen.get(name) ?? 0) + 1;
+      seen.set(name, n);
+      if (counts.get(name)! < 2 || name === '') continue;
+      const defs = db.lookup(name).filter((d) => d.object === object);
+      assert.equal(defs.length, counts.get(name), `${object} ${name}`);
+      assert.equal(defs[n - 1]!.sympos, n, `${object} ${name} #${n}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 300, `${compared} duplicated module definitions compared`);
+});
+
+test('names duplicated across objects: one definition per object, each with its own sympos', () => {
+  const defs = db.lookup('active_show');
+  assert.deepEqual(defs.filter((d) => d.object === 'vmlinux').map((d) => d.sympos), [1, 2]);
+  assert.ok(defs.some((d) => d.object !== 'vmlinux'), 'also defined in modules');
+  for (const d of defs.filter((x) => x.object !== 'vmlinux')) assert.equal(d.sympos, 0, `${d.object} has one`);
+});
+
+test('exports read from the vmlinuz image == Module.symvers (name, type, namespace)', async () => {
+  const k = await decompressBzImage(readFileSync(vmlinuz), vmlinuz);
+  const fromImage = vmlinuxExports(readElf(k.image, { path: vmlinuz })).map((e) => `${e.name}|${e.type}|${e.namespace}`).sort();
+  const fromSymvers = parseSymvers(readFileSync(symvers, 'latin1'), symvers).filter((e) => e.object === 'vmlinux').map((e) => `${e.name}|${e.type}|${e.namespace}`).sort();
+  assert.ok(fromImage.length > 10000);
+  assert.deepEqual(fromImage, fromSymvers);
+});
+
+test('without Module.symvers, exports read from the image and each module\'s __ksymtab == Module.symvers', async () => {
+  const { db: own } = await buildDatabase({ vmlinuz, modules: corpus.modulesDir });
+  assert.match(own.meta.exportsFrom ?? '', /vmlinuz __ksymtab, module __ksymtab/);
+  const fromSymvers = parseSymvers(readFileSync(symvers, 'latin1'), symvers);
+  let checked = 0;
+  for (const e of fromSymvers) {
+    const d = own.lookup(e.name).find((x) => x.object === e.object && x.exported);
+    assert.ok(d, `${e.object}:${e.name}`);
+    assert.equal(d.exportType, e.type);
+    assert.equal(d.namespace, e.namespace);
+    checked++;
+  }
+  assert.equal(checked, fromSymvers.length);
+  assert.ok(checked > 20000, `${checked} exports`);
+});
+
+test('the database file round-trips and answers the same', () => {
+  const again = SymbolDb.load(db.serialize(), 'debian.klpdb');
+  for (const name of ['active_show', 'init_module', 'saved_command_line', 'nfs_fs_type']) {
+    assert.deepEqual(again.lookup(name), db.lookup(name), name);
+  }
+});
