@@ -24,7 +24,8 @@ export async function loadDb(path: string): Promise<SymbolDb> {
 }
 
 /** The source options shared by `symbols build` and the commands that can build on the fly. */
-function addSourceOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+// Explicit return type: declaration emit would otherwise spell out commander's whole generic type.
+export function addSourceOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>): Command<Args, Opts & SourceOptionValues> {
   return cmd
     .option('--vmlinuz <file>', 'kernel image: its embedded kallsyms table is read (exact kallsyms order), and its exports')
     .option('--kallsyms <file>', 'a /proc/kallsyms dump (root, nokaslr for stable addresses); module lines are used too')
@@ -32,7 +33,11 @@ function addSourceOptions<Args extends unknown[], Opts extends OptionValues>(cmd
     .option('--vmlinux <file>', 'unstripped vmlinux ELF (address order, approximates kallsyms)')
     .option('--symbols-klp <file>', "upstream klp-convert's symbols.klp")
     .option('--symvers <file>', 'Module.symvers: exports, export types and namespaces')
-    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel');
+    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel') as unknown as Command<Args, Opts & SourceOptionValues>;
+}
+
+export interface SourceOptionValues {
+  vmlinuz?: string; kallsyms?: string; systemMap?: string; vmlinux?: string; symbolsKlp?: string; symvers?: string; modules?: string;
 }
 
 function fmtDef(d: SymbolDefinition): string {

@@ -1,0 +1,107 @@
+/** `klp convert IN.ko -o OUT.ko`: relocations to non-exported symbols become livepatch relocations. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from '@commander-js/extra-typings';
+import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
+import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { writeElf } from '../elf/writer.js';
+import { UsageError } from '../errors.js';
+import { escapeText } from '../report/escape.js';
+import { buildDatabase } from '../symbols/build.js';
+import type { SymbolDb } from '../symbols/database.js';
+import { addSourceOptions, loadDb } from './symbols.js';
+import { EXIT, out, runCommand, toJson } from './run.js';
+
+export interface DbSourceOpts {
+  db?: string | undefined; vmlinuz?: string | undefined; kallsyms?: string | undefined; systemMap?: string | undefined;
+  vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined;
+}
+
+/** --db, or a database built on the fly from the same source options as `klp symbols build`. */
+export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
+  const { db } = opts;
+  const sources = {
+    vmlinuz: opts.vmlinuz, kallsyms: opts.kallsyms, systemMap: opts.systemMap, vmlinux: opts.vmlinux,
+    symbolsKlp: opts.symbolsKlp, symvers: opts.symvers, modules: opts.modules,
+  };
+  const given = Object.values(sources).some(Boolean);
+  if (db && given) throw new UsageError('give either --db or source options (--vmlinuz, --kallsyms, ...), not both');
+  if (db) return loadDb(db);
+  if (!given) throw new UsageError('no symbol data: give --db DB (klp symbols build) or source options such as --vmlinuz and --modules');
+  const r = await buildDatabase(sources);
+  if (r.failures.length > 0) throw new UsageError(`${r.failures.length} modules could not be read (first: ${r.failures[0]!.message}); build a database with klp symbols build --keep-going`);
+  return r.db;
+}
+
+export function renderConvertText(r: ConvertResult, dryRun: boolean): string {
+  const lines: string[] = [];
+  lines.push(`${dryRun ? 'plan' : 'converted'}: ${r.plan.length} livepatch relocation(s)${r.module ? ` in module ${escapeText(r.module)}` : ''}`);
+  if (r.plan.length) {
+    lines.push(`  ${'section+offset'.padEnd(34)} ${'type'.padEnd(16)} ${'symbol'.padEnd(28)} ${'object'.padEnd(16)} pos  new section                     resolved by`);
+    for (const p of r.plan) {
+      lines.push(`  ${escapeText(`${p.target}+${p.offset}`).padEnd(34)} ${p.typeName.padEnd(16)} ${escapeText(p.symbol).padEnd(28)} ${escapeText(p.object).padEnd(16)} ${String(p.sympos).padStart(3)}  ${escapeText(p.newSection).padEnd(31)} ${p.resolvedBy}`);
+    }
+  }
+  for (const k of r.kept) lines.push(`  kept: ${escapeText(k.symbol)} (${k.reason}, ${k.count} relocation(s))`);
+  for (const s of r.removedSections) lines.push(`  removed annotation section ${escapeText(s)}`);
+  return lines.join('\n');
+}
+
+export function registerConvert(program: Command): void {
+  addSourceOptions(program.command('convert')
+    .description('rewrite relocations to non-exported symbols into livepatch relocations (.klp.rela.<obj>.<sec>, .klp.sym.<obj>.<name>,<pos>)')
+    .argument('<in>', 'livepatch module (.ko) or its pre-link object (ET_REL)')
+    .option('-o, --output <out>', 'converted module to write')
+    .option('--db <db>', 'symbol database (klp symbols build); or give source options'))
+    .option('--map <file>', 'file of NAME=OBJ[,POS] lines resolving symbols')
+    .option('--sym <NAME=OBJ[,POS]>', 'resolve a symbol explicitly, e.g. --sym jhash=vmlinux,3 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--target-kernel <version>', 'kernel whose rules apply (names, special sections)', '6.1')
+    .option('--dry-run', 'print the plan; write nothing')
+    .option('--json', 'machine-readable plan and problems')
+    .action((input, opts) => runCommand(async () => {
+      if (!opts.dryRun && !opts.output) throw new UsageError('give -o OUT.ko (or --dry-run)');
+      if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o');
+      const explicit = new Map<string, Resolution>();
+      if (opts.map) {
+        const text = await readFile(opts.map, 'latin1').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${opts.map}: cannot read (${e.code})`); });
+        try {
+          for (const [k, v] of parseMapFile(text, opts.map)) explicit.set(k, v);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      }
+      for (const s of opts.sym ?? []) {
+        try {
+          const [k, v] = parseSymOption(s);
+          explicit.set(k, v);
+        } catch (e) {
+          throw new UsageError(`--sym ${(e as Error).message}`);
+        }
+      }
+      try {
+        parseKernelVersionOrThrow(opts.targetKernel);
+      } catch (e) {
+        throw new UsageError(`--target-kernel: ${(e as Error).message}`);
+      }
+      const db = await dbFromOptions(opts);
+      const elf = await loadElf(input);
+      const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel });
+      if (opts.json) {
+        const { patches: _p, ...rest } = r;
+        out(toJson({ input, output: opts.dryRun ? null : opts.output ?? null, ...rest }));
+      } else {
+        out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0));
+      }
+      if (r.problems.length > 0) {
+        for (const p of r.problems) process.stderr.write(`klp: error: ${escapeText(input)}: ${escapeText(p.where)}: ${escapeText(p.message).replace(/\\x0a/g, '\n')}\n  -> ${escapeText(p.hint)}\n`);
+        process.stderr.write(`klp: ${r.problems.length} problem(s); nothing written\n`);
+        return EXIT.FINDINGS;
+      }
+      if (!opts.dryRun) await writeFileAtomic(opts.output!, r.changed ? writeElf(elf) : elf.source);
+      return EXIT.OK;
+    }));
+}
+
+function parseKernelVersionOrThrow(v: string): void {
+  if (!/^\d+\.\d+/.test(v)) throw new Error(`'${v}' is not a kernel version (e.g. 6.1)`);
+}

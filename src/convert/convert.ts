@@ -1,0 +1,370 @@
+/**
+ * klp convert: turn a livepatch module's relocations to non-exported symbols into livepatch
+ * relocations (Documentation/livepatch/module-elf-format.rst), the job of upstream's
+ * scripts/livepatch/klp-convert and of objtool's `klp post-link`.
+ *
+ * Steps, for every relocation section whose target is allocated (the loader ignores the others):
+ *  1. read the module's annotations (KLP_MODULE_RELOC sections, `.klp.sym.rela.` names) and its
+ *     klp_patch/klp_object/klp_func data;
+ *  2. for each relocation against an undefined symbol that vmlinux does not export, find the
+ *     object and sympos: --sym/--map, then annotations, then the klp_object the referencing
+ *     function patches (when the name is ambiguous across objects), then a unique definition;
+ *  3. refuse what the kernel cannot apply (special sections, non-zero targets, names past the
+ *     kernel's limits), collecting every problem before giving up;
+ *  4. move each converted relocation into `.klp.rela.<obj>.<section>` and give it a
+ *     `.klp.sym.<obj>.<name>,<pos>` symbol with st_shndx = SHN_LIVEPATCH.
+ */
+import { archForMachine } from '../arch/index.js';
+import { SHF, SHN, SHT, STB, STT } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
+import { isLivepatchModule, moduleName } from '../elf/module.js';
+import type { SymbolDb } from '../symbols/database.js';
+import type { SymbolDefinition } from '../symbols/types.js';
+import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from './klp-objects.js';
+import {
+  checkObjectName, checkSymbolName, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
+  type KernelVersion,
+} from './names.js';
+import { specialSectionProblem } from './special.js';
+
+export type Resolution = { obj: string; pos: number };
+export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';
+
+export interface PlanEntry {
+  section: string;
+  target: string;
+  offset: string;
+  type: number;
+  typeName: string;
+  symbol: string;
+  object: string;
+  sympos: number;
+  newSection: string;
+  newSymbol: string;
+  resolvedBy: ResolvedBy;
+}
+
+export interface Problem {
+  symbol: string;
+  /** Where the first offending relocation is: `section+0xoff`. */
+  where: string;
+  message: string;
+  /** What to do about it. */
+  hint: string;
+}
+
+export interface ConvertOptions {
+  db: SymbolDb;
+  /** Explicit resolutions (`--sym NAME=OBJ,POS` and --map lines), by symbol name. */
+  explicit?: ReadonlyMap<string, Resolution>;
+  targetKernel?: string;
+}
+
+export interface ConvertResult {
+  /** The module's name (`.gnu.linkonce.this_module`). */
+  module: string | null;
+  plan: PlanEntry[];
+  /** Relocations to undefined symbols left as they are (exported by vmlinux). */
+  kept: Array<{ symbol: string; reason: string; count: number }>;
+  problems: Problem[];
+  /** Annotation sections that were read and removed. */
+  removedSections: string[];
+  patches: KlpPatchInfo[];
+  /** True when the file was changed (false for an already converted module). */
+  changed: boolean;
+}
+
+const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
+
+/** Parse `NAME=OBJ[,POS]` (as --sym takes it and --map lines hold it). */
+export function parseSymOption(s: string): [string, Resolution] {
+  const m = /^([^=\s]+)=([^,\s]+)(?:,(\d+))?$/.exec(s.trim());
+  if (!m) throw new Error(`'${s}' is not NAME=OBJ[,POS] (e.g. jhash=vmlinux,3)`);
+  return [m[1]!, { obj: m[2]!, pos: m[3] === undefined ? 0 : Number(m[3]) }];
+}
+
+/** A --map file: one NAME=OBJ[,POS] a line; blank lines and # comments ignored. */
+export function parseMapFile(text: string, file: string): Map<string, Resolution> {
+  const out = new Map<string, Resolution>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    try {
+      const [k, v] = parseSymOption(line);
+      out.set(k, v);
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: ${(e as Error).message}`);
+    }
+  });
+  return out;
+}
+
+function describe(d: SymbolDefinition): string {
+  return `${d.object} sympos ${d.count > 1 ? d.sympos : `0 (or 1)`}${d.address !== null ? ` at 0x${d.address.toString(16)}` : ''}${d.section ? ` in ${d.section}` : ''}${d.exported ? ` [${d.exportType}]` : ''}`;
+}
+
+/**
+ * Read the KLP_MODULE_RELOC(obj) annotations: arrays of 12-byte
+ * `struct klp_module_reloc { void *sym; u32 sympos; } __packed` in `.klp.module_relocs.<obj>`,
+ * whose `sym` is given by a relocation (include/uapi/linux/livepatch.h of the klp-convert series).
+ */
+function readModuleRelocAnnotations(elf: ElfFile, problems: Problem[]): { map: Map<string, Resolution>; sections: Section[] } {
+  const map = new Map<string, Resolution>();
+  const sections: Section[] = [];
+  for (const sec of elf.sections) {
+    if (!sec.name.startsWith('.klp.module_relocs.')) continue;
+    const obj = sec.name.slice('.klp.module_relocs.'.length);
+    sections.push(sec, ...elf.relocationSectionsFor(sec));
+    const relocs = elf.relocationSectionsFor(sec).flatMap((rs) => elf.relocations(rs));
+    const n = Math.floor(sec.data.length / 12);
+    if (n !== relocs.length || sec.data.length % 12 !== 0) {
+      problems.push({ symbol: '', where: sec.name, message: `nr_entries mismatch: ${sec.data.length} bytes hold ${n} entries but there are ${relocs.length} relocations`, hint: 'each KLP_SYMPOS() entry must name one symbol' });
+      continue;
+    }
+    const dv = new DataView(sec.data.buffer, sec.data.byteOffset, sec.data.byteLength);
+    // Pair entries with relocations by offset, not list order (an upstream quirk we do not copy).
+    for (const r of relocs) {
+      const off = Number(r.offset);
+      if (off % 12 !== 0 || off + 12 > sec.data.length) {
+        problems.push({ symbol: r.symbol.name, where: `${sec.name}+${hex(off)}`, message: 'annotation relocation is not at the start of an entry', hint: 'rebuild the module' });
+        continue;
+      }
+      const pos = dv.getUint32(off + 8, elf.littleEndian);
+      const prev = map.get(r.symbol.name);
+      if (prev && (prev.obj !== obj || prev.pos !== pos)) {
+        problems.push({ symbol: r.symbol.name, where: `${sec.name}+${hex(off)}`, message: `Conflicting KLP_SYMPOS definition: ${prev.obj},${prev.pos} and ${obj},${pos}`, hint: 'keep one annotation per symbol' });
+      }
+      map.set(r.symbol.name, { obj, pos });
+    }
+  }
+  return { map, sections };
+}
+
+export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult {
+  const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');
+  const db = opts.db;
+  const problems: Problem[] = [];
+  const arch = archForMachine(elf.machine);
+  const module = moduleName(elf) ?? null;
+  if (!isLivepatchModule(elf)) {
+    problems.push({ symbol: '', where: '.modinfo', message: 'not a livepatch module: .modinfo has no livepatch=Y', hint: 'add MODULE_INFO(livepatch, "Y") to the module source; the kernel refuses klp_enable_patch() otherwise' });
+    return { module, plan: [], kept: [], problems, removedSections: [], patches: [], changed: false };
+  }
+  const symtab = elf.symtab;
+  if (!symtab) {
+    problems.push({ symbol: '', where: elf.path, message: 'the module has no symbol table', hint: 'do not strip the module before converting it' });
+    return { module, plan: [], kept: [], problems, removedSections: [], patches: [], changed: false };
+  }
+
+  // 1. Annotations and klp_object data.
+  const annotations = readModuleRelocAnnotations(elf, problems);
+  const patches = readKlpPatches(elf);
+  const funcObject = newFuncObjects(patches);
+  const declaredObjects = new Set(patches.flatMap((p) => p.objects.map((o) => o.name ?? 'vmlinux')));
+  const annotationRelSecs = new Set(annotations.sections.filter((s) => s.isRelocation));
+
+  // 2. Resolve every relocation against an undefined symbol in an allocated section.
+  interface Move { rs: Section; r: Relocation; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
+  const moves: Move[] = [];
+  const keptCount = new Map<string, { reason: string; count: number }>();
+  const reported = new Set<string>();
+  const problem = (p: Problem): void => {
+    const key = `${p.symbol}\0${p.message}`;
+    if (!reported.has(key)) problems.push(p);
+    reported.add(key);
+  };
+  for (const rs of elf.sections) {
+    if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
+    const target = rs.infoSection;
+    if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
+    for (const r of elf.relocations(rs)) {
+      const y = r.symbol;
+      if (!y.isUndefined || y.name === '' || y.name === '.TOC.') continue;
+      if (parseKlpSym(y.name, k)) continue; // already converted
+      const where = `${target.name}+${hex(r.offset)}`;
+      let res: Resolution | undefined;
+      let by: ResolvedBy = 'unique';
+      let lpObj: string | undefined;
+      let name = y.name;
+      const minimal = parseKlpSymRela(y.name);
+      const defs = db.lookup(minimal ? minimal.name : y.name);
+      if (minimal) {
+        name = minimal.name;
+        res = { obj: minimal.obj, pos: minimal.pos };
+        lpObj = minimal.lpObj;
+        by = 'KLP_RELOC_SYMBOL';
+      } else if (opts.explicit?.has(name)) {
+        res = opts.explicit.get(name)!;
+        by = '--sym';
+      } else if (defs.some((d) => d.object === 'vmlinux' && d.exported)) {
+        const kc = keptCount.get(name) ?? { reason: 'exported by vmlinux', count: 0 };
+        kc.count++;
+        keptCount.set(name, kc);
+        continue;
+      } else if (annotations.map.has(name)) {
+        res = annotations.map.get(name)!;
+        by = 'KLP_MODULE_RELOC';
+      } else {
+        const objects = [...new Set(defs.map((d) => d.object))];
+        const exportedBy = defs.filter((d) => d.exported);
+        let candidates = defs;
+        if (objects.length > 1) {
+          // Ambiguous across objects: prefer the object that the referencing function patches.
+          const fn = containingFunction(elf, target, Number(r.offset));
+          const obj = fn ? funcObject.get(fn) : undefined;
+          if (obj && defs.some((d) => d.object === obj)) {
+            candidates = defs.filter((d) => d.object === obj);
+            by = 'klp_object';
+          } else if (exportedBy.length === 1) {
+            candidates = exportedBy;
+            by = 'module export';
+          }
+        } else if (exportedBy.length === 1) {
+          by = 'module export'; // late module patching: the patch may load before that module
+        }
+        if (candidates.length === 0) {
+          problem({ symbol: name, where, message: `Unable to find symbol '${name}': it is not defined in any object of the symbol database`,
+            hint: `check the name; if it lives in a module missing from the database, add --modules, or give --sym ${name}=OBJ,POS` });
+          continue;
+        }
+        if (candidates.length > 1) {
+          const list = candidates.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
+          problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
+            hint: `choose one with --sym (or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
+          continue;
+        }
+        const d = candidates[0]!;
+        res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0 };
+      }
+      // Validate explicit and annotated positions the way klp_find_object_symbol will.
+      if (by !== 'unique' && by !== 'klp_object' && by !== 'module export' && db.hasObject(res.obj)) {
+        const inObj = defs.filter((d) => d.object === res.obj);
+        if (inObj.length === 0) {
+          problem({ symbol: name, where, message: `symbol '${name}' not found in object '${res.obj}' (given by ${by})`, hint: `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
+          continue;
+        }
+        if (res.pos === 0 && inObj.length > 1) {
+          problem({ symbol: name, where, message: `unresolvable ambiguity for symbol '${name}' in object '${res.obj}': sympos 0 but ${inObj.length} definitions (given by ${by})`, hint: `use a position 1..${inObj.length}` });
+          continue;
+        }
+        if (res.pos > 0 && res.pos > inObj.length) {
+          problem({ symbol: name, where, message: `symbol position ${res.pos} for symbol '${name}' in object '${res.obj}' not found: it has ${inObj.length} (given by ${by})`, hint: `use a position 1..${inObj.length}` });
+          continue;
+        }
+      }
+      lpObj ??= res.obj;
+      const objProblem = checkObjectName(res.obj) ?? checkObjectName(lpObj);
+      const symProblem = checkSymbolName(name, k);
+      if (objProblem || symProblem) {
+        problem({ symbol: name, where, message: (objProblem ?? symProblem)!, hint: 'the kernel would refuse this livepatch symbol name' });
+        continue;
+      }
+      if (lpObj !== 'vmlinux' && res.obj === 'vmlinux') {
+        problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
+        continue;
+      }
+      const special = specialSectionProblem(target.name, lpObj, k);
+      if (special) {
+        problem({ symbol: name, where, message: `${target.name} entry needs '${name}' from ${lpObj}: ${special.why}`, hint: special.wayOut });
+        continue;
+      }
+      // The kernel's x86 loader refuses a livepatch relocation whose target bytes are not zero.
+      const info = arch?.relocs.get(r.type);
+      const size = info?.size ?? 0;
+      const off = Number(r.offset);
+      if (!target.isNobits && off + size > target.data.length) {
+        problem({ symbol: name, where, message: `relocation offset is past the end of ${target.name}`, hint: 'the module is corrupt' });
+        continue;
+      }
+      if (!target.isNobits && target.data.subarray(off, off + size).some((b) => b !== 0)) {
+        problem({ symbol: name, where, message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
+        continue;
+      }
+      moves.push({ rs, r, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) });
+    }
+  }
+
+  // Objects named by relocations must be objects the patch declares, or the kernel never applies
+  // them (a crash later). Warn through a problem only when the patch data was found.
+  if (patches.length > 0) {
+    for (const m of moves) {
+      if (m.lpObj !== 'vmlinux' && !declaredObjects.has(m.lpObj)) {
+        problem({ symbol: m.r.symbol.name, where: `${m.rs.infoSection!.name}+${hex(m.r.offset)}`,
+          message: `object '${m.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
+          hint: `add a klp_object for '${m.lpObj}', or resolve '${m.r.symbol.name}' to another object with --sym` });
+      }
+    }
+  }
+
+  const plan: PlanEntry[] = moves.map((m) => ({
+    section: m.rs.name, target: m.rs.infoSection!.name, offset: hex(m.r.offset), type: m.r.type,
+    typeName: arch?.relocs.get(m.r.type)?.name ?? String(m.r.type), symbol: parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name,
+    object: m.res.obj, sympos: m.res.pos, newSection: klpRelaName(m.lpObj, m.rs.infoSection!.name), newSymbol: m.klpName, resolvedBy: m.by,
+  }));
+  const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
+  const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
+  if (problems.length > 0) return { module, plan, kept, problems, removedSections, patches, changed: false };
+  if (moves.length === 0 && annotations.sections.length === 0) return { module, plan, kept, problems, removedSections, patches, changed: false };
+
+  // 3. Rewrite. Annotation sections (and the symbols they define) go first.
+  if (annotations.sections.length > 0) {
+    const gone = new Set(annotations.sections);
+    elf.removeSymbols((y) => y.section !== null && gone.has(y.section));
+    elf.removeSections(gone);
+  }
+  // Which relocations use each undefined symbol, so a symbol used only by converted relocations
+  // can be renamed in place (its index does not change).
+  const uses = new Map<ElfSymbol, number>();
+  for (const rs of elf.sections) {
+    if (!rs.isRelocation) continue;
+    for (const r of elf.relocations(rs)) if (r.symbol.isUndefined) uses.set(r.symbol, (uses.get(r.symbol) ?? 0) + 1);
+  }
+  const moved = new Map<ElfSymbol, Map<string, number>>();
+  for (const m of moves) {
+    const per = moved.get(m.r.symbol) ?? new Map<string, number>();
+    per.set(m.klpName, (per.get(m.klpName) ?? 0) + 1);
+    moved.set(m.r.symbol, per);
+  }
+  const klpSymbols = new Map<string, ElfSymbol>();
+  for (const [sym, per] of moved) {
+    const total = [...per.values()].reduce((a, b) => a + b, 0);
+    if (per.size === 1 && total === uses.get(sym) && !klpSymbols.has([...per.keys()][0]!)) {
+      const name = [...per.keys()][0]!;
+      sym.name = name;
+      sym.shndx = SHN.LIVEPATCH;
+      sym.section = null;
+      sym.value = 0n;
+      klpSymbols.set(name, sym);
+    }
+  }
+  const klpSymbol = (name: string): ElfSymbol => {
+    let s = klpSymbols.get(name);
+    if (!s) {
+      s = elf.addSymbol(new ElfSymbol({ name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN.LIVEPATCH }), symtab);
+      klpSymbols.set(name, s);
+    }
+    return s;
+  };
+  const klpSections = new Map<string, Section>();
+  const movedRelocs = new Set<Relocation>();
+  for (const m of moves) {
+    const secName = klpRelaName(m.lpObj, m.rs.infoSection!.name);
+    let sec = klpSections.get(secName) ?? elf.findSectionByName(secName);
+    if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH);
+    klpSections.set(secName, sec);
+    elf.relocations(sec).push({ ...m.r, symbol: klpSymbol(m.klpName) });
+    movedRelocs.add(m.r);
+  }
+  const emptied: Section[] = [];
+  for (const rs of new Set(moves.map((m) => m.rs))) {
+    rs._relocs = elf.relocations(rs).filter((r) => !movedRelocs.has(r));
+    if (rs._relocs.length === 0) emptied.push(rs);
+  }
+  // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
+  if (emptied.length > 0) elf.removeSections(emptied);
+  return { module, plan, kept, problems, removedSections, patches, changed: true };
+}
+
+/** Sections named `.klp.rela.*` must carry SHF_RELA_LIVEPATCH and `.klp.sym.*` SHN_LIVEPATCH. */
+export const isKlpRelaSection = (s: Section): boolean => s.type === SHT.RELA && s.name.startsWith('.klp.rela.');

@@ -1,0 +1,152 @@
+/**
+ * Read a livepatch module's own `struct klp_patch` / `klp_object` / `klp_func` data out of its
+ * ELF: the structures are static data whose pointers are relocations, so we follow relocations.
+ *
+ * Layouts (include/linux/livepatch.h), x86_64, measured from Debian's 6.1 headers with a Kbuild
+ * module that stores sizeof/offsetof (see docs/convert.md): the external fields come first and
+ * have not moved since 4.x; only the sizes (internal fields) change between versions.
+ */
+import type { ElfFile } from '../elf/file.js';
+import type { ElfSymbol, Relocation, Section } from '../elf/model.js';
+
+export interface KlpLayout {
+  func: { size: number; oldName: number; newFunc: number; oldSympos: number };
+  object: { size: number; name: number; funcs: number };
+  patch: { size: number; mod: number; objs: number };
+}
+
+/** struct sizes and offsets by kernel version (x86_64). */
+export const KLP_LAYOUTS: Record<string, KlpLayout> = {
+  '6.1': {
+    func: { size: 152, oldName: 0, newFunc: 8, oldSympos: 16 },
+    object: { size: 168, name: 0, funcs: 8 },
+    patch: { size: 200, mod: 0, objs: 8 },
+  },
+};
+
+export interface KlpFuncInfo {
+  oldName: string;
+  /** The replacement function's symbol. */
+  newFunc: ElfSymbol | undefined;
+  oldSympos: number;
+  /** Where the klp_func lives (for reports). */
+  at: { section: string; offset: number };
+}
+
+export interface KlpObjectInfo {
+  /** null means vmlinux (klp_object.name == NULL). */
+  name: string | null;
+  funcs: KlpFuncInfo[];
+}
+
+export interface KlpPatchInfo {
+  at: { section: string; offset: number };
+  objects: KlpObjectInfo[];
+}
+
+interface Target { section: Section; offset: number; symbol: ElfSymbol }
+
+/** Relocations of every allocated section, by target section and offset. */
+class RelocIndex {
+  private readonly bySection = new Map<Section, Map<number, Relocation>>();
+  constructor(elf: ElfFile) {
+    for (const rs of elf.sections) {
+      if (!rs.isRelocation || !rs.infoSection) continue;
+      let m = this.bySection.get(rs.infoSection);
+      if (!m) this.bySection.set(rs.infoSection, (m = new Map()));
+      for (const r of elf.relocations(rs)) m.set(Number(r.offset), r);
+    }
+  }
+  at(section: Section, offset: number): Relocation | undefined {
+    return this.bySection.get(section)?.get(offset);
+  }
+  /** Where a pointer-sized relocation points: a defined symbol's section and offset. */
+  target(section: Section, offset: number): Target | undefined {
+    const r = this.at(section, offset);
+    if (!r || !r.symbol.section) return undefined;
+    return { section: r.symbol.section, offset: Number(r.symbol.value + r.addend), symbol: r.symbol };
+  }
+  all(): Iterable<[Section, Map<number, Relocation>]> {
+    return this.bySection;
+  }
+}
+
+function cstring(sec: Section, off: number): string | undefined {
+  if (sec.isNobits || off < 0 || off >= sec.data.length) return undefined;
+  const end = sec.data.indexOf(0, off);
+  if (end < 0 || end - off > 4096) return undefined;
+  return Buffer.from(sec.data.subarray(off, end)).toString('latin1');
+}
+
+function u64(sec: Section, off: number, le: boolean): number {
+  if (sec.isNobits || off + 8 > sec.data.length) return 0;
+  return Number(new DataView(sec.data.buffer, sec.data.byteOffset, sec.data.byteLength).getBigUint64(off, le));
+}
+
+/** The function symbol a relocation target names (a FUNC symbol, or the FUNC at that place). */
+function funcAt(elf: ElfFile, t: Target): ElfSymbol | undefined {
+  if (t.symbol.type === 2) return t.symbol;
+  return elf.allSymbols.find((y) => y.type === 2 && y.section === t.section && Number(y.value) === t.offset);
+}
+
+/**
+ * Find every klp_patch: a place whose `mod` field is a relocation to `__this_module` and whose
+ * `objs` field points at a klp_object array whose entries have `funcs` whose `old_name` is a string.
+ */
+export function readKlpPatches(elf: ElfFile, layout: KlpLayout = KLP_LAYOUTS['6.1']!): KlpPatchInfo[] {
+  const idx = new RelocIndex(elf);
+  const le = elf.littleEndian;
+  const patches: KlpPatchInfo[] = [];
+  for (const [sec, relocs] of idx.all()) {
+    for (const [off, r] of relocs) {
+      if (off % 8 !== layout.patch.mod || r.symbol.name !== '__this_module') continue;
+      const base = off - layout.patch.mod;
+      const objs = idx.target(sec, base + layout.patch.objs);
+      if (!objs) continue;
+      const objects: KlpObjectInfo[] = [];
+      for (let k = 0; k < 1024; k++) {
+        const at = objs.offset + k * layout.object.size;
+        const funcs = idx.target(objs.section, at + layout.object.funcs);
+        if (!funcs) break; // the terminating { } entry
+        const nameT = idx.target(objs.section, at + layout.object.name);
+        const name = nameT ? cstring(nameT.section, nameT.offset) ?? null : null;
+        const list: KlpFuncInfo[] = [];
+        for (let j = 0; j < 4096; j++) {
+          const fAt = funcs.offset + j * layout.func.size;
+          const oldNameT = idx.target(funcs.section, fAt + layout.func.oldName);
+          if (!oldNameT) break;
+          const oldName = cstring(oldNameT.section, oldNameT.offset);
+          if (oldName === undefined) break;
+          const nf = idx.target(funcs.section, fAt + layout.func.newFunc);
+          list.push({
+            oldName,
+            newFunc: nf ? funcAt(elf, nf) : undefined,
+            oldSympos: u64(funcs.section, fAt + layout.func.oldSympos, le),
+            at: { section: funcs.section.name, offset: fAt },
+          });
+        }
+        if (list.length === 0) break;
+        objects.push({ name, funcs: list });
+      }
+      if (objects.length > 0) patches.push({ at: { section: sec.name, offset: base }, objects });
+    }
+  }
+  return patches;
+}
+
+/** Map each replacement function to the object it patches ('vmlinux' for a NULL name). */
+export function newFuncObjects(patches: readonly KlpPatchInfo[]): Map<ElfSymbol, string> {
+  const m = new Map<ElfSymbol, string>();
+  for (const p of patches) for (const o of p.objects) for (const f of o.funcs) if (f.newFunc) m.set(f.newFunc, o.name ?? 'vmlinux');
+  return m;
+}
+
+/** The FUNC symbol whose extent contains `offset` in `section`, if any. */
+export function containingFunction(elf: ElfFile, section: Section, offset: number): ElfSymbol | undefined {
+  for (const y of elf.allSymbols) {
+    if (y.type !== 2 || y.section !== section) continue;
+    const start = Number(y.value);
+    if (offset >= start && offset < start + Math.max(1, Number(y.size))) return y;
+  }
+  return undefined;
+}

@@ -1,0 +1,65 @@
+/**
+ * Special sections: sections that the module loader (or a notifier) reads and acts on at load
+ * time, before livepatch writes any module-specific livepatch relocation
+ * (klp_init_object_loaded / klp_module_coming). An entry that needs such a relocation would be
+ * processed with the target still zero. vmlinux relocations are applied early, inside
+ * apply_relocations (kernel/module/main.c, since 5.8: "livepatch: Apply vmlinux-specific KLP
+ * relocations early"), so entries that need only vmlinux symbols are fine from 5.8 on.
+ */
+import { atLeast, type KernelVersion } from './names.js';
+
+export interface SpecialSection {
+  why: string;
+  wayOut: string;
+}
+
+export const SPECIAL_SECTIONS: Readonly<Record<string, SpecialSection>> = {
+  __jump_table: {
+    why: 'jump labels are set up when the patch module is COMING (jump_label_module_notify), before module-specific livepatch relocations are written, so the key would be read as NULL',
+    wayOut: 'test the key with static_key_enabled() (a plain reference, which klp convert converts) instead of static_branch_likely()/unlikely()',
+  },
+  '.static_call_sites': {
+    why: 'static call sites are registered when the patch module is COMING (static_call_module_notify), before module-specific livepatch relocations are written',
+    wayOut: 'call through the function pointer of the static call key instead of static_call() (kpatch calls this KPATCH_STATIC_CALL())',
+  },
+  '.altinstructions': {
+    why: 'alternatives are applied in module_finalize(), before module-specific livepatch relocations are written (.klp.arch sections are gone since 5.8)',
+    wayOut: 'keep alternative()/ALTERNATIVE users out of the patched code, or reference only vmlinux symbols there',
+  },
+  '.altinstr_replacement': {
+    why: 'replacement instructions are copied in module_finalize() (apply_alternatives), before module-specific livepatch relocations are written',
+    wayOut: 'keep alternative()/ALTERNATIVE users out of the patched code, or reference only vmlinux symbols there',
+  },
+  '.parainstructions': {
+    why: 'paravirt patch sites are applied in module_finalize(), before module-specific livepatch relocations are written',
+    wayOut: 'avoid paravirt call sites that reference module symbols in the patched code',
+  },
+  __ex_table: {
+    why: 'exception table entries are sorted and used as soon as the module is formed, before module-specific livepatch relocations are written',
+    wayOut: 'keep uaccess/fixup sites that need a module symbol out of the patched code',
+  },
+  '.smp_locks': {
+    why: 'lock prefixes are patched in module_finalize() (alternatives_smp_module_add)',
+    wayOut: 'avoid the reference from a LOCK_PREFIX site in the patched code',
+  },
+  __bug_table: {
+    why: 'the bug table is registered in module_finalize() (module_bug_finalize)',
+    wayOut: 'avoid BUG()/WARN() sites that need a module symbol in the patched code',
+  },
+  '.retpoline_sites': { why: 'retpoline sites are patched in module_finalize()', wayOut: 'avoid the reference from an indirect-call site' },
+  '.return_sites': { why: 'return thunk sites are patched in module_finalize()', wayOut: 'avoid the reference from a return site' },
+  '.ibt_endbr_seal': { why: 'ENDBR sealing happens in module_finalize()', wayOut: 'avoid the reference' },
+  '.orc_unwind_ip': { why: 'the ORC table is registered in module_finalize() (unwind_module_init)', wayOut: 'avoid the reference' },
+  __mcount_loc: { why: 'ftrace call sites are recorded while the module is COMING (ftrace_module_init)', wayOut: 'avoid the reference' },
+};
+
+/** Why a livepatch relocation for `object` in special section `section` cannot work, if it cannot. */
+export function specialSectionProblem(section: string, object: string, k: KernelVersion): SpecialSection | undefined {
+  const s = SPECIAL_SECTIONS[section];
+  if (!s) return undefined;
+  if (object === 'vmlinux' && atLeast(k, 5, 8)) return undefined;
+  if (object === 'vmlinux') {
+    return { why: `before 5.8 vmlinux livepatch relocations were written late too, and special sections needed .klp.arch sections, which klpkit does not write`, wayOut: s.wayOut };
+  }
+  return s;
+}
