@@ -23,7 +23,7 @@ import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
 import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from './klp-objects.js';
 import {
-  checkObjectName, checkSymbolName, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
+  checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
   type KernelVersion,
 } from './names.js';
 import { specialSectionProblem } from './special.js';
@@ -181,7 +181,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     for (const r of elf.relocations(rs)) {
       const y = r.symbol;
       if (!y.isUndefined || y.name === '' || y.name === '.TOC.') continue;
-      if (parseKlpSym(y.name, k)) continue; // already converted
+      if (!y.name.startsWith(KLP_SYM_RELA_PREFIX) && parseKlpSym(y.name, k)) continue; // already converted
       const where = `${target.name}+${hex(r.offset)}`;
       let res: Resolution | undefined;
       let by: ResolvedBy = 'unique';
@@ -211,7 +211,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         let candidates = defs;
         if (objects.length > 1) {
           // Ambiguous across objects: prefer the object that the referencing function patches.
-          const fn = containingFunction(elf, target, Number(r.offset));
+          const fn = containingFunction(elf, target, Number(r.offset)) ?? codeOfSpecialEntry(elf, rs, Number(r.offset));
           const obj = fn ? funcObject.get(fn) : undefined;
           if (obj && defs.some((d) => d.object === obj)) {
             candidates = defs.filter((d) => d.object === obj);
@@ -368,3 +368,20 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
 
 /** Sections named `.klp.rela.*` must carry SHF_RELA_LIVEPATCH and `.klp.sym.*` SHN_LIVEPATCH. */
 export const isKlpRelaSection = (s: Section): boolean => s.type === SHT.RELA && s.name.startsWith('.klp.rela.');
+
+/**
+ * A special-section entry (a __jump_table entry is { code, target, key }, others are similar)
+ * belongs to the function its code field points at: the nearest relocation before `offset` in
+ * the same entry that targets executable code. kpatch splits special sections the same way.
+ */
+function codeOfSpecialEntry(elf: ElfFile, rs: Section, offset: number): ElfSymbol | undefined {
+  let best: Relocation | undefined;
+  for (const r of elf.relocations(rs)) {
+    const o = Number(r.offset);
+    if (o >= offset || o < offset - 16) continue;
+    if (!r.symbol.section?.hasFlag(SHF.EXECINSTR)) continue;
+    if (!best || o > Number(best.offset)) best = r;
+  }
+  if (!best) return undefined;
+  return containingFunction(elf, best.symbol.section!, Number(best.symbol.value + best.addend));
+}

@@ -1,0 +1,186 @@
+/**
+ * klp convert on gcc-built livepatch fixtures, checked with GNU readelf and reread by our layer.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, copyFileSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
+import { readElf, SHN, writeElf } from '../../src/elf/index.js';
+import { buildDatabase } from '../../src/symbols/build.js';
+import { assertCleanError, klp } from '../helpers/cli.js';
+import { fixtures } from '../helpers/fixtures.js';
+import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
+import { buildObject } from '../helpers/tools.js';
+
+const fx = fixtures();
+const dir = join(fx.dir, 'convert');
+mkdirSync(join(dir, 'modules'), { recursive: true });
+copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
+const kallsyms = join(dir, 'kallsyms.txt');
+writeFileSync(kallsyms, [
+  'ffffffff81000000 T _text', 'ffffffff8109de70 T nr_processes', 'ffffffff810a2ac0 t active_show',
+  'ffffffff814105a0 t cmdline_proc_show', 'ffffffff816c71a0 t active_show', 'ffffffff81700000 T seq_printf',
+  'ffffffff81700100 T klp_enable_patch', 'ffffffff81700200 T __fentry__', 'ffffffff82000000 D tracepoint_printk_key',
+  'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', '',
+].join('\n'));
+const symvers = join(dir, 'Module.symvers');
+writeFileSync(symvers, ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
+  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\tFIXTURE_NS\n');
+const { db } = await buildDatabase({ kallsyms, symvers, modules: join(dir, 'modules') });
+const dbFile = join(dir, 'fixture.klpdb');
+writeFileSync(dbFile, db.serialize());
+
+const variant = (name: string, defs: string[] = []): string => buildObject(dir, ['lp_main.c'], `${name}.o`, defs);
+const lp = variant('lp');
+const convert = (path: string, explicit?: Map<string, { obj: string; pos: number }>): { r: ConvertResult; out: string } => {
+  const elf = readElf(readFileSync(path), { path });
+  const r = convertModule(elf, { db, ...(explicit ? { explicit } : {}) });
+  const out = path.replace(/\.o$/, '.klp.o');
+  if (r.problems.length === 0) writeFileSync(out, writeElf(elf));
+  return { r, out };
+};
+
+test('converts vmlinux and module references, every resolution path, and removes annotations', () => {
+  const { r, out } = convert(lp);
+  assert.deepEqual(r.problems, []);
+  const by = Object.fromEntries(r.plan.map((p) => [`${p.symbol}@${p.target}`, `${p.newSymbol} ${p.newSection} ${p.resolvedBy}`]));
+  assert.deepEqual(by, {
+    'saved_command_line@.text.livepatch_cmdline_proc_show': '.klp.sym.vmlinux.saved_command_line,0 .klp.rela.vmlinux..text.livepatch_cmdline_proc_show unique',
+    'nr_processes@.text.livepatch_cmdline_proc_show': '.klp.sym.vmlinux.nr_processes,0 .klp.rela.vmlinux..text.livepatch_cmdline_proc_show unique',
+    'homonym@.text.unlikely': '.klp.sym.fixture_mod.homonym,2 .klp.rela.fixture_mod..text.unlikely KLP_MODULE_RELOC',
+    'counter_b@.text.unlikely': '.klp.sym.fixture_mod.counter_b,0 .klp.rela.fixture_mod..text.unlikely KLP_MODULE_RELOC',
+    'mod_b_entry@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.mod_b_entry,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry module export',
+    'rarely@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.rarely,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry KLP_RELOC_SYMBOL',
+    'fixture_key@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.fixture_key,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry klp_object',
+    'saved_command_line@.data.lp_data_ref': '.klp.sym.vmlinux.saved_command_line,0 .klp.rela.vmlinux..data.lp_data_ref unique',
+    'nr_processes@.rodata.lp_rodata_ref': '.klp.sym.vmlinux.nr_processes,0 .klp.rela.vmlinux..rodata.lp_rodata_ref unique',
+  });
+  assert.deepEqual(r.kept.map((k) => k.symbol).sort(), ['__fentry__', 'klp_enable_patch', 'seq_printf']);
+  assert.deepEqual(r.removedSections, ['.klp.module_relocs.fixture_mod']);
+  assert.deepEqual(r.patches[0]!.objects.map((o) => [o.name, o.funcs.map((f) => [f.oldName, f.newFunc?.name])]), [
+    [null, [['cmdline_proc_show', 'livepatch_cmdline_proc_show']]], ['fixture_mod', [['mod_a_entry', 'livepatch_mod_a_entry']]],
+  ]);
+
+  // The kernel's format, checked with GNU readelf.
+  assert.deepEqual(readelfComplaints(out), []);
+  const secs = readelfSections(out);
+  const klpSecs = secs.filter((s) => s.name.startsWith('.klp.rela.'));
+  assert.equal(klpSecs.length, 5);
+  for (const s of klpSecs) {
+    assert.equal(s.type, 'RELA', s.name);
+    assert.equal(s.flags, 'AIo', s.name);
+    assert.equal(s.entsize, 24);
+    assert.equal(s.align, 8);
+    assert.equal(secs[s.link]!.name, '.symtab');
+    assert.equal(`.klp.rela.${s.name.split('.')[3]}.${secs[s.info]!.name}`, s.name, 'sh_info is the target section');
+  }
+  assert.ok(!secs.some((s) => s.name.includes('klp.module_relocs')), 'annotation sections removed');
+  const syms = readelfSymbols(out).filter((y) => y.name.startsWith('.klp.sym.'));
+  assert.equal(syms.length, 7);
+  for (const y of syms) assert.equal(y.ndx, 'OS [0xff20]', y.name);
+  // Same offsets as before; original sections lost exactly these entries.
+  const before = readelfRelocs(lp).filter((x) => !x.section.includes('module_relocs'));
+  const after = readelfRelocs(out);
+  assert.equal(after.length, before.length);
+  const at = (list: typeof before) => list.map((x) => `${x.offset}|${x.type}|${x.addend}`).sort();
+  assert.deepEqual(at(after), at(before));
+  assert.equal(after.filter((x) => x.section.startsWith('.klp.rela.')).length, r.plan.length);
+  // And our own reader sees SHN_LIVEPATCH symbols on every livepatch relocation.
+  const elf = readElf(readFileSync(out), { path: out });
+  for (const s of elf.sections.filter((x) => x.isLivepatchRela)) {
+    for (const rel of elf.relocations(s)) assert.equal(rel.symbol.shndx, SHN.LIVEPATCH);
+  }
+});
+
+test('idempotent: converting a converted module changes nothing', () => {
+  const { out } = convert(lp);
+  const again = readElf(readFileSync(out), { path: out });
+  const r = convertModule(again, { db });
+  assert.equal(r.changed, false);
+  assert.deepEqual(r.plan, []);
+  assert.ok(Buffer.from(writeElf(again)).equals(readFileSync(out)));
+});
+
+test('the final .ko (ld -r of the object) converts the same way', () => {
+  const ko = buildObject(dir, ['lp_main.c'], 'lp_linked.ko');
+  const { r } = convert(ko);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.plan.length, 9);
+});
+
+test('ambiguous: every candidate with object, sympos and the --sym to add; --sym resolves it', () => {
+  const amb = variant('lp_ambiguous', ['-DLP_AMBIGUOUS']);
+  const { r } = convert(amb);
+  assert.equal(r.problems.length, 1);
+  const p = r.problems[0]!;
+  assert.equal(p.symbol, 'homonym');
+  assert.match(p.message, /ambiguous symbol 'homonym' has 2 definitions/);
+  assert.match(p.message, /fixture_mod sympos 1 in \.text\.homonym\s+->\s+--sym homonym=fixture_mod,1/);
+  assert.match(p.message, /fixture_mod sympos 2 in \.text\.homonym\s+->\s+--sym homonym=fixture_mod,2/);
+  const fixed = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 1 }]]));
+  assert.deepEqual(fixed.r.problems, []);
+  assert.ok(fixed.r.plan.some((x) => x.newSymbol === '.klp.sym.fixture_mod.homonym,1' && x.resolvedBy === '--sym'));
+  // A wrong explicit position is refused the way the kernel would refuse it.
+  const wrong = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 3 }]]));
+  assert.match(wrong.r.problems[0]!.message, /symbol position 3 for symbol 'homonym' in object 'fixture_mod' not found: it has 2/);
+  const zero = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 0 }]]));
+  assert.match(zero.r.problems[0]!.message, /unresolvable ambiguity for symbol 'homonym' in object 'fixture_mod'/);
+});
+
+test('unknown symbol: named, with what to do', () => {
+  const { r } = convert(variant('lp_unknown', ['-DLP_UNKNOWN']));
+  assert.equal(r.problems.length, 1);
+  assert.match(r.problems[0]!.message, /Unable to find symbol 'no_such_symbol_anywhere'/);
+  assert.match(r.problems[0]!.hint, /--sym no_such_symbol_anywhere=OBJ,POS/);
+});
+
+test('static_branch on a module key is refused (use static_key_enabled); a vmlinux key is fine on 6.1, not on 5.4', () => {
+  const { r } = convert(variant('lp_branch', ['-DLP_STATIC_BRANCH']));
+  assert.equal(r.problems.length, 1);
+  assert.match(r.problems[0]!.where, /^__jump_table\+0x/);
+  assert.match(r.problems[0]!.message, /__jump_table entry needs 'fixture_key' from fixture_mod: jump labels are set up/);
+  assert.match(r.problems[0]!.hint, /static_key_enabled\(\)/);
+  const vm = variant('lp_vmbranch', ['-DLP_VMLINUX_BRANCH']);
+  const ok = convert(vm);
+  assert.deepEqual(ok.r.problems, []);
+  assert.ok(ok.r.plan.some((x) => x.newSection === '.klp.rela.vmlinux.__jump_table' && x.symbol === 'tracepoint_printk_key'));
+  const old = convertModule(readElf(readFileSync(vm), { path: vm }), { db, targetKernel: '5.4' });
+  assert.match(old.problems.map((p) => p.message).join('\n'), /__jump_table entry needs 'tracepoint_printk_key' from vmlinux: before 5\.8/);
+});
+
+test('a module without livepatch=Y is refused', () => {
+  const { r } = convert(variant('lp_plain', ['-DLP_NOT_LIVEPATCH']));
+  assert.match(r.problems[0]!.message, /not a livepatch module: \.modinfo has no livepatch=Y/);
+  assert.match(r.problems[0]!.hint, /MODULE_INFO\(livepatch, "Y"\)/);
+});
+
+test('klp convert CLI: --dry-run writes nothing, --json plan, errors exit 1 with no output, input never overwritten', () => {
+  const out = join(dir, 'cli-out.ko');
+  const dry = klp('convert', lp, '--db', dbFile, '--dry-run');
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /plan: 9 livepatch relocation\(s\) in module lp_fixture/);
+  assert.equal(existsSync(out), false);
+  const j = klp('convert', lp, '--db', dbFile, '-o', out, '--json');
+  assert.equal(j.status, 0, j.stderr);
+  const plan = JSON.parse(j.stdout) as { plan: Array<{ section: string; offset: string; type: number; symbol: string; object: string; sympos: number; newSection: string }> };
+  assert.equal(plan.plan.length, 9);
+  assert.ok(existsSync(out));
+  const amb = join(dir, 'lp_ambiguous.o');
+  const bad = join(dir, 'cli-bad.ko');
+  const e = klp('convert', amb, '--db', dbFile, '-o', bad);
+  assert.equal(e.status, 1);
+  assert.match(e.stderr, /klp: error: .*lp_ambiguous\.o: \.text\.unlikely\+0x[0-9a-f]+: ambiguous symbol 'homonym'/);
+  assert.match(e.stderr, /--sym homonym=fixture_mod,2/);
+  assert.equal(existsSync(bad), false, 'no output on error');
+  const fixed = klp('convert', amb, '--db', dbFile, '-o', bad, '--sym', 'homonym=fixture_mod,2');
+  assert.equal(fixed.status, 0, fixed.stderr);
+  const map = join(dir, 'map.txt');
+  writeFileSync(map, '# resolutions\nhomonym=fixture_mod,1\n');
+  assert.equal(klp('convert', amb, '--db', dbFile, '-o', bad, '--map', map).status, 0);
+  const same = klp('convert', lp, '--db', dbFile, '-o', lp);
+  assert.equal(same.status, 2);
+  assert.ok(assertCleanError(same.stderr));
+  assert.equal(klp('convert', lp, '-o', out).status, 2, 'no symbol data');
+  assert.equal(klp('convert', lp, '--db', dbFile, '-o', out, '--sym', 'garbage').status, 2);
+});
