@@ -33,10 +33,20 @@ export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
   return r.db;
 }
 
-export function renderConvertText(r: ConvertResult, dryRun: boolean): string {
+/** The plan: every relocation with --dry-run or --verbose, else one line per converted symbol. */
+export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = false): string {
   const lines: string[] = [];
-  lines.push(`${dryRun ? 'plan' : 'converted'}: ${r.plan.length} livepatch relocation(s)${r.module ? ` in module ${escapeText(r.module)}` : ''}`);
-  if (r.plan.length) {
+  const sections = new Set(r.plan.map((p) => p.newSection)).size;
+  lines.push(`${dryRun ? 'plan' : 'converted'}: ${r.plan.length} livepatch relocation(s) in ${sections} section(s)${r.module ? ` of module ${escapeText(r.module)}` : ''}`);
+  if (r.plan.length && !dryRun && !verbose) {
+    const bySymbol = new Map<string, { count: number; resolvedBy: string }>();
+    for (const p of r.plan) {
+      const e = bySymbol.get(p.newSymbol) ?? { count: 0, resolvedBy: p.resolvedBy };
+      e.count++;
+      bySymbol.set(p.newSymbol, e);
+    }
+    for (const [sym, e] of bySymbol) lines.push(`  ${escapeText(sym).padEnd(56)} ${String(e.count).padStart(6)} relocation(s)  (${e.resolvedBy})`);
+  } else if (r.plan.length) {
     lines.push(`  ${'section+offset'.padEnd(34)} ${'type'.padEnd(16)} ${'symbol'.padEnd(28)} ${'object'.padEnd(16)} pos  new section                     resolved by`);
     for (const p of r.plan) {
       lines.push(`  ${escapeText(`${p.target}+${p.offset}`).padEnd(34)} ${p.typeName.padEnd(16)} ${escapeText(p.symbol).padEnd(28)} ${escapeText(p.object).padEnd(16)} ${String(p.sympos).padStart(3)}  ${escapeText(p.newSection).padEnd(31)} ${p.resolvedBy}`);
@@ -58,6 +68,7 @@ export function registerConvert(program: Command): void {
     .option('--target-kernel <version>', 'kernel whose rules apply (names, special sections)', '6.1')
     .option('--dry-run', 'print the plan; write nothing')
     .option('--json', 'machine-readable plan and problems')
+    .option('-v, --verbose', 'print every converted relocation')
     .action((input, opts) => runCommand(async () => {
       if (!opts.dryRun && !opts.output) throw new UsageError('give -o OUT.ko (or --dry-run)');
       if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o');
@@ -90,7 +101,7 @@ export function registerConvert(program: Command): void {
         const { patches: _p, ...rest } = r;
         out(toJson({ input, output: opts.dryRun ? null : opts.output ?? null, ...rest }));
       } else {
-        out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0));
+        out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0, !!opts.verbose));
       }
       if (r.problems.length > 0) {
         for (const p of r.problems) process.stderr.write(`klp: error: ${escapeText(input)}: ${escapeText(p.where)}: ${escapeText(p.message).replace(/\\x0a/g, '\n')}\n  -> ${escapeText(p.hint)}\n`);

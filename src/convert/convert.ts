@@ -174,6 +174,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!reported.has(key)) problems.push(p);
     reported.add(key);
   };
+  const lookups = new Map<string, SymbolDefinition[]>();
+  const lookup = (name: string): SymbolDefinition[] => {
+    let d = lookups.get(name);
+    if (!d) lookups.set(name, (d = db.lookup(name)));
+    return d;
+  };
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
@@ -188,7 +194,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       let lpObj: string | undefined;
       let name = y.name;
       const minimal = parseKlpSymRela(y.name);
-      const defs = db.lookup(minimal ? minimal.name : y.name);
+      const defs = lookup(minimal ? minimal.name : y.name);
       if (minimal) {
         name = minimal.name;
         res = { obj: minimal.obj, pos: minimal.pos };
@@ -346,12 +352,13 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     }
     return s;
   };
-  const klpSections = new Map<string, Section>();
+  // Existing livepatch sections are reused (a partly converted module); one map, not a search per move.
+  const klpSections = new Map<string, Section>(elf.sections.filter((x) => x.isLivepatchRela).map((x) => [x.name, x]));
   const movedRelocs = new Set<Relocation>();
   for (const m of moves) {
     const secName = klpRelaName(m.lpObj, m.rs.infoSection!.name);
-    let sec = klpSections.get(secName) ?? elf.findSectionByName(secName);
-    if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH);
+    let sec = klpSections.get(secName);
+    if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
     klpSections.set(secName, sec);
     elf.relocations(sec).push({ ...m.r, symbol: klpSymbol(m.klpName) });
     movedRelocs.add(m.r);

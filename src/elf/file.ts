@@ -288,8 +288,7 @@ export class ElfFile {
    * Create an empty RELA section for `target`, linked to the symbol table, with the layout every
    * tool and the kernel expect (SHF_INFO_LINK, entsize = sizeof(Elf_Rela), word alignment).
    */
-  createRelaSection(name: string, target: Section, extraFlags = 0n): Section {
-    const symtab = this.symtab;
+  createRelaSection(name: string, target: Section, extraFlags = 0n, symtab: Section | undefined = this.symtab): Section {
     if (!symtab) throw new ElfError('UNSUPPORTED', { file: this.path }, 'the file has no symbol table');
     const sec = this.addSection({
       name, type: SHT.RELA, flags: SHF.INFO_LINK | extraFlags, addralign: BigInt(this.sizes.word),

@@ -159,7 +159,7 @@ test('klp convert CLI: --dry-run writes nothing, --json plan, errors exit 1 with
   const out = join(dir, 'cli-out.ko');
   const dry = klp('convert', lp, '--db', dbFile, '--dry-run');
   assert.equal(dry.status, 0, dry.stderr);
-  assert.match(dry.stdout, /plan: 9 livepatch relocation\(s\) in module lp_fixture/);
+  assert.match(dry.stdout, /plan: 9 livepatch relocation\(s\) in 5 section\(s\) of module lp_fixture/);
   assert.equal(existsSync(out), false);
   const j = klp('convert', lp, '--db', dbFile, '-o', out, '--json');
   assert.equal(j.status, 0, j.stderr);
