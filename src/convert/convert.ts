@@ -319,11 +319,13 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     elf.removeSymbols((y) => y.section !== null && gone.has(y.section));
     elf.removeSections(gone);
   }
-  // Which relocations use each undefined symbol, so a symbol used only by converted relocations
-  // can be renamed in place (its index does not change).
+  // How many relocations in allocated sections use each undefined symbol: a symbol whose every
+  // such use is converted is renamed in place (its index does not change). Uses in non-allocated
+  // sections (DWARF) follow it: the loader never applies them, but a symbol left SHN_UNDEF would
+  // fail the load ("Unknown symbol", simplify_symbols).
   const uses = new Map<ElfSymbol, number>();
   for (const rs of elf.sections) {
-    if (!rs.isRelocation) continue;
+    if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
     for (const r of elf.relocations(rs)) if (r.symbol.isUndefined) uses.set(r.symbol, (uses.get(r.symbol) ?? 0) + 1);
   }
   const moved = new Map<ElfSymbol, Map<string, number>>();
@@ -335,7 +337,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const klpSymbols = new Map<string, ElfSymbol>();
   for (const [sym, per] of moved) {
     const total = [...per.values()].reduce((a, b) => a + b, 0);
-    if (per.size === 1 && total === uses.get(sym) && !klpSymbols.has([...per.keys()][0]!)) {
+    if (total === uses.get(sym) && !klpSymbols.has([...per.keys()][0]!)) {
       const name = [...per.keys()][0]!;
       sym.name = name;
       sym.shndx = SHN.LIVEPATCH;

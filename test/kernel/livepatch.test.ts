@@ -1,0 +1,161 @@
+/**
+ * Proof on a real kernel: livepatch modules built with Kbuild against Debian's 6.1 headers,
+ * converted by `klp convert`, loaded into Debian's own 6.1 kernel under QEMU.
+ *
+ * Boot 1: the bundled example (non-exported vmlinux symbols); the target module, then the patch
+ * (a static function of the module, by sympos); unload and reload of the patched module, which
+ * 6.1 refuses (no relocation clearing before 6.3), and which works once the patch is gone.
+ * Boot 2: late module patching (the patch first, then the module); a wrong sympos, which the
+ * kernel refuses as klp convert predicted.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { kernelCorpus } from '../helpers/corpus.js';
+import { klp } from '../helpers/cli.js';
+import { ROOT, run, tempDir } from '../helpers/tools.js';
+import { boot, kernelImage } from './qemu.js';
+
+const kernel = kernelCorpus();
+const headers = join(kernel.root, 'usr/src', `linux-headers-${kernel.version}`);
+const { dir } = tempDir('klpkit-kernel-');
+process.on('exit', () => run('rm', ['-rf', dir]));
+
+/** Build one of test/kernel/modules/<name> with Kbuild; returns the .ko path. */
+function kbuild(name: string, as: string, extra: string[] = []): string {
+  const m = join(dir, as);
+  mkdirSync(m, { recursive: true });
+  cpSync(join(ROOT, 'test/kernel/modules', name), m, { recursive: true });
+  run('make', ['-s', '-C', headers, `M=${m}`, ...extra, 'modules']);
+  return join(m, `${name}.ko`);
+}
+
+const target = kbuild('klpkit_target', 'target');
+const patch = kbuild('klpkit_patch', 'patch', ['KBUILD_MODPOST_WARN=1']);
+const branchy = kbuild('klpkit_patch', 'patch-branch', ['KBUILD_MODPOST_WARN=1', 'KCFLAGS=-DKLPKIT_STATIC_BRANCH']);
+
+const db = join(dir, 'kernel.klpdb');
+const b = klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '--modules', join(dir, 'target'), '-o', db, '--quiet');
+assert.equal(b.status, 0, b.stderr);
+const vmOnlyDb = join(dir, 'vmlinux-only.klpdb');
+assert.equal(klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '-o', vmOnlyDb, '--quiet').status, 0);
+
+const demo = join(ROOT, 'examples/klp_demo.ko');
+const demoKlp = join(dir, 'klp_demo.ko');
+const patchKlp = join(dir, 'klpkit_patch.ko');
+const patchWrong = join(dir, 'klpkit_patch_wrong.ko');
+
+test('klp convert: the example, and the module patch with the sympos of its ambiguous static', () => {
+  const d = klp('convert', demo, '--db', db, '-o', demoKlp);
+  assert.equal(d.status, 0, d.stderr);
+  // get_homonym_string is static twice in klpkit_target: refused without a sympos...
+  const amb = klp('convert', patch, '--db', db, '-o', patchKlp);
+  assert.equal(amb.status, 1);
+  assert.match(amb.stderr, /ambiguous symbol 'get_homonym_string' has 2 definitions[\s\S]*--sym get_homonym_string=klpkit_target,2/);
+  const p = klp('convert', patch, '--db', db, '-o', patchKlp, '--sym', 'get_homonym_string=klpkit_target,2', '--json');
+  assert.equal(p.status, 0, p.stderr);
+  const plan = (JSON.parse(p.stdout) as { plan: Array<{ newSymbol: string }> }).plan.map((x) => x.newSymbol);
+  assert.ok(plan.includes('.klp.sym.klpkit_target.get_homonym_string,2'));
+  assert.ok(plan.includes('.klp.sym.klpkit_target.klpkit_target_key,0'));
+  assert.ok(plan.includes('.klp.sym.vmlinux.nr_processes,0'));
+});
+
+test('klp convert refuses static_branch on a module key, and says to use static_key_enabled()', () => {
+  const r = klp('convert', branchy, '--db', db, '-o', join(dir, 'branchy.ko'), '--sym', 'get_homonym_string=klpkit_target,2');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /__jump_table\+0x[0-9a-f]+: __jump_table entry needs 'klpkit_target_key' from klpkit_target/);
+  assert.match(r.stderr, /static_key_enabled\(\)/);
+});
+
+test('a wrong sympos: klp convert predicts the failure when it knows the module', () => {
+  const r = klp('convert', patch, '--db', db, '-o', patchWrong, '--sym', 'get_homonym_string=klpkit_target,3');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
+  // Without the module in the database it cannot check, and writes the module the kernel will refuse.
+  const blind = klp('convert', patch, '--db', vmOnlyDb, '-o', patchWrong, '--sym', 'get_homonym_string=klpkit_target,3',
+    '--sym', 'klpkit_target_key=klpkit_target,0');
+  assert.equal(blind.status, 0, blind.stderr);
+});
+
+const waitTransition = (p: string): string =>
+  `for i in $(seq 1 100); do [ "$(cat /sys/kernel/livepatch/${p}/transition 2>/dev/null)" = 0 ] && break; sleep 0.1; done`;
+const value = 'cat /sys/module/klpkit_target/parameters/value';
+
+test('boot 1: example patch; module then patch; reload of a patched module refused on 6.1', () => {
+  const r = boot({
+    kernel,
+    files: {
+      'm/raw_demo.ko': demo, 'm/klp_demo.ko': demoKlp, 'm/target.ko': target, 'm/patch.ko': patchKlp,
+    },
+    script: `
+insmod /m/raw_demo.ko; echo "KLPKIT-S1-RAW $?"
+insmod /m/klp_demo.ko; echo "KLPKIT-S1-RC $?"
+${waitTransition('klp_demo')}
+echo "KLPKIT-S1-CMDLINE $(cat /proc/cmdline)"
+insmod /m/target.ko; echo "KLPKIT-S2-TARGET $?"
+echo "KLPKIT-S2-BEFORE $(${value})"
+insmod /m/patch.ko; echo "KLPKIT-S2-PATCH $?"
+${waitTransition('klpkit_patch')}
+echo "KLPKIT-S2-AFTER $(${value})"
+rmmod klpkit_target; echo "KLPKIT-S4-RMMOD $?"
+insmod /m/target.ko; echo "KLPKIT-S4-RELOAD $?"
+echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled
+${waitTransition('klpkit_patch')}
+rmmod klpkit_patch; echo "KLPKIT-S4-RMPATCH $?"
+insmod /m/target.ko; echo "KLPKIT-S4-RELOAD2 $?"
+echo "KLPKIT-S4-VALUE $(${value})"
+dmesg > /dev/ttyS1
+`,
+  });
+  const c = r.console;
+  const dmesg = r.data;
+  // Scenario 1: without conversion the module does not load; converted, it patches /proc/cmdline.
+  assert.match(c, /KLPKIT-S1-RAW 2\b/);
+  assert.match(dmesg, /klp_demo: Unknown symbol saved_command_line \(err -2\)/);
+  assert.match(c, /KLPKIT-S1-RC 0\b/);
+  assert.match(c, /KLPKIT-S1-CMDLINE klp_demo: nr_processes=\d+ cmdline=console=ttyS0/);
+  // Scenario 2: a static function of the module (sympos 2 = target_b.c's "homonym string B").
+  assert.match(c, /KLPKIT-S2-BEFORE orig homonym string A homonym string B/);
+  assert.match(c, /KLPKIT-S2-PATCH 0\b/);
+  assert.match(c, /KLPKIT-S2-AFTER patched homonym string B key=1 procs=1/);
+  // Scenario 4: 6.1 has no relocation clearing (6.3): the reload is refused, exactly so.
+  assert.match(c, /KLPKIT-S4-RMMOD 0\b/);
+  assert.match(dmesg, /livepatch: reverting patch 'klpkit_patch' on unloading module 'klpkit_target'/);
+  assert.match(c, /KLPKIT-S4-RELOAD 8\b/);
+  assert.match(dmesg, /x86\/modules: Skipping invalid relocation target, existing value is nonzero for type \d+/);
+  assert.match(dmesg, /livepatch: patch 'klpkit_patch' failed for module 'klpkit_target', refusing to load module 'klpkit_target'/);
+  // ... and once the patch is disabled and removed, the module loads again, unpatched.
+  assert.match(c, /KLPKIT-S4-RMPATCH 0\b/);
+  assert.match(c, /KLPKIT-S4-RELOAD2 0\b/);
+  assert.match(c, /KLPKIT-S4-VALUE orig homonym string A homonym string B/);
+});
+
+test('boot 2: late module patching (patch first); a wrong sympos refused by the kernel', () => {
+  const r = boot({
+    kernel,
+    files: { 'm/target.ko': target, 'm/patch.ko': patchKlp, 'm/wrong.ko': patchWrong },
+    script: `
+insmod /m/patch.ko; echo "KLPKIT-S3-PATCH $?"
+${waitTransition('klpkit_patch')}
+insmod /m/target.ko; echo "KLPKIT-S3-TARGET $?"
+echo "KLPKIT-S3-VALUE $(${value})"
+echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled
+${waitTransition('klpkit_patch')}
+rmmod klpkit_patch; echo "KLPKIT-S5-RMPATCH $?"
+insmod /m/wrong.ko; echo "KLPKIT-S5-WRONG $?"
+echo "KLPKIT-S5-VALUE $(${value})"
+dmesg > /dev/ttyS1
+`,
+  });
+  const c = r.console;
+  const dmesg = r.data;
+  assert.match(c, /KLPKIT-S3-PATCH 0\b/);
+  assert.match(c, /KLPKIT-S3-TARGET 0\b/);
+  assert.match(dmesg, /livepatch: applying patch 'klpkit_patch' to loading module 'klpkit_target'/);
+  assert.match(c, /KLPKIT-S3-VALUE patched homonym string B key=1 procs=1/);
+  assert.match(c, /KLPKIT-S5-RMPATCH 0\b/);
+  assert.match(c, /KLPKIT-S5-WRONG 22\b/);
+  assert.match(dmesg, /livepatch: symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
+  assert.match(c, /KLPKIT-S5-VALUE orig homonym string A homonym string B/);
+});

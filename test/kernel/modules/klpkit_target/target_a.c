@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * klpkit_target: the module the test livepatches. /sys/module/klpkit_target/parameters/value
+ * prints what klpkit_target_report() writes; the patch replaces that function.
+ * Like upstream's test_klp_convert_mod, the same static names exist in both of its units:
+ * get_homonym_string() and homonym_string are sympos 1 here and 2 in target_b.c.
+ */
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/jump_label.h>
+
+static const char homonym_string[] = "homonym string A";
+
+static noinline const char *get_homonym_string(void)
+{
+	return homonym_string;
+}
+
+/* A module static key the patch tests (static_key_enabled) or branches on (static_branch). */
+DEFINE_STATIC_KEY_TRUE(klpkit_target_key);
+
+const char *klpkit_target_b(void);
+
+noinline int klpkit_target_report(char *buf)
+{
+	return sprintf(buf, "orig %s %s\n", get_homonym_string(), klpkit_target_b());
+}
+
+static int value_get(char *buf, const struct kernel_param *kp)
+{
+	return klpkit_target_report(buf);
+}
+
+static const struct kernel_param_ops value_ops = { .get = value_get };
+module_param_cb(value, &value_ops, NULL, 0444);
+
+static int klpkit_target_init(void)
+{
+	return 0;
+}
+
+static void klpkit_target_exit(void)
+{
+}
+
+module_init(klpkit_target_init);
+module_exit(klpkit_target_exit);
+MODULE_LICENSE("GPL");
