@@ -2,6 +2,7 @@
 /** The `klp` command. Each subcommand lives in its own file and registers itself here. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { registerElf } from './elf.js';
+import { registerCheck } from './check.js';
 import { registerConvert } from './convert.js';
 import { registerSymbols } from './symbols.js';
 import { EXIT } from './run.js';
@@ -16,6 +17,7 @@ const program = new Command()
 registerElf(program);
 registerSymbols(program);
 registerConvert(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(process.argv);

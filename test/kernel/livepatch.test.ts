@@ -9,7 +9,8 @@
  * kernel refuses as klp convert predicted.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readElf, SHF, writeElf } from '../../src/elf/index.js';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { kernelCorpus } from '../helpers/corpus.js';
@@ -93,6 +94,7 @@ insmod /m/raw_demo.ko; echo "KLPKIT-S1-RAW $?"
 insmod /m/klp_demo.ko; echo "KLPKIT-S1-RC $?"
 ${waitTransition('klp_demo')}
 echo "KLPKIT-S1-CMDLINE $(cat /proc/cmdline)"
+grep -E ' (nr_processes|saved_command_line|cmdline_proc_show)$' /proc/kallsyms | sed 's/^/KLPKIT-KALLSYMS /'
 insmod /m/target.ko; echo "KLPKIT-S2-TARGET $?"
 echo "KLPKIT-S2-BEFORE $(${value})"
 insmod /m/patch.ko; echo "KLPKIT-S2-PATCH $?"
@@ -115,6 +117,14 @@ dmesg > /dev/ttyS1
   assert.match(dmesg, /klp_demo: Unknown symbol saved_command_line \(err -2\)/);
   assert.match(c, /KLPKIT-S1-RC 0\b/);
   assert.match(c, /KLPKIT-S1-CMDLINE klp_demo: nr_processes=\d+ cmdline=console=ttyS0/);
+  // klp check's resolved addresses are the running kernel's (nokaslr).
+  const check = klp('check', demoKlp, '--db', db, '--json');
+  assert.equal(check.status, 0, check.stdout);
+  const resolved = (JSON.parse(check.stdout) as { resolved: Array<{ name: string; address: string }> }).resolved;
+  for (const m of c.matchAll(/KLPKIT-KALLSYMS ([0-9a-f]+) \w (\w+)/g)) {
+    assert.equal(resolved.find((x) => x.name === m[2])?.address, `0x${m[1]!.replace(/^0+/, '')}`, m[2]);
+  }
+  assert.equal(resolved.length, 3);
   // Scenario 2: a static function of the module (sympos 2 = target_b.c's "homonym string B").
   assert.match(c, /KLPKIT-S2-BEFORE orig homonym string A homonym string B/);
   assert.match(c, /KLPKIT-S2-PATCH 0\b/);
@@ -158,4 +168,40 @@ dmesg > /dev/ttyS1
   assert.match(c, /KLPKIT-S5-WRONG 22\b/);
   assert.match(dmesg, /livepatch: symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
   assert.match(c, /KLPKIT-S5-VALUE orig homonym string A homonym string B/);
+});
+
+test('boot 3: what the kernel does not catch, klp check does (before loading)', () => {
+  const noFlag = join(dir, 'no-flag.ko');
+  const undeclared = join(dir, 'undeclared.ko');
+  const elf1 = readElf(readFileSync(demoKlp), { path: demoKlp });
+  for (const s of elf1.sections) if (s.isLivepatchRela) s.flags &= ~SHF.RELA_LIVEPATCH;
+  writeFileSync(noFlag, writeElf(elf1));
+  const elf2 = readElf(readFileSync(demoKlp), { path: demoKlp });
+  for (const s of elf2.sections) if (s.isLivepatchRela) elf2.renameSection(s, '.klp.rela.kfeasmod..text');
+  writeFileSync(undeclared, writeElf(elf2));
+  const a = klp('check', noFlag, '--db', db);
+  assert.equal(a.status, 1);
+  assert.match(a.stdout, /error: \.klp\.rela\.vmlinux\.\.text: livepatch relocation section without SHF_RELA_LIVEPATCH.*\[the kernel does not catch this\]/);
+  const u = klp('check', undeclared, '--db', db);
+  assert.equal(u.status, 1);
+  assert.match(u.stdout, /error: \.klp\.rela\.kfeasmod\.\.text: relocations for object 'kfeasmod', which is not among the patch's klp_objects \(vmlinux\): they are never applied.*\[the kernel does not catch this\]/);
+  // The kernel loads both without a word (reading /proc/cmdline would then crash it: not done here).
+  const r = boot({
+    kernel,
+    files: { 'm/a.ko': noFlag, 'm/b.ko': undeclared },
+    script: `
+insmod /m/a.ko; echo "KLPKIT-S8-NOFLAG $?"
+${waitTransition('klp_demo')}
+echo 0 > /sys/kernel/livepatch/klp_demo/enabled
+${waitTransition('klp_demo')}
+rmmod klp_demo; echo "KLPKIT-S8-RM $?"
+insmod /m/b.ko; echo "KLPKIT-S8-UNDECLARED $?"
+dmesg > /dev/ttyS1
+`,
+  });
+  assert.match(r.console, /KLPKIT-S8-NOFLAG 0\b/);
+  assert.match(r.console, /KLPKIT-S8-RM 0\b/);
+  assert.match(r.console, /KLPKIT-S8-UNDECLARED 0\b/);
+  assert.doesNotMatch(r.data, /livepatch: .*(not marked|incorrectly formatted|not found|invalid access)/);
+  assert.equal((r.data.match(/livepatch: enabling patch 'klp_demo'/g) ?? []).length, 2);
 });

@@ -1,0 +1,196 @@
+/**
+ * klp check: will this livepatch module load on that kernel, and what will each livepatch
+ * relocation and klp_func resolve to? Every rule below is the kernel's (cited), plus the ones the
+ * kernel does not enforce although breaking them crashes it later.
+ */
+import { archForMachine } from '../arch/index.js';
+import { SHF, SHN } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import { isLivepatchModule, moduleName } from '../elf/module.js';
+import { readKlpPatches, type KlpPatchInfo } from '../convert/klp-objects.js';
+import { parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
+import type { SymbolDb } from '../symbols/database.js';
+
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface Finding {
+  severity: Severity;
+  code: string;
+  where: string;
+  message: string;
+  hint: string;
+  /** Does the kernel itself refuse this (true), or load it and fail later (false)? */
+  kernelCatches: boolean;
+}
+
+export interface Resolved {
+  kind: 'relocation' | 'func';
+  object: string;
+  name: string;
+  sympos: number;
+  /** Resolved address (vmlinux, from the database), or null for modules / unresolved. */
+  address: string | null;
+  status: 'ok' | 'late' | 'error';
+  detail: string;
+  where: string;
+}
+
+export interface CheckResult {
+  file: string;
+  module: string | null;
+  target: string;
+  objects: Array<{ name: string; present: boolean }>;
+  resolved: Resolved[];
+  findings: Finding[];
+  patches: KlpPatchInfo[];
+}
+
+/** x86_64 types apply_relocate_add() accepts (arch/x86/kernel/module.c, 6.1). */
+const X86_APPLIED = new Set([0, 1, 2, 4, 10, 11, 24]);
+
+/**
+ * kernel/livepatch/core.c klp_find_object_symbol(): the N-th match, 0 = must be unique, with
+ * its exact messages. `view` picks the module table the kernel searches.
+ */
+export function findObjectSymbol(db: SymbolDb, object: string, name: string, sympos: number, view: 'coming' | 'core' = 'coming'):
+  { ok: true; address: bigint | null } | { ok: false; message: string } {
+  let defs = db.lookup(name).filter((d) => d.object === object);
+  if (view === 'core') defs = defs.filter((d) => d.coreSympos !== null);
+  const objLabel = object === 'vmlinux' ? '(null)' : object; // vmlinux is NULL in the kernel's message
+  if (defs.length === 0) return { ok: false, message: `symbol '${name}' not found in symbol table` };
+  if (sympos === 0 && defs.length > 1) return { ok: false, message: `unresolvable ambiguity for symbol '${name}' in object '${objLabel}'` };
+  if (sympos > 0 && sympos > defs.length) return { ok: false, message: `symbol position ${sympos} for symbol '${name}' in object '${object}' not found` };
+  const d = defs[sympos === 0 ? 0 : sympos - 1]!;
+  return { ok: true, address: d.address };
+}
+
+export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string } = {}): CheckResult {
+  const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');
+  const findings: Finding[] = [];
+  const resolved: Resolved[] = [];
+  const add = (f: Finding): void => {
+    findings.push(f);
+  };
+  const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
+  const db = opts.db;
+  const arch = archForMachine(elf.machine);
+
+  if (!isLivepatchModule(elf)) {
+    add({ severity: 'error', code: 'NOT_LIVEPATCH', where: '.modinfo', message: 'module is not marked as a livepatch module (no livepatch=Y)',
+      hint: 'add MODULE_INFO(livepatch, "Y"); klp_enable_patch() refuses the module', kernelCatches: true });
+  }
+  const patches = readKlpPatches(elf);
+  const declared = new Set(patches.flatMap((p) => p.objects.map((o) => o.name ?? 'vmlinux')));
+  if (patches.length === 0) {
+    add({ severity: 'warning', code: 'NO_KLP_PATCH', where: elf.path, message: 'no struct klp_patch found in the module data',
+      hint: 'klp_func targets and declared objects cannot be checked', kernelCatches: false });
+  }
+
+  // Sections that look like livepatch relocation sections.
+  for (const s of elf.sections) {
+    if (!s.isRelocation) continue;
+    const named = s.name.startsWith('.klp.rela.');
+    const flagged = s.hasFlag(SHF.RELA_LIVEPATCH);
+    if (named && !flagged) {
+      add({ severity: 'error', code: 'NO_RELA_LIVEPATCH_FLAG', where: s.name,
+        message: 'livepatch relocation section without SHF_RELA_LIVEPATCH: the loader applies it as an ordinary section, against SHN_LIVEPATCH symbols of value 0',
+        hint: 'set the flag (klp convert does); the kernel loads this silently and the patched code then dereferences address 0', kernelCatches: false });
+      continue;
+    }
+    if (!flagged) continue;
+    const obj = parseKlpRelaObject(s.name);
+    if (!obj) {
+      add({ severity: 'error', code: 'BAD_SECTION_NAME', where: s.name, message: `section ${s.name} has an incorrectly formatted name`,
+        hint: 'name it .klp.rela.<object>.<section>', kernelCatches: true });
+      continue;
+    }
+    if (obj !== 'vmlinux' && patches.length > 0 && !declared.has(obj)) {
+      add({ severity: 'error', code: 'UNDECLARED_OBJECT', where: s.name,
+        message: `relocations for object '${obj}', which is not among the patch's klp_objects (${[...declared].join(', ')}): they are never applied`,
+        hint: `declare a klp_object for '${obj}' or fix the section's object; the kernel loads this silently and the code crashes when it runs`, kernelCatches: false });
+    }
+    if (!s.hasFlag(SHF.ALLOC)) {
+      add({ severity: obj === 'vmlinux' ? 'warning' : 'error', code: 'NOT_ALLOC', where: s.name,
+        message: 'livepatch relocation section without SHF_ALLOC',
+        hint: obj === 'vmlinux' ? 'vmlinux relocations are applied at load and work, but the documented format is AIo' : 'late relocations are read from the section after load: it must be SHF_ALLOC', kernelCatches: false });
+    }
+    const target = s.infoSection;
+    for (const [i, r] of elf.relocations(s).entries()) {
+      const where = `${s.name} #${i} (${target?.name ?? '?'}+${hex(r.offset)})`;
+      const y = r.symbol;
+      if (!(y.section === null && y.shndx === SHN.LIVEPATCH)) {
+        add({ severity: 'error', code: 'NOT_LIVEPATCH_SYMBOL', where, message: `symbol ${y.name} is not marked as a livepatch symbol`,
+          hint: 'livepatch relocations must use .klp.sym.* symbols with st_shndx SHN_LIVEPATCH', kernelCatches: true });
+        continue;
+      }
+      const p = parseKlpSym(y.name, k);
+      if (!p) {
+        add({ severity: 'error', code: 'BAD_SYMBOL_NAME', where, message: `symbol ${y.name} has an incorrectly formatted name`,
+          hint: 'name it .klp.sym.<object>.<name>,<sympos>', kernelCatches: true });
+        continue;
+      }
+      if (obj !== 'vmlinux' && p.obj === 'vmlinux') {
+        add({ severity: 'error', code: 'VMLINUX_FROM_MODULE_SECTION', where, message: `invalid access to vmlinux symbol '${p.name}' from module-specific livepatch relocation section`,
+          hint: 'put vmlinux relocations in a .klp.rela.vmlinux.* section', kernelCatches: true });
+        continue;
+      }
+      if (arch?.name === 'x86_64' && !X86_APPLIED.has(r.type)) {
+        add({ severity: 'error', code: 'UNKNOWN_RELOC', where, message: `Unknown rela relocation: ${r.type} (${arch.relocs.get(r.type)?.name ?? '?'})`,
+          hint: 'the module loader cannot apply this type', kernelCatches: true });
+      }
+      const size = arch?.relocs.get(r.type)?.size ?? 0;
+      if (target && !target.isNobits && target.data.subarray(Number(r.offset), Number(r.offset) + size).some((b) => b !== 0)) {
+        add({ severity: 'error', code: 'NONZERO_TARGET', where, message: `invalid relocation target, existing value is nonzero for type ${r.type}`,
+          hint: 'the target bytes of a livepatch relocation must be zero', kernelCatches: true });
+      }
+      resolved.push(resolveOne(db, 'relocation', p.obj, p.name, p.pos, where, findings));
+    }
+  }
+
+  // klp_func: old_name / old_sympos in their object.
+  for (const patch of patches) {
+    for (const o of patch.objects) {
+      const obj = o.name ?? 'vmlinux';
+      for (const f of o.funcs) {
+        resolved.push(resolveOne(db, 'func', obj, f.oldName, f.oldSympos, `${f.at.section}+${hex(f.at.offset)} (klp_func ${f.oldName})`, findings));
+      }
+    }
+  }
+
+  // Undefined symbols the loader must resolve as exports.
+  if (db) {
+    for (const y of elf.allSymbols) {
+      if (!y.isUndefined || y.name === '' || y.bind === 2) continue; // weak undefined symbols may stay unresolved
+      // simplify_symbols() resolves them against vmlinux's and loaded modules' exports.
+      if (!db.lookup(y.name).some((d) => d.exported)) {
+        add({ severity: 'error', code: 'UNKNOWN_SYMBOL', where: `.symtab ${y.name}`, message: `Unknown symbol ${y.name} (err -2)`,
+          hint: 'convert it with klp convert, or it is missing from the kernel', kernelCatches: true });
+      }
+    }
+  }
+
+  const objects = [...new Set([...declared, ...resolved.map((r) => r.object)])].map((name) => ({ name, present: db ? db.hasObject(name) : false }));
+  for (const o of objects) {
+    if (!o.present && db) {
+      add({ severity: 'note', code: 'LATE_OBJECT', where: o.name, message: `object '${o.name}' is not in the symbol database: its relocations and functions are resolved when it loads (late module patching)`,
+        hint: 'build the database with that module to check them now', kernelCatches: false });
+    }
+  }
+  return { file: elf.path, module: moduleName(elf) ?? null, target: `${k.major}.${k.minor}`, objects, resolved, findings, patches };
+}
+
+function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', object: string, name: string, sympos: number, where: string, findings: Finding[]): Resolved {
+  if (!db) return { kind, object, name, sympos, address: null, status: 'late', detail: 'no symbol database given', where };
+  if (!db.hasObject(object)) return { kind, object, name, sympos, address: null, status: 'late', detail: 'object not in the database: resolved when it loads', where };
+  const r = findObjectSymbol(db, object, name, sympos);
+  if (!r.ok) {
+    findings.push({ severity: 'error', code: 'UNRESOLVED', where, message: r.message, hint: `see klp symbols find ${name}`, kernelCatches: true });
+    return { kind, object, name, sympos, address: null, status: 'error', detail: r.message, where };
+  }
+  const defs = db.lookup(name).filter((d) => d.object === object);
+  if (defs.length > 1) {
+    findings.push({ severity: 'note', code: 'AMBIGUOUS_BY_SYMPOS', where, message: `'${name}' has ${defs.length} definitions in ${object}: sympos ${sympos} picks one`,
+      hint: 'check that the position still means the same function on every kernel build you ship to', kernelCatches: false });
+  }
+  return { kind, object, name, sympos, address: r.address === null ? null : `0x${r.address.toString(16)}`, status: 'ok', detail: defs.length > 1 ? `position ${sympos} of ${defs.length}` : 'unique', where };
+}

@@ -1,0 +1,123 @@
+/**
+ * klp check on gcc-built livepatch fixtures converted by klp convert, and on broken variants of
+ * them: every finding names the place, the kernel's own message, and whether the kernel catches it.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkModule, findObjectSymbol } from '../../src/check/check.js';
+import { convertModule } from '../../src/convert/convert.js';
+import { readElf, SHF, SHN, writeElf, type ElfFile } from '../../src/elf/index.js';
+import { buildDatabase } from '../../src/symbols/build.js';
+import { klp } from '../helpers/cli.js';
+import { fixtures } from '../helpers/fixtures.js';
+import { buildObject } from '../helpers/tools.js';
+
+const fx = fixtures();
+const dir = join(fx.dir, 'check');
+mkdirSync(join(dir, 'modules'), { recursive: true });
+copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
+writeFileSync(join(dir, 'kallsyms.txt'), ['ffffffff81000200 T __fentry__', 'ffffffff8109de70 T nr_processes', 'ffffffff810a2ac0 t active_show',
+  'ffffffff814105a0 t cmdline_proc_show', 'ffffffff816c71a0 t active_show', 'ffffffff81700000 T seq_printf', 'ffffffff81700100 T klp_enable_patch',
+  'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', ''].join('\n'));
+writeFileSync(join(dir, 'Module.symvers'), ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
+  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\tFIXTURE_NS\n');
+const { db } = await buildDatabase({ kallsyms: join(dir, 'kallsyms.txt'), symvers: join(dir, 'Module.symvers'), modules: join(dir, 'modules') });
+const { db: vmOnly } = await buildDatabase({ kallsyms: join(dir, 'kallsyms.txt'), symvers: join(dir, 'Module.symvers') });
+const dbFile = join(dir, 'db.klpdb');
+writeFileSync(dbFile, db.serialize());
+
+const raw = buildObject(dir, ['lp_main.c'], 'lp.o');
+const converted = (() => {
+  const elf = readElf(readFileSync(raw), { path: raw });
+  assert.deepEqual(convertModule(elf, { db }).problems, []);
+  const out = join(dir, 'lp.klp.o');
+  writeFileSync(out, writeElf(elf));
+  return out;
+})();
+const load = (p: string): ElfFile => readElf(readFileSync(p), { path: p });
+const codes = (e: ElfFile, d = db): string[] => checkModule(e, { db: d }).findings.filter((f) => f.severity === 'error').map((f) => f.code).sort();
+
+test('a converted patch loads cleanly; every relocation and klp_func is resolved', () => {
+  const r = checkModule(load(converted), { db });
+  assert.deepEqual(r.findings.filter((f) => f.severity === 'error'), []);
+  const byName = Object.fromEntries(r.resolved.map((x) => [`${x.kind}:${x.object}:${x.name}`, `${x.sympos} ${x.status} ${x.address}`]));
+  assert.equal(byName['relocation:vmlinux:nr_processes'], '0 ok 0xffffffff8109de70');
+  assert.equal(byName['relocation:fixture_mod:homonym'], '2 ok null');
+  assert.equal(byName['func:vmlinux:cmdline_proc_show'], '0 ok 0xffffffff814105a0');
+  assert.equal(byName['func:fixture_mod:mod_a_entry'], '0 ok null');
+  assert.ok(r.findings.some((f) => f.code === 'AMBIGUOUS_BY_SYMPOS' && f.message.includes("'homonym' has 2 definitions in fixture_mod")));
+});
+
+test('the unconverted patch: unknown symbols, as the loader would print them', () => {
+  const r = checkModule(load(raw), { db });
+  const unknown = r.findings.filter((f) => f.code === 'UNKNOWN_SYMBOL').map((f) => f.message).sort();
+  assert.ok(unknown.includes('Unknown symbol nr_processes (err -2)'));
+  assert.ok(unknown.includes('Unknown symbol homonym (err -2)'));
+});
+
+test('kernel messages for sympos problems (klp_find_object_symbol)', () => {
+  assert.deepEqual(findObjectSymbol(db, 'vmlinux', 'active_show', 0), { ok: false, message: "unresolvable ambiguity for symbol 'active_show' in object '(null)'" });
+  assert.deepEqual(findObjectSymbol(db, 'vmlinux', 'active_show', 3), { ok: false, message: "symbol position 3 for symbol 'active_show' in object 'vmlinux' not found" });
+  assert.deepEqual(findObjectSymbol(db, 'vmlinux', 'nope', 0), { ok: false, message: "symbol 'nope' not found in symbol table" });
+  assert.deepEqual(findObjectSymbol(db, 'vmlinux', 'nr_processes', 1), { ok: true, address: 0xffffffff8109de70n }, 'sympos 1 accepted for a unique name');
+  // A same-named __init symbol exists only while the module is COMING.
+  assert.equal(findObjectSymbol(db, 'fixture_mod', 'shared_setup', 2, 'coming').ok, true);
+  assert.equal(findObjectSymbol(db, 'fixture_mod', 'shared_setup', 2, 'core').ok, false);
+});
+
+test('broken variants: each one found, with whether the kernel catches it', () => {
+  const noFlag = load(converted);
+  for (const s of noFlag.sections) if (s.isLivepatchRela) s.flags &= ~SHF.RELA_LIVEPATCH;
+  assert.deepEqual(codes(readElf(writeElf(noFlag), { path: 'x' })), ['NO_RELA_LIVEPATCH_FLAG', 'NO_RELA_LIVEPATCH_FLAG', 'NO_RELA_LIVEPATCH_FLAG', 'NO_RELA_LIVEPATCH_FLAG', 'NO_RELA_LIVEPATCH_FLAG']);
+
+  const undeclared = load(converted);
+  const s = undeclared.sections.find((x) => x.name === '.klp.rela.fixture_mod..text.unlikely')!;
+  undeclared.renameSection(s, '.klp.rela.othermod..text.unlikely');
+  const r = checkModule(readElf(writeElf(undeclared), { path: 'x' }), { db });
+  const f = r.findings.find((x) => x.code === 'UNDECLARED_OBJECT')!;
+  assert.equal(f.kernelCatches, false);
+  assert.match(f.message, /object 'othermod', which is not among the patch's klp_objects \(vmlinux, fixture_mod\)/);
+
+  const wrongPos = load(converted);
+  wrongPos.findSymbolByName('.klp.sym.fixture_mod.homonym,2')!.name = '.klp.sym.fixture_mod.homonym,5';
+  const w = checkModule(readElf(writeElf(wrongPos), { path: 'x' }), { db });
+  assert.ok(w.findings.some((x) => x.code === 'UNRESOLVED' && x.message === "symbol position 5 for symbol 'homonym' in object 'fixture_mod' not found" && x.kernelCatches));
+
+  const notKlp = load(converted);
+  notKlp.findSymbolByName('.klp.sym.vmlinux.nr_processes,0')!.shndx = SHN.UNDEF;
+  assert.ok(codes(readElf(writeElf(notKlp), { path: 'x' })).includes('NOT_LIVEPATCH_SYMBOL'));
+
+  const badName = load(converted);
+  badName.findSymbolByName('.klp.sym.vmlinux.nr_processes,0')!.name = '.klp.sym.vmlinux.nr_processes';
+  assert.ok(codes(readElf(writeElf(badName), { path: 'x' })).includes('BAD_SYMBOL_NAME'));
+
+  const dirty = load(converted);
+  const t = dirty.findSectionByName('.text.livepatch_cmdline_proc_show')!;
+  const rel = dirty.relocations(dirty.findSectionByName('.klp.rela.vmlinux..text.livepatch_cmdline_proc_show')!)[0]!;
+  const d = t.data.slice();
+  d[Number(rel.offset)] = 0x42;
+  t.setData(d);
+  assert.ok(codes(readElf(writeElf(dirty), { path: 'x' })).includes('NONZERO_TARGET'));
+});
+
+test('a module object missing from the database is late, not an error', () => {
+  const r = checkModule(load(converted), { db: vmOnly });
+  assert.deepEqual(r.findings.filter((f) => f.severity === 'error'), []);
+  assert.ok(r.findings.some((f) => f.code === 'LATE_OBJECT' && f.where === 'fixture_mod'));
+  assert.ok(r.resolved.filter((x) => x.object === 'fixture_mod').every((x) => x.status === 'late'));
+});
+
+test('klp check CLI: exit 0 clean, 1 will fail, 2 bad input; --json', () => {
+  assert.equal(klp('check', converted, '--db', dbFile).status, 0);
+  const bad = klp('check', raw, '--db', dbFile);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout, /result: will NOT load cleanly/);
+  const j = JSON.parse(klp('check', converted, '--db', dbFile, '--json').stdout) as { resolved: unknown[]; findings: unknown[]; objects: Array<{ name: string; present: boolean }> };
+  assert.deepEqual(j.objects, [{ name: 'vmlinux', present: true }, { name: 'fixture_mod', present: true }]);
+  assert.ok(j.resolved.length >= 11);
+  const notElf = join(dir, 'not.ko');
+  writeFileSync(notElf, 'nope');
+  assert.equal(klp('check', notElf, '--db', dbFile).status, 2);
+});
