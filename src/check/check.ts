@@ -8,7 +8,7 @@ import { SHF, SHN } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpPatchInfo } from '../convert/klp-objects.js';
-import { parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
+import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
 import type { SymbolDb } from '../symbols/database.js';
 
 export type Severity = 'error' | 'warning' | 'note';
@@ -144,6 +144,17 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
           hint: 'the target bytes of a livepatch relocation must be zero', kernelCatches: true });
       }
       resolved.push(resolveOne(db, 'relocation', p.obj, p.name, p.pos, where, findings));
+    }
+  }
+
+  // 6.1 and earlier (x86): module-specific livepatch relocations are not cleared when the module
+  // goes (klp_clear_object_relocs arrived in 6.3), so a reload hits the zero-target check.
+  if (!atLeast(k, 6, 3) && arch?.name === 'x86_64') {
+    const lateObjects = new Set(elf.sections.filter((s) => s.isLivepatchRela).map((s) => parseKlpRelaObject(s.name)).filter((o): o is string => !!o && o !== 'vmlinux'));
+    for (const obj of lateObjects) {
+      add({ severity: 'warning', code: 'NO_RELOAD', where: obj,
+        message: `while this patch is loaded, module '${obj}' cannot be unloaded and loaded again on ${k.major}.${k.minor}: its livepatch relocations are not cleared on removal (6.3 added that), so the reload fails with "existing value is nonzero" and "refusing to load module '${obj}'"`,
+        hint: 'disable and remove the patch before reloading the module, or target 6.3+', kernelCatches: true });
     }
   }
 

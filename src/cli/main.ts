@@ -4,6 +4,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { registerElf } from './elf.js';
 import { registerCheck } from './check.js';
 import { registerConvert } from './convert.js';
+import { registerDemo } from './demo.js';
 import { registerSymbols } from './symbols.js';
 import { EXIT } from './run.js';
 
@@ -18,6 +19,7 @@ registerElf(program);
 registerSymbols(program);
 registerConvert(program);
 registerCheck(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -133,6 +133,9 @@ dmesg > /dev/ttyS1
   assert.match(c, /KLPKIT-S4-RMMOD 0\b/);
   assert.match(dmesg, /livepatch: reverting patch 'klpkit_patch' on unloading module 'klpkit_target'/);
   assert.match(c, /KLPKIT-S4-RELOAD 8\b/);
+  const predicted = JSON.parse(klp('check', patchKlp, '--db', db, '--json').stdout) as { findings: Array<{ code: string; message: string }> };
+  assert.ok(predicted.findings.some((f) => f.code === 'NO_RELOAD' && /module 'klpkit_target' cannot be unloaded and loaded again on 6\.1/.test(f.message)), 'klp check predicted it');
+  assert.ok(!JSON.parse(klp('check', patchKlp, '--db', db, '--json', '--target-kernel', '6.3').stdout).findings.some((f: { code: string }) => f.code === 'NO_RELOAD'));
   assert.match(dmesg, /x86\/modules: Skipping invalid relocation target, existing value is nonzero for type \d+/);
   assert.match(dmesg, /livepatch: patch 'klpkit_patch' failed for module 'klpkit_target', refusing to load module 'klpkit_target'/);
   // ... and once the patch is disabled and removed, the module loads again, unpatched.
@@ -167,6 +170,10 @@ dmesg > /dev/ttyS1
   assert.match(c, /KLPKIT-S5-RMPATCH 0\b/);
   assert.match(c, /KLPKIT-S5-WRONG 22\b/);
   assert.match(dmesg, /livepatch: symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
+  // klp check with the module in its database prints the kernel's own message first.
+  const check = klp('check', patchWrong, '--db', db);
+  assert.equal(check.status, 1);
+  assert.match(check.stdout, /error: .*symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
   assert.match(c, /KLPKIT-S5-VALUE orig homonym string A homonym string B/);
 });
 

@@ -1,0 +1,63 @@
+/**
+ * `klp demo`: the main job on bundled material, no kernel needed. Lists the example livepatch
+ * module, builds a symbol database from excerpts of Debian 6.1's real kallsyms and Module.symvers,
+ * converts the module and checks the result, writing everything into one directory.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from '@commander-js/extra-typings';
+import { checkModule } from '../check/check.js';
+import { convertModule } from '../convert/convert.js';
+import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { writeElf } from '../elf/writer.js';
+import { listElf } from '../report/elf-listing.js';
+import { buildDatabase } from '../symbols/build.js';
+import { renderCheckText } from './check.js';
+import { renderConvertText } from './convert.js';
+import { EXIT, out, runCommand } from './run.js';
+
+const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
+
+export function registerDemo(program: Command): void {
+  program.command('demo')
+    .description('run klpkit on the bundled example: list, build a symbol database, convert, check')
+    .option('-o, --output <dir>', 'where to write the results', 'klp-demo-out')
+    .action((opts) => runCommand(async () => {
+      const outDir = resolve(opts.output);
+      await mkdir(outDir, { recursive: true });
+      const input = join(EXAMPLES, 'klp_demo.ko');
+      const kernel = join(EXAMPLES, 'kernel-6.1.0-56-amd64');
+
+      out('== 1. the example livepatch module (klp elf)');
+      const elf = await loadElf(input);
+      const l = listElf(elf);
+      out(`${input}: module ${l.module}, livepatch=${l.livepatch ? 'Y' : 'N'}, ${l.sections.length} sections, ${l.symbols.length} symbols, ${l.relocations.length} relocations`);
+      const undef = l.symbols.filter((y) => y.shndx === 'UND' && y.name !== '').map((y) => y.name);
+      out(`undefined symbols: ${undef.join(', ')}`);
+
+      out('\n== 2. symbol database from Debian 6.1 excerpts (klp symbols build)');
+      const { db } = await buildDatabase({ kallsyms: join(kernel, 'kallsyms.excerpt'), symvers: join(kernel, 'Module.symvers.excerpt') });
+      const dbPath = join(outDir, 'kernel.klpdb');
+      await writeFileAtomic(dbPath, db.serialize());
+      for (const name of undef) {
+        const d = db.lookup(name)[0];
+        out(`  ${name.padEnd(20)} ${d ? `${d.object} sympos ${d.sympos} at 0x${d.address?.toString(16)} ${d.exported ? d.exportType : 'NOT exported'}` : 'not found'}`);
+      }
+
+      out('\n== 3. convert (klp convert)');
+      const r = convertModule(elf, { db });
+      out(renderConvertText(r, false, true));
+      if (r.problems.length) return EXIT.FINDINGS;
+      const converted = join(outDir, 'klp_demo.ko');
+      await writeFileAtomic(converted, writeElf(elf));
+
+      out('\n== 4. will it load on 6.1? (klp check)');
+      const c = checkModule(await loadElf(converted), { db });
+      out(renderCheckText(c));
+
+      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n`);
+      out(`\nwrote ${dbPath} and ${converted}`);
+      return c.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
+    }));
+}
