@@ -53,6 +53,8 @@ test('converts vmlinux and module references, every resolution path, and removes
     'mod_b_entry@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.mod_b_entry,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry module export',
     'rarely@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.rarely,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry KLP_RELOC_SYMBOL',
     'fixture_key@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.fixture_key,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry klp_object',
+    'after_init@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.after_init,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry unique',
+    'table@.text.livepatch_mod_a_entry': '.klp.sym.fixture_mod.table,0 .klp.rela.fixture_mod..text.livepatch_mod_a_entry unique',
     'saved_command_line@.data.lp_data_ref': '.klp.sym.vmlinux.saved_command_line,0 .klp.rela.vmlinux..data.lp_data_ref unique',
     'nr_processes@.rodata.lp_rodata_ref': '.klp.sym.vmlinux.nr_processes,0 .klp.rela.vmlinux..rodata.lp_rodata_ref unique',
   });
@@ -77,7 +79,7 @@ test('converts vmlinux and module references, every resolution path, and removes
   }
   assert.ok(!secs.some((s) => s.name.includes('klp.module_relocs')), 'annotation sections removed');
   const syms = readelfSymbols(out).filter((y) => y.name.startsWith('.klp.sym.'));
-  assert.equal(syms.length, 7);
+  assert.equal(syms.length, 9);
   for (const y of syms) assert.equal(y.ndx, 'OS [0xff20]', y.name);
   // Same offsets as before; original sections lost exactly these entries.
   const before = readelfRelocs(lp).filter((x) => !x.section.includes('module_relocs'));
@@ -106,7 +108,7 @@ test('the final .ko (ld -r of the object) converts the same way', () => {
   const ko = buildObject(dir, ['lp_main.c'], 'lp_linked.ko');
   const { r } = convert(ko);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.plan.length, 9);
+  assert.equal(r.plan.length, 11);
 });
 
 test('ambiguous: every candidate with object, sympos and the --sym to add; --sym resolves it', () => {
@@ -159,12 +161,12 @@ test('klp convert CLI: --dry-run writes nothing, --json plan, errors exit 1 with
   const out = join(dir, 'cli-out.ko');
   const dry = klp('convert', lp, '--db', dbFile, '--dry-run');
   assert.equal(dry.status, 0, dry.stderr);
-  assert.match(dry.stdout, /plan: 9 livepatch relocation\(s\) in 5 section\(s\) of module lp_fixture/);
+  assert.match(dry.stdout, /plan: 11 livepatch relocation\(s\) in 5 section\(s\) of module lp_fixture/);
   assert.equal(existsSync(out), false);
   const j = klp('convert', lp, '--db', dbFile, '-o', out, '--json');
   assert.equal(j.status, 0, j.stderr);
   const plan = JSON.parse(j.stdout) as { plan: Array<{ section: string; offset: string; type: number; symbol: string; object: string; sympos: number; newSection: string }> };
-  assert.equal(plan.plan.length, 9);
+  assert.equal(plan.plan.length, 11);
   assert.ok(existsSync(out));
   const amb = join(dir, 'lp_ambiguous.o');
   const bad = join(dir, 'cli-bad.ko');
