@@ -390,10 +390,17 @@ export class SymbolDb {
     } catch {
       throw bad('header is not valid JSON', 16);
     }
-    const n = h.count;
-    if (!Number.isSafeInteger(n) || n < 0 || !Array.isArray(h.objects) || !Array.isArray(h.sections) || !Array.isArray(h.namespaces) || !Number.isSafeInteger(h.namesBytes)) {
+    const isStr = (x: unknown): x is string => typeof x === 'string';
+    const okObject = (o: unknown): boolean => typeof o === 'object' && o !== null && isStr((o as DbObject).name) &&
+      ((o as DbObject).kind === 'vmlinux' || (o as DbObject).kind === 'module') && isStr((o as DbObject).source);
+    if (typeof h !== 'object' || h === null || !Number.isSafeInteger(h.count) || h.count < 0 || !Array.isArray(h.objects) || !h.objects.every(okObject) ||
+        !Array.isArray(h.sections) || !h.sections.every(isStr) || !Array.isArray(h.namespaces) || !h.namespaces.every(isStr) ||
+        !Number.isSafeInteger(h.namesBytes) || h.namesBytes < 0 || typeof h.meta !== 'object' || h.meta === null ||
+        !Array.isArray(h.meta.sources) || !h.meta.sources.every(isStr) || !(h.meta.kernel === null || isStr(h.meta.kernel)) ||
+        !isStr(h.meta.created) || !isStr(h.meta.vmlinuxOrder) || !(h.meta.exportsFrom === null || isStr(h.meta.exportsFrom))) {
       throw bad('header fields are missing or malformed', 16);
     }
+    const n = h.count;
     const pad8 = (x: number): number => (x + 7) & ~7;
     let o = pad8(16 + hlen);
     const col = {} as Record<string, ArrayLike<number>>;
