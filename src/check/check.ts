@@ -68,9 +68,7 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
   const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');
   const findings: Finding[] = [];
   const resolved: Resolved[] = [];
-  const add = (f: Finding): void => {
-    findings.push(f);
-  };
+  const add = (f: Finding): number => findings.push(f);
   const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
   const db = opts.db;
   const arch = archForMachine(elf.machine);

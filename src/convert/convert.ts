@@ -15,7 +15,7 @@
  *     `.klp.sym.<obj>.<name>,<pos>` symbol with st_shndx = SHN_LIVEPATCH.
  */
 import { archForMachine } from '../arch/index.js';
-import { SHF, SHN, SHT, STB, STT } from '../elf/constants.js';
+import { SHF, SHN, STB, STT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
@@ -375,8 +375,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   return { module, plan, kept, problems, removedSections, patches, changed: true };
 }
 
-/** Sections named `.klp.rela.*` must carry SHF_RELA_LIVEPATCH and `.klp.sym.*` SHN_LIVEPATCH. */
-export const isKlpRelaSection = (s: Section): boolean => s.type === SHT.RELA && s.name.startsWith('.klp.rela.');
 
 /**
  * A special-section entry (a __jump_table entry is { code, target, key }, others are similar)

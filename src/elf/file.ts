@@ -350,10 +350,7 @@ export class ElfFile {
     sec.name = name;
   }
 
-  /** Values of a section's header as readelf shows them, resolved to current indices. */
-  linkIndex(sec: Section): number {
-    return sec.linkSection ? this.indexOf(sec.linkSection) : sec.link;
-  }
+  /** sh_info as the writer will emit it, resolved to current indices. */
   infoIndex(sec: Section): number {
     if (sec.infoSection) return this.indexOf(sec.infoSection);
     if (sec.isSymbolTable && sec._symbols) return firstNonLocal(sec._symbols);

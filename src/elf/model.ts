@@ -73,7 +73,8 @@ export class Section {
   readonly origIndex: number;
   /** sh_name as read; reused by the writer while `name` is unchanged. */
   readonly origNameOffset: number;
-  readonly origName: string;
+  /** The name as read (the reader fills it in once the section-name table is known). */
+  origName: string;
   /** True once the contents were replaced through the API. */
   changed = false;
 

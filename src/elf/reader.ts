@@ -136,7 +136,7 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
           `section name offset ${s.origNameOffset} is outside the section-name table (${names.length} bytes) or unterminated`);
       }
       s.name = n;
-      (s as { origName: string }).origName = n;
+      s.origName = n;
     }
   }
 

@@ -43,9 +43,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   const cls = elf.elfClass;
   const sz = SIZES[cls];
   const sections = elf.sections;
-  if (sections.length === 0 || sections[0]!.type !== SHT.NULL) {
-    if (sections.length !== 0) throw new ElfError('WRITE', { file }, 'section 0 must be the null section');
-  }
+  if (sections.length > 0 && sections[0]!.type !== SHT.NULL) throw new ElfError('WRITE', { file }, 'section 0 must be the null section');
   const secIndex = new Map<Section, number>();
   sections.forEach((s, i) => secIndex.set(s, i));
   const sectionsMoved = sections.length !== elf.origSections.length || sections.some((s, i) => s.origIndex !== i);

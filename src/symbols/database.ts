@@ -313,11 +313,6 @@ export class SymbolDb {
     return out;
   }
 
-  /** Is `name` exported by `object` (vmlinux or a module)? */
-  isExported(name: string, object?: string): boolean {
-    return this.lookup(name).some((d) => d.exported && (object === undefined || d.object === object));
-  }
-
   hasObject(name: string): boolean {
     return this.objectIndex.has(name);
   }

@@ -11,6 +11,7 @@
  *    not an init section, or the per-cpu section.
  */
 import { SHF, SHN, STB, STT } from '../elf/constants.js';
+import { ElfError } from '../elf/errors.js';
 import type { ElfFile } from '../elf/file.js';
 import { moduleName } from '../elf/module.js';
 import type { Section } from '../elf/model.js';
@@ -38,7 +39,8 @@ function elfType(elf: ElfFile, sym: { bind: number; type: number; section: Secti
 export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const name = moduleName(elf);
   if (!name) {
-    throw new Error(`${elf.path}: no module name (.gnu.linkonce.this_module and .modinfo name= are missing)`);
+    throw new ElfError('BAD_SECTION', { file: elf.path }, 'no module name: .gnu.linkonce.this_module and .modinfo name= are both missing',
+      'is this a kernel module? objects without a name cannot be told apart in the database');
   }
   const pcpu = elf.findSectionByName('.data..percpu');
   // The loader stops tracking these as allocated (rewrite_section_headers), so symbols in them
