@@ -20,6 +20,24 @@ export interface RelocInfo {
   readonly check?: 'u32' | 's32';
 }
 
+/** One relocation to apply, in psABI letters: S + A is `val`, P is `loc`. */
+export interface RelaInput {
+  type: number;
+  /** S + A (st_value of the resolved symbol plus r_addend), as an unsigned 64-bit value. */
+  val: bigint;
+  /** P: the address being relocated. */
+  loc: bigint;
+  /** The module's name, for the kernel's messages. */
+  module: string;
+  /** Reads the current bytes at `loc` (for the zero check). */
+  read: (size: number) => Uint8Array | undefined;
+}
+
+export type RelaOutcome =
+  | { ok: true; size: number; bytes: Uint8Array }
+  | { ok: true; size: 0 }
+  | { ok: false; errno: 'ENOEXEC'; messages: string[]; kind: 'unknown-type' | 'overflow' | 'nonzero' | 'outside' };
+
 export interface Arch {
   /** klpkit's name for the architecture (as in `uname -m`). */
   readonly name: string;
@@ -31,6 +49,11 @@ export interface Arch {
   readonly rela: boolean;
   /** Relocation types by number. */
   readonly relocs: ReadonlyMap<number, RelocInfo>;
+  /**
+   * The module loader's apply_relocate_add() for one relocation, for the kernel version given
+   * (messages differ between versions); absent for architectures the emulator does not model.
+   */
+  readonly applyRela?: (r: RelaInput, kernel: { major: number; minor: number }) => RelaOutcome;
 }
 
 /** Build a relocation table from `[number, name]` pairs (the prefix is added). */

@@ -8,7 +8,7 @@
  * overflow-checked; PC32/PLT32 are not (their check was #if 0 and removed in 6.3).
  */
 import { EM } from '../elf/constants.js';
-import { relocTable, type Arch } from './types.js';
+import { relocTable, type Arch, type RelaInput, type RelaOutcome } from './types.js';
 
 export const x86_64: Arch = {
   name: 'x86_64',
@@ -31,4 +31,55 @@ export const x86_64: Arch = {
     [31, 'PLTOFF64'], [32, 'SIZE32'], [33, 'SIZE64'], [34, 'GOTPC32_TLSDESC'], [35, 'TLSDESC_CALL'],
     [36, 'TLSDESC'], [37, 'IRELATIVE'], [38, 'RELATIVE64'], [39, 'PC32_BND'], [40, 'PLT32_BND'], [41, 'GOTPCRELX'], [42, 'REX_GOTPCRELX'],
   ]),
+  applyRela,
 };
+
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * arch/x86/kernel/module.c __apply_relocate_add() for one relocation: compute, check overflow
+ * (32, 32S), require the target bytes to be zero, then write little-endian. The zero check's
+ * message says "Skipping invalid relocation target" up to 6.2 and "Invalid relocation target"
+ * from 6.3 (commit 0c05e7bd2d01).
+ */
+function applyRela(r: RelaInput, k: { major: number; minor: number }): RelaOutcome {
+  let val = r.val & U64;
+  let size: number;
+  const overflow = (): RelaOutcome => ({
+    ok: false, errno: 'ENOEXEC', kind: 'overflow',
+    messages: [`overflow in relocation type ${r.type} val ${val.toString(16)}`, `\`${r.module}' likely not compiled with -mcmodel=kernel`],
+  });
+  switch (r.type) {
+    case 0: return { ok: true, size: 0 }; // R_X86_64_NONE: nothing to write
+    case 1: size = 8; break; // 64
+    case 10: // 32
+      if (val !== BigInt.asUintN(32, val)) return overflow();
+      size = 4;
+      break;
+    case 11: // 32S
+      if (BigInt.asIntN(64, val) !== BigInt.asIntN(32, val)) return overflow();
+      size = 4;
+      break;
+    case 2: case 4: // PC32, PLT32: no overflow check (it was #if 0, and removed in 6.3)
+      val = (val - r.loc) & U64;
+      size = 4;
+      break;
+    case 24: // PC64
+      val = (val - r.loc) & U64;
+      size = 8;
+      break;
+    default:
+      return { ok: false, errno: 'ENOEXEC', kind: 'unknown-type', messages: [`${r.module}: Unknown rela relocation: ${r.type}`] };
+  }
+  const cur = r.read(size);
+  if (!cur) return { ok: false, errno: 'ENOEXEC', kind: 'outside', messages: [`${r.module}: relocation at 0x${r.loc.toString(16)} is outside the module`] };
+  if (cur.some((b) => b !== 0)) {
+    const what = k.major > 6 || (k.major === 6 && k.minor >= 3) ? 'Invalid relocation target' : 'Skipping invalid relocation target';
+    return { ok: false, errno: 'ENOEXEC', kind: 'nonzero', messages: [`x86/modules: ${what}, existing value is nonzero for type ${r.type}, loc ${r.loc.toString(16)}, val ${val.toString(16)}`] };
+  }
+  const bytes = new Uint8Array(size);
+  const dv = new DataView(bytes.buffer);
+  if (size === 8) dv.setBigUint64(0, val, true);
+  else dv.setUint32(0, Number(val & 0xffffffffn), true);
+  return { ok: true, size, bytes };
+}
