@@ -70,8 +70,9 @@ export function loadModuleImage(elf: ElfFile, env: KernelEnv): LoadResult {
     percpuBase = env.allocPercpu(layout.percpu.size, Number(layout.percpu.addralign || 1n));
   }
 
-  // simplify_symbols.
+  // simplify_symbols: every unknown symbol is reported before the load fails.
   const symbolValue = new Map<ElfSymbol, bigint>();
+  const unknown: string[] = [];
   const syms = elf.allSymbols;
   for (let i = 1; i < syms.length; i++) {
     const y = syms[i]!;
@@ -93,7 +94,7 @@ export function loadModuleImage(elf: ElfFile, env: KernelEnv): LoadResult {
         if (y.name === '') break;
         const addr = env.resolveExport(y.name);
         if (addr !== undefined) symbolValue.set(y, addr);
-        else if (y.bind !== STB.WEAK) return fail('simplify_symbols', 'ENOENT', 'unknown-symbol', `${name}: Unknown symbol ${y.name} (err -2)`);
+        else if (y.bind !== STB.WEAK) unknown.push(`${name}: Unknown symbol ${y.name} (err -2)`);
         else symbolValue.set(y, 0n);
         break;
       }
@@ -101,6 +102,8 @@ export function loadModuleImage(elf: ElfFile, env: KernelEnv): LoadResult {
         symbolValue.set(y, y.value);
     }
   }
+
+  if (unknown.length > 0) return fail('simplify_symbols', 'ENOENT', 'unknown-symbol', ...unknown);
 
   // apply_relocations: every REL/RELA section whose target is allocated; livepatch sections only
   // for vmlinux (klp_apply_section_relocs(..., NULL)), the rest waits for the livepatch core.

@@ -17,6 +17,8 @@ import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
 import { ROOT, run, tempDir } from '../helpers/tools.js';
 import { boot, kernelImage } from './qemu.js';
+import { EmulatedKernel } from '../../src/loader/kernel.js';
+import { SymbolDb } from '../../src/symbols/database.js';
 
 const kernel = kernelCorpus();
 const headers = join(kernel.root, 'usr/src', `linux-headers-${kernel.version}`);
@@ -43,6 +45,20 @@ const vmOnlyDb = join(dir, 'vmlinux-only.klpdb');
 assert.equal(klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '-o', vmOnlyDb, '--quiet').status, 0);
 
 const demo = join(ROOT, 'examples/klp_demo.ko');
+
+/** Run insmod/rmmod/disable steps in the emulator (6.1 design); returns each step's status and the log. */
+type Step = ['insmod', string] | ['rmmod', string] | ['disable', string];
+function emulate(steps: Step[]): { rc: number[]; log: string[] } {
+  const k = new EmulatedKernel(SymbolDb.load(readFileSync(db), db), '6.1');
+  const rc = steps.map(([op, arg]) => (op === 'insmod' ? k.insmod(readElf(readFileSync(arg), { path: arg })) : op === 'rmmod' ? k.rmmod(arg) : k.disablePatch(arg)));
+  return { rc, log: k.log };
+}
+/** Every emulator message must be in the kernel's dmesg (addresses in "loc ... val ..." differ). */
+function assertLogIn(log: string[], dmesg: string): void {
+  const norm = (l: string): string => l.replace(/, loc .*$/, '');
+  const kernelLines = new Set(dmesg.split('\n').map((l) => norm(l.replace(/^\[\s*[\d.]+\]\s*/, ''))));
+  for (const l of log) assert.ok(kernelLines.has(norm(l)), `emulator said "${l}", the kernel did not; kernel:\n${[...kernelLines].filter((x) => /livepatch|module|klp/.test(x)).join('\n')}`);
+}
 const demoKlp = join(dir, 'klp_demo.ko');
 const patchKlp = join(dir, 'klpkit_patch.ko');
 const patchWrong = join(dir, 'klpkit_patch_wrong.ko');
@@ -142,6 +158,15 @@ dmesg > /dev/ttyS1
   assert.match(c, /KLPKIT-S4-RMPATCH 0\b/);
   assert.match(c, /KLPKIT-S4-RELOAD2 0\b/);
   assert.match(c, /KLPKIT-S4-VALUE orig homonym string A homonym string B/);
+
+  // The emulator's 6.1 design predicts every status and message.
+  const e = emulate([['insmod', demo], ['insmod', demoKlp], ['insmod', target], ['insmod', patchKlp], ['rmmod', 'klpkit_target'],
+    ['insmod', target], ['disable', 'klpkit_patch'], ['rmmod', 'klpkit_patch'], ['insmod', target]]);
+  const kernelRc = ['S1-RAW', 'S1-RC', 'S2-TARGET', 'S2-PATCH', 'S4-RMMOD', 'S4-RELOAD', null, 'S4-RMPATCH', 'S4-RELOAD2']
+    .map((m) => (m === null ? 0 : Number(new RegExp(`KLPKIT-${m} (\\d+)`).exec(c)![1])));
+  assert.deepEqual(e.rc, kernelRc);
+  assertLogIn(e.log, dmesg);
+  assert.ok(e.log.some((l) => l.includes('existing value is nonzero')));
 });
 
 test('boot 2: late module patching (patch first); a wrong sympos refused by the kernel', () => {
