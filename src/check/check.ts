@@ -10,6 +10,7 @@ import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpPatchInfo } from '../convert/klp-objects.js';
 import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
 import type { SymbolDb } from '../symbols/database.js';
+import { klpFindAmong } from '../symbols/sympos.js';
 
 export type Severity = 'error' | 'warning' | 'note';
 
@@ -48,20 +49,13 @@ export interface CheckResult {
 /** x86_64 types apply_relocate_add() accepts (arch/x86/kernel/module.c, 6.1). */
 const X86_APPLIED = new Set([0, 1, 2, 4, 10, 11, 24]);
 
-/**
- * kernel/livepatch/core.c klp_find_object_symbol(): the N-th match, 0 = must be unique, with
- * its exact messages. `view` picks the module table the kernel searches.
- */
+/** klpFindAmong() on the database; `view` picks the module table the kernel searches. */
 export function findObjectSymbol(db: SymbolDb, object: string, name: string, sympos: number, view: 'coming' | 'core' = 'coming'):
   { ok: true; address: bigint | null } | { ok: false; message: string } {
   let defs = db.lookup(name).filter((d) => d.object === object);
   if (view === 'core') defs = defs.filter((d) => d.coreSympos !== null);
-  const objLabel = object === 'vmlinux' ? '(null)' : object; // vmlinux is NULL in the kernel's message
-  if (defs.length === 0) return { ok: false, message: `symbol '${name}' not found in symbol table` };
-  if (sympos === 0 && defs.length > 1) return { ok: false, message: `unresolvable ambiguity for symbol '${name}' in object '${objLabel}'` };
-  if (sympos > 0 && sympos > defs.length) return { ok: false, message: `symbol position ${sympos} for symbol '${name}' in object '${object}' not found` };
-  const d = defs[sympos === 0 ? 0 : sympos - 1]!;
-  return { ok: true, address: d.address };
+  const r = klpFindAmong(defs, object, name, sympos);
+  return r.ok ? { ok: true, address: r.match.address } : r;
 }
 
 export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string } = {}): CheckResult {

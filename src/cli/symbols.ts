@@ -1,9 +1,7 @@
 /** `klp symbols build|find|export|info`: the symbol database. */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
-import { ElfError } from '../elf/errors.js';
-import { writeFileAtomic } from '../elf/load.js';
+import { readInputFile, writeFileAtomic } from '../elf/load.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import { buildDatabase } from '../symbols/build.js';
@@ -14,13 +12,7 @@ import { progressBar } from './progress.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 
 export async function loadDb(path: string): Promise<SymbolDb> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new ElfError('NOT_ELF', { file: path }, `cannot read symbol database (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`, 'build one with klp symbols build');
-  }
-  return SymbolDb.load(bytes, path);
+  return SymbolDb.load(await readInputFile(path, 'symbol database', 'build one with klp symbols build'), path);
 }
 
 /** The source options shared by `symbols build` and the commands that can build on the fly. */

@@ -21,6 +21,7 @@ import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
+import { klpFindAmong } from '../symbols/sympos.js';
 import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from './klp-objects.js';
 import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
@@ -246,16 +247,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       // Validate explicit and annotated positions the way klp_find_object_symbol will.
       if (by !== 'unique' && by !== 'klp_object' && by !== 'module export' && db.hasObject(res.obj)) {
         const inObj = defs.filter((d) => d.object === res.obj);
-        if (inObj.length === 0) {
-          problem({ symbol: name, where, message: `symbol '${name}' not found in object '${res.obj}' (given by ${by})`, hint: `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
-          continue;
-        }
-        if (res.pos === 0 && inObj.length > 1) {
-          problem({ symbol: name, where, message: `unresolvable ambiguity for symbol '${name}' in object '${res.obj}': sympos 0 but ${inObj.length} definitions (given by ${by})`, hint: `use a position 1..${inObj.length}` });
-          continue;
-        }
-        if (res.pos > 0 && res.pos > inObj.length) {
-          problem({ symbol: name, where, message: `symbol position ${res.pos} for symbol '${name}' in object '${res.obj}' not found: it has ${inObj.length} (given by ${by})`, hint: `use a position 1..${inObj.length}` });
+        const found = klpFindAmong(inObj, res.obj, name, res.pos);
+        if (!found.ok) {
+          problem({ symbol: name, where, message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
+            hint: inObj.length > 0 ? `use a position 1..${inObj.length}` : `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
           continue;
         }
       }

@@ -9,16 +9,20 @@ import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
 import { readElf } from './reader.js';
 
-/** Read an ELF file from disk; compressed modules are decompressed by magic. */
-export async function loadElf(path: string, opts: Pick<DecompressOptions, 'maxBytes'> = {}): Promise<ElfFile> {
-  let raw: Uint8Array;
+/** Read any input file, turning I/O errors into an ElfError that names the file. */
+export async function readInputFile(path: string, what = 'file', hint?: string): Promise<Buffer> {
   try {
-    raw = await readFile(path);
+    return await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new ElfError('NOT_ELF', { file: path }, `cannot read file (${code})`,
-      code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'expected a file, not a directory' : undefined);
+    throw new ElfError('NOT_ELF', { file: path }, `cannot read ${what} (${code})`,
+      hint ?? (code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'expected a file, not a directory' : undefined));
   }
+}
+
+/** Read an ELF file from disk; compressed modules are decompressed by magic. */
+export async function loadElf(path: string, opts: Pick<DecompressOptions, 'maxBytes'> = {}): Promise<ElfFile> {
+  const raw = await readInputFile(path);
   const { bytes, compression } = await maybeDecompress(raw, { file: path, ...opts });
   return readElf(bytes, { path, ...(compression ? { compression } : {}) });
 }

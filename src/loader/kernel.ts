@@ -15,6 +15,7 @@ import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpObjectInfo } from '../convert/klp-objects.js';
 import { parseKlpRelaObject, parseKlpSym } from '../convert/names.js';
 import { findObjectSymbol } from '../check/check.js';
+import { klpFindAmong } from '../symbols/sympos.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { Memory } from './memory.js';
 import { loadModuleImage, type KernelEnv, type LoadedModule } from './module-loader.js';
@@ -241,12 +242,9 @@ export class EmulatedKernel {
       const r = findObjectSymbol(this.db, 'vmlinux', name, pos);
       return r.ok ? { ok: true, address: r.address ?? 0n } : r;
     }
-    if (!mod) return { ok: false, message: `symbol '${name}' not found in symbol table` };
     const matches: bigint[] = [];
-    for (const [y, v] of mod.symbolValue) if (y.section && y.name === name) matches.push(v);
-    if (matches.length === 0) return { ok: false, message: `symbol '${name}' not found in symbol table` };
-    if (pos === 0 && matches.length > 1) return { ok: false, message: `unresolvable ambiguity for symbol '${name}' in object '${obj}'` };
-    if (pos > matches.length) return { ok: false, message: `symbol position ${pos} for symbol '${name}' in object '${obj}' not found` };
-    return { ok: true, address: matches[pos === 0 ? 0 : pos - 1]! };
+    for (const [y, v] of mod?.symbolValue ?? []) if (y.section && y.name === name) matches.push(v);
+    const r = klpFindAmong(matches, obj, name, pos);
+    return r.ok ? { ok: true, address: r.match } : r;
   }
 }

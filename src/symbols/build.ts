@@ -2,10 +2,9 @@
  * Build a symbol database from the sources a user has: a kernel image, a kallsyms dump, a
  * System.map, an unstripped vmlinux, Module.symvers, a module tree, or an upstream symbols.klp.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { ElfError } from '../elf/errors.js';
-import { loadElf } from '../elf/load.js';
+import { loadElf, readInputFile } from '../elf/load.js';
 import { readElf } from '../elf/reader.js';
 import { SymbolDb, type BuildInput } from './database.js';
 import { parseKallsyms, parseSystemMap } from './kallsyms-text.js';
@@ -35,13 +34,7 @@ export interface BuildResult {
   modulesScanned: number;
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'latin1');
-  } catch (e) {
-    throw new ElfError('NOT_ELF', { file: path }, `cannot read file (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
-  }
-}
+const readText = async (path: string): Promise<string> => (await readInputFile(path)).toString('latin1');
 
 export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   const vmlinuxSources = (['vmlinuz', 'kallsyms', 'vmlinux', 'systemMap', 'symbolsKlp'] as const).filter((k) => opts[k]);
@@ -56,10 +49,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   let exportsFrom: string[] = [];
 
   if (opts.vmlinuz) {
-    const bytes = await readFile(opts.vmlinuz).catch((e: NodeJS.ErrnoException) => {
-      throw new ElfError('NOT_ELF', { file: opts.vmlinuz! }, `cannot read file (${e.code ?? 'EIO'})`);
-    });
-    const k = await decompressBzImage(bytes, opts.vmlinuz);
+    const k = await decompressBzImage(await readInputFile(opts.vmlinuz), opts.vmlinuz);
     const table = extractKallsyms(k.image, opts.vmlinuz);
     input.vmlinux = { symbols: table.symbols, source: opts.vmlinuz, order: 'kallsyms' };
     input.kernel = k.version?.split(' ')[0] ?? null;

@@ -7,9 +7,9 @@
  * vmlinux.bin (an ELF with its symbols stripped) compressed by the method of CONFIG_KERNEL_*,
  * followed by its 4-byte size. Debian uses XZ with the x86 BCJ filter.
  */
-import { readFile } from 'node:fs/promises';
 import { decompress, detectCompression } from '../elf/compress.js';
 import { ElfError } from '../elf/errors.js';
+import { readInputFile } from '../elf/load.js';
 import { isElf } from '../elf/reader.js';
 import { decompressXzBcj } from '../elf/xz-bcj.js';
 import { extractKallsyms, type KallsymsTable } from './kallsyms-table.js';
@@ -59,12 +59,6 @@ export async function decompressBzImage(bytes: Uint8Array, file: string): Promis
 
 /** kallsyms of a vmlinuz file, exactly as the booted kernel would list them. */
 export async function kallsymsFromVmlinuz(path: string): Promise<KallsymsTable & { version: string | undefined }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new ElfError('NOT_ELF', { file: path }, `cannot read file (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
-  }
-  const k = await decompressBzImage(bytes, path);
+  const k = await decompressBzImage(await readInputFile(path), path);
   return { ...extractKallsyms(k.image, path), version: k.version };
 }

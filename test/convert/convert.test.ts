@@ -125,7 +125,7 @@ test('ambiguous: every candidate with object, sympos and the --sym to add; --sym
   assert.ok(fixed.r.plan.some((x) => x.newSymbol === '.klp.sym.fixture_mod.homonym,1' && x.resolvedBy === '--sym'));
   // A wrong explicit position is refused the way the kernel would refuse it.
   const wrong = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 3 }]]));
-  assert.match(wrong.r.problems[0]!.message, /symbol position 3 for symbol 'homonym' in object 'fixture_mod' not found: it has 2/);
+  assert.match(wrong.r.problems[0]!.message, /symbol position 3 for symbol 'homonym' in object 'fixture_mod' not found \(2 in 'fixture_mod'; given by --sym\)/);
   const zero = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 0 }]]));
   assert.match(zero.r.problems[0]!.message, /unresolvable ambiguity for symbol 'homonym' in object 'fixture_mod'/);
 });

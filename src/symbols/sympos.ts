@@ -1,0 +1,13 @@
+/** sympos, as the livepatch core counts it. */
+
+/**
+ * kernel/livepatch/core.c klp_find_object_symbol() over the same-named symbols of one object, in
+ * kallsyms order: the N-th match, 0 = must be unique (1 is accepted for a unique name), with the
+ * kernel's exact messages. vmlinux is a NULL object name, printed "(null)" in the ambiguity message.
+ */
+export function klpFindAmong<T>(matches: readonly T[], object: string, name: string, sympos: number): { ok: true; match: T } | { ok: false; message: string } {
+  if (matches.length === 0) return { ok: false, message: `symbol '${name}' not found in symbol table` };
+  if (sympos === 0 && matches.length > 1) return { ok: false, message: `unresolvable ambiguity for symbol '${name}' in object '${object === 'vmlinux' ? '(null)' : object}'` };
+  if (sympos > matches.length) return { ok: false, message: `symbol position ${sympos} for symbol '${name}' in object '${object}' not found` };
+  return { ok: true, match: matches[sympos === 0 ? 0 : sympos - 1]! };
+}
