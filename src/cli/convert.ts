@@ -62,6 +62,7 @@ export function registerConvert(program: Command): void {
     .description('rewrite relocations to non-exported symbols into livepatch relocations (.klp.rela.<obj>.<sec>, .klp.sym.<obj>.<name>,<pos>)')
     .argument('<in>', 'livepatch module (.ko) or its pre-link object (ET_REL)')
     .option('-o, --output <out>', 'converted module to write')
+    .option('--in-place', 'replace IN with the converted module (atomically)')
     .option('--db <db>', 'symbol database (klp symbols build); or give source options'))
     .option('--map <file>', 'file of NAME=OBJ[,POS] lines resolving symbols')
     .option('--sym <NAME=OBJ[,POS]>', 'resolve a symbol explicitly, e.g. --sym jhash=vmlinux,3 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -70,8 +71,10 @@ export function registerConvert(program: Command): void {
     .option('--json', 'machine-readable plan and problems')
     .option('-v, --verbose', 'print every converted relocation')
     .action((input, opts) => runCommand(async () => {
-      if (!opts.dryRun && !opts.output) throw new UsageError('give -o OUT.ko (or --dry-run)');
-      if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o');
+      if (opts.inPlace && opts.output) throw new UsageError('give -o OUT.ko or --in-place, not both');
+      if (!opts.dryRun && !opts.output && !opts.inPlace) throw new UsageError('give -o OUT.ko, --in-place or --dry-run');
+      if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o, or --in-place');
+      const output = opts.inPlace ? input : opts.output;
       const explicit = new Map<string, Resolution>();
       if (opts.map) {
         const text = await readFile(opts.map, 'latin1').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${opts.map}: cannot read (${e.code})`); });
@@ -99,7 +102,7 @@ export function registerConvert(program: Command): void {
       const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel });
       if (opts.json) {
         const { patches: _p, ...rest } = r;
-        out(toJson({ input, output: opts.dryRun ? null : opts.output ?? null, ...rest }));
+        out(toJson({ input, output: opts.dryRun ? null : output ?? null, ...rest }));
       } else {
         out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0, !!opts.verbose));
       }
@@ -108,7 +111,7 @@ export function registerConvert(program: Command): void {
         process.stderr.write(`klp: ${r.problems.length} problem(s); nothing written\n`);
         return EXIT.FINDINGS;
       }
-      if (!opts.dryRun) await writeFileAtomic(opts.output!, r.changed ? writeElf(elf) : elf.source);
+      if (!opts.dryRun) await writeFileAtomic(output!, r.changed ? writeElf(elf) : elf.source);
       return EXIT.OK;
     }));
 }
