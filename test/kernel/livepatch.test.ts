@@ -19,6 +19,7 @@ import { ROOT, run, tempDir } from '../helpers/tools.js';
 import { boot, kernelImage } from './qemu.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
 import { SymbolDb } from '../../src/symbols/database.js';
+import { convertModule } from '../../src/convert/convert.js';
 
 const kernel = kernelCorpus();
 const headers = join(kernel.root, 'usr/src', `linux-headers-${kernel.version}`);
@@ -116,6 +117,9 @@ echo "KLPKIT-S2-BEFORE $(${value})"
 insmod /m/patch.ko; echo "KLPKIT-S2-PATCH $?"
 ${waitTransition('klpkit_patch')}
 echo "KLPKIT-S2-AFTER $(${value})"
+echo 0 > /sys/module/klpkit_target/parameters/key
+echo "KLPKIT-S6-KEYOFF $(${value})"
+echo 1 > /sys/module/klpkit_target/parameters/key
 rmmod klpkit_target; echo "KLPKIT-S4-RMMOD $?"
 insmod /m/target.ko; echo "KLPKIT-S4-RELOAD $?"
 echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled
@@ -145,6 +149,8 @@ dmesg > /dev/ttyS1
   assert.match(c, /KLPKIT-S2-BEFORE orig homonym string A homonym string B/);
   assert.match(c, /KLPKIT-S2-PATCH 0\b/);
   assert.match(c, /KLPKIT-S2-AFTER patched homonym string B key=1 procs=1/);
+  // Scenario 6, converted side: static_key_enabled() on the module's key follows the key.
+  assert.match(c, /KLPKIT-S6-KEYOFF patched homonym string B key=0 procs=1/);
   // Scenario 4: 6.1 has no relocation clearing (6.3): the reload is refused, exactly so.
   assert.match(c, /KLPKIT-S4-RMMOD 0\b/);
   assert.match(dmesg, /livepatch: reverting patch 'klpkit_patch' on unloading module 'klpkit_target'/);
@@ -244,4 +250,32 @@ dmesg > /dev/ttyS1
   const e = emulate([['insmod', noFlag], ['disable', 'klp_demo'], ['rmmod', 'klp_demo'], ['insmod', undeclared]]);
   assert.deepEqual(e.rc, [0, 0, 0, 0]);
   assertLogIn(e.log, r.data);
+});
+
+test('boot 4: what klp convert refuses (static_branch on a module key) really breaks', () => {
+  // What a converter without the special-section check would write: hide __jump_table from ours.
+  const elf = readElf(readFileSync(branchy), { path: branchy });
+  const jt = elf.findSectionByName('__jump_table')!;
+  jt.name = '__jump_tablX';
+  const r = convertModule(elf, { db: SymbolDb.load(readFileSync(db), db), explicit: new Map([['get_homonym_string', { obj: 'klpkit_target', pos: 2 }]]) });
+  assert.deepEqual(r.problems, []);
+  for (const s of elf.sections) if (s.name.includes('__jump_tablX')) s.name = s.name.replace('__jump_tablX', '__jump_table');
+  const forced = join(dir, 'forced.ko');
+  writeFileSync(forced, writeElf(elf));
+  const b = boot({
+    kernel,
+    files: { 'm/target.ko': target, 'm/forced.ko': forced },
+    script: `
+insmod /m/target.ko; echo "KLPKIT-S6-TARGET $?"
+insmod /m/forced.ko; echo "KLPKIT-S6-FORCED $?"
+${waitTransition('klpkit_patch')}
+echo "KLPKIT-S6-ON $(${value})"
+echo 0 > /sys/module/klpkit_target/parameters/key
+echo "KLPKIT-S6-OFF $(${value})"
+`,
+  });
+  assert.match(b.console, /KLPKIT-S6-FORCED 0\b/, 'the kernel loads it without a word');
+  assert.match(b.console, /KLPKIT-S6-ON patched-branch homonym string B/);
+  // The key is off, but the patch's jump label was never tied to it: the branch is still taken.
+  assert.match(b.console, /KLPKIT-S6-OFF patched-branch homonym string B/);
 });

@@ -34,6 +34,24 @@ static int value_get(char *buf, const struct kernel_param *kp)
 static const struct kernel_param_ops value_ops = { .get = value_get };
 module_param_cb(value, &value_ops, NULL, 0444);
 
+/* Writing 0 or 1 flips the static key, so a test can see which patched code follows it. */
+static int key_set(const char *val, const struct kernel_param *kp)
+{
+	bool on;
+	int ret = kstrtobool(val, &on);
+
+	if (ret)
+		return ret;
+	if (on)
+		static_branch_enable(&klpkit_target_key);
+	else
+		static_branch_disable(&klpkit_target_key);
+	return 0;
+}
+
+static const struct kernel_param_ops key_ops = { .set = key_set };
+module_param_cb(key, &key_ops, NULL, 0200);
+
 static int klpkit_target_init(void)
 {
 	return 0;
