@@ -1,7 +1,10 @@
 /** `klp check PATCH.ko`: will it load, and what does every livepatch relocation and klp_func resolve to. */
 import type { Command } from '@commander-js/extra-typings';
 import { checkModule, type CheckResult } from '../check/check.js';
-import { loadElf } from '../elf/load.js';
+import { resolve } from 'node:path';
+import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { UsageError } from '../errors.js';
+import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
 import { dbFromOptions } from './convert.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
@@ -32,10 +35,15 @@ export function registerCheck(program: Command): void {
     .option('--db <db>', 'symbol database of the target kernel; or give source options'))
     .option('--target-kernel <version>', 'kernel whose rules apply', '6.1')
     .option('--json', 'JSON')
+    .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
     .action((patch, opts) => runCommand(async () => {
       const elf = await loadElf(patch);
       const db = await dbFromOptions(opts);
       const r = checkModule(elf, { db, targetKernel: opts.targetKernel });
+      if (opts.html) {
+        if (resolve(opts.html) === resolve(patch)) throw new UsageError('refusing to write the report over the patch');
+        await writeFileAtomic(opts.html, Buffer.from(renderCheckHtml(r), 'utf8'));
+      }
       if (opts.json) {
         const { patches: _p, ...rest } = r;
         out(toJson(rest));

@@ -12,6 +12,7 @@ import { convertModule } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { listElf } from '../report/elf-listing.js';
+import { renderCheckHtml } from '../report/html.js';
 import { buildDatabase } from '../symbols/build.js';
 import { renderCheckText } from './check.js';
 import { renderConvertText } from './convert.js';
@@ -55,9 +56,11 @@ export function registerDemo(program: Command): void {
       out('\n== 4. will it load on 6.1? (klp check)');
       const c = checkModule(await loadElf(converted), { db });
       out(renderCheckText(c));
+      const report = join(outDir, 'report.html');
+      await writeFileAtomic(report, Buffer.from(renderCheckHtml(c), 'utf8'));
 
-      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n`);
-      out(`\nwrote ${dbPath} and ${converted}`);
+      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n  report.html   klp check's report\n`);
+      out(`\nwrote ${dbPath}, ${converted}\nreport: ${report}`);
       return c.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
     }));
 }

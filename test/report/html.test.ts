@@ -1,0 +1,85 @@
+/**
+ * The HTML report of klp check, in a real browser: headless Chromium from Debian's packages driven
+ * by playwright-core (no browser download). It opens without console errors, the graph renders,
+ * search works, hostile names stay text; a screenshot is kept in test-artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { readElf, writeElf } from '../../src/elf/index.js';
+import { klp } from '../helpers/cli.js';
+import { fixtures } from '../helpers/fixtures.js';
+import { ROOT, buildObject } from '../helpers/tools.js';
+
+const fx = fixtures();
+const dir = join(fx.dir, 'report');
+mkdirSync(join(dir, 'modules'), { recursive: true });
+copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
+const evil = '</script><img src=x onerror=alert(1)>';
+writeFileSync(join(dir, 'kallsyms.txt'), ['ffffffff81000200 T __fentry__', 'ffffffff8109de70 T nr_processes', 'ffffffff814105a0 t cmdline_proc_show',
+  'ffffffff81700000 T seq_printf', 'ffffffff81700100 T klp_enable_patch', 'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', ''].join('\n'));
+writeFileSync(join(dir, 'Module.symvers'), ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
+  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\t\n');
+const db = join(dir, 'db.klpdb');
+assert.equal(klp('symbols', 'build', '--kallsyms', join(dir, 'kallsyms.txt'), '--symvers', join(dir, 'Module.symvers'), '--modules', join(dir, 'modules'), '-o', db).status, 0);
+const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
+const good = join(dir, 'lp.klp.o');
+assert.equal(klp('convert', lp, '--db', db, '-o', good).status, 0);
+// A broken variant whose livepatch symbol carries a hostile name.
+const elf = readElf(readFileSync(good), { path: good });
+elf.findSymbolByName('.klp.sym.vmlinux.nr_processes,0')!.name = `.klp.sym.vmlinux.${evil.replace(/,/g, '')},0`;
+const bad = join(dir, 'evil.o');
+writeFileSync(bad, writeElf(elf));
+
+test('the report is written even when the patch will fail, and escapes hostile names', () => {
+  const html = join(dir, 'evil.html');
+  const r = klp('check', bad, '--db', db, '--html', html);
+  assert.equal(r.status, 1);
+  const text = readFileSync(html, 'utf8');
+  assert.ok(!text.includes(evil), 'the raw name never appears');
+  assert.ok(text.includes('&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;'));
+  assert.equal((text.match(/<script/g) ?? []).length, 2, 'only our two script elements');
+  assert.ok(!/https?:\/\//.test(text.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/, '')), 'no external assets');
+});
+
+test('in Chromium: no console errors, the graph renders, search filters, hostile names stay text', async () => {
+  const html = join(dir, 'good.html');
+  assert.equal(klp('check', good, '--db', db, '--html', html).status, 0);
+  const evilHtml = join(dir, 'evil.html');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+    await page.goto(`file://${html}`);
+    assert.equal(await page.textContent('#verdict'), 'loads cleanly');
+    const nodes = await page.locator('#graph .node').count();
+    assert.ok(nodes >= 14, `${nodes} graph nodes`);
+    const box = await page.locator('#graph').boundingBox();
+    assert.ok(box && box.width > 500 && box.height > 100, 'the graph has a size');
+    const all = await page.locator('#resolved tbody tr:not(.hidden)').count();
+    await page.fill('#search', 'homonym');
+    const filtered = await page.locator('#resolved tbody tr:not(.hidden)').count();
+    assert.ok(filtered >= 1 && filtered < all, `${filtered} of ${all} rows after searching`);
+    assert.match((await page.textContent('#count')) ?? '', /rows/);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await page.fill('#search', '');
+    await page.screenshot({ path: join(ROOT, 'test-artifacts/klp-check-report.png'), fullPage: true });
+    // The hostile report: the name is shown as text, no script runs, no image loads.
+    await page.goto(`file://${evilHtml}`);
+    assert.match((await page.textContent('#verdict')) ?? '', /will NOT load cleanly/);
+    assert.ok(((await page.textContent('#resolved')) ?? '').includes(evil.replace(/,/g, '')));
+    assert.equal(await page.locator('img').count(), 0);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+  assert.ok(existsSync(join(ROOT, 'test-artifacts/klp-check-report.png')));
+});
