@@ -1,14 +1,17 @@
 /** `klp check PATCH.ko`: will it load, and what does every livepatch relocation and klp_func resolve to. */
 import type { Command } from '@commander-js/extra-typings';
 import { checkModule, type CheckResult } from '../check/check.js';
-import { resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ElfFile } from '../elf/file.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { UsageError } from '../errors.js';
 import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
 import { dbFromOptions } from './convert.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
-import { addSourceOptions } from './symbols.js';
+import { progressBar } from './progress.js';
+import { addSourceOptions, loadDb } from './symbols.js';
 
 export function renderCheckText(r: CheckResult): string {
   const e = escapeText;
@@ -36,8 +39,11 @@ export function registerCheck(program: Command): void {
     .option('--target-kernel <version>', 'kernel whose rules apply', '6.1')
     .option('--json', 'JSON')
     .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
+    .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
+    .option('-q, --quiet', 'no progress bar (batch mode)')
     .action((patch, opts) => runCommand(async () => {
       const elf = await loadElf(patch);
+      if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
       const r = checkModule(elf, { db, targetKernel: opts.targetKernel });
       if (opts.html) {
@@ -52,4 +58,43 @@ export function registerCheck(program: Command): void {
       }
       return r.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
     }));
+}
+
+/** `klp check PATCH --dbs DIR`: one patch against many kernel builds. */
+async function batch(elf: ElfFile, dir: string, targetKernel: string, json: boolean, quiet: boolean): Promise<number> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.klpdb')).sort().map((f) => join(dir, f));
+  } catch (e) {
+    throw new UsageError(`${dir}: cannot read directory (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
+  }
+  if (files.length === 0) throw new UsageError(`${dir}: no .klpdb files (build them with klp symbols build)`);
+  const bar = progressBar('checking', quiet);
+  const rows: Array<{ db: string; kernel: string | null; verdict: 'loads' | 'fails' | 'bad database'; errors: number; first: string }> = [];
+  let done = 0;
+  // Two at a time: reading the next database overlaps checking the current one.
+  const queue = [...files];
+  const work = async (): Promise<void> => {
+    for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+      try {
+        const db = await loadDb(f);
+        const r = checkModule(elf, { db, targetKernel });
+        const errors = r.findings.filter((x) => x.severity === 'error');
+        rows.push({ db: f, kernel: db.meta.kernel, verdict: errors.length ? 'fails' : 'loads', errors: errors.length, first: errors[0]?.message ?? '' });
+      } catch (e) {
+        rows.push({ db: f, kernel: null, verdict: 'bad database', errors: 1, first: e instanceof Error ? e.message : String(e) });
+      }
+      bar.update(++done, files.length);
+    }
+  };
+  await Promise.all([work(), work()]);
+  bar.done();
+  rows.sort((a, b) => (a.db < b.db ? -1 : 1));
+  if (json) out(toJson(rows));
+  else {
+    out(`${'database'.padEnd(40)} ${'kernel'.padEnd(24)} ${'verdict'.padEnd(12)} first error`);
+    for (const r of rows) out(`${escapeText(r.db.slice(r.db.lastIndexOf('/') + 1)).padEnd(40)} ${escapeText(r.kernel ?? '?').padEnd(24)} ${r.verdict.padEnd(12)} ${escapeText(r.first)}`);
+    out(`${rows.filter((r) => r.verdict === 'loads').length} of ${rows.length} kernel builds load it cleanly`);
+  }
+  return rows.every((r) => r.verdict === 'loads') ? EXIT.OK : rows.some((r) => r.verdict === 'bad database') ? EXIT.BAD_INPUT : EXIT.FINDINGS;
 }

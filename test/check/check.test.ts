@@ -121,3 +121,24 @@ test('klp check CLI: exit 0 clean, 1 will fail, 2 bad input; --json', () => {
   writeFileSync(notElf, 'nope');
   assert.equal(klp('check', notElf, '--db', dbFile).status, 2);
 });
+
+test('klp check --dbs: one patch against several kernel builds, one summary table', async () => {
+  const dbs = join(dir, 'dbs');
+  mkdirSync(dbs, { recursive: true });
+  writeFileSync(join(dbs, 'a-full.klpdb'), db.serialize());
+  const withoutNr = join(dir, 'kallsyms-no-nr.txt');
+  writeFileSync(withoutNr, readFileSync(join(dir, 'kallsyms.txt'), 'latin1').split('\n').filter((l) => !l.endsWith(' nr_processes')).join('\n'));
+  const { db: older } = await buildDatabase({ kallsyms: withoutNr, symvers: join(dir, 'Module.symvers'), modules: join(dir, 'modules') });
+  writeFileSync(join(dbs, 'b-no-nr.klpdb'), older.serialize());
+  const r = klp('check', converted, '--dbs', dbs);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /a-full\.klpdb\s+\S+\s+loads/);
+  assert.match(r.stdout, /b-no-nr\.klpdb\s+\S+\s+fails\s+symbol 'nr_processes' not found in symbol table/);
+  assert.match(r.stdout, /1 of 2 kernel builds load it cleanly/);
+  const j = JSON.parse(klp('check', converted, '--dbs', dbs, '--json').stdout) as Array<{ verdict: string }>;
+  assert.deepEqual(j.map((x) => x.verdict), ['loads', 'fails']);
+  writeFileSync(join(dbs, 'c-broken.klpdb'), 'garbage');
+  const b = klp('check', converted, '--dbs', dbs);
+  assert.equal(b.status, 2);
+  assert.match(b.stdout, /c-broken\.klpdb\s+\?\s+bad database/);
+});
