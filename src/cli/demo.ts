@@ -11,6 +11,7 @@ import { checkModule } from '../check/check.js';
 import { convertModule } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
+import { EmulatedKernel } from '../loader/kernel.js';
 import { listElf } from '../report/elf-listing.js';
 import { renderCheckHtml } from '../report/html.js';
 import { buildDatabase } from '../symbols/build.js';
@@ -22,7 +23,7 @@ const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../example
 
 export function registerDemo(program: Command): void {
   program.command('demo')
-    .description('run klpkit on the bundled example: list, build a symbol database, convert, check')
+    .description('run klpkit on the bundled example: list, build a symbol database, convert, check, simulate, report')
     .option('-o, --output <dir>', 'where to write the results', 'klp-demo-out')
     .action((opts) => runCommand(async () => {
       const outDir = resolve(opts.output);
@@ -56,6 +57,14 @@ export function registerDemo(program: Command): void {
       out('\n== 4. will it load on 6.1? (klp check)');
       const c = checkModule(await loadElf(converted), { db });
       out(renderCheckText(c));
+
+      out('\n== 5. simulated load in the loader emulator, per design');
+      for (const design of ['6.1', '6.3'] as const) {
+        const k = new EmulatedKernel(db, design);
+        const rc = k.insmod(await loadElf(converted));
+        out(`  ${design}: insmod -> ${rc}${rc === 0 ? ' (loaded)' : ''}`);
+        for (const line of k.log) out(`    ${line}`);
+      }
       const report = join(outDir, 'report.html');
       await writeFileAtomic(report, Buffer.from(renderCheckHtml(c), 'utf8'));
 
