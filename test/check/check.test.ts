@@ -3,7 +3,7 @@
  * them: every finding names the place, the kernel's own message, and whether the kernel catches it.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkModule, findObjectSymbol } from '../../src/check/check.js';
@@ -11,23 +11,11 @@ import { convertModule } from '../../src/convert/convert.js';
 import { readElf, SHF, SHN, writeElf, type ElfFile } from '../../src/elf/index.js';
 import { buildDatabase } from '../../src/symbols/build.js';
 import { klp } from '../helpers/cli.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
 import { buildObject } from '../helpers/tools.js';
 
-const fx = fixtures();
-const dir = join(fx.dir, 'check');
-mkdirSync(join(dir, 'modules'), { recursive: true });
-copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
-writeFileSync(join(dir, 'kallsyms.txt'), ['ffffffff81000200 T __fentry__', 'ffffffff8109de70 T nr_processes', 'ffffffff810a2ac0 t active_show',
-  'ffffffff814105a0 t cmdline_proc_show', 'ffffffff816c71a0 t active_show', 'ffffffff81700000 T seq_printf', 'ffffffff81700100 T klp_enable_patch',
-  'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', ''].join('\n'));
-writeFileSync(join(dir, 'Module.symvers'), ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
-  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\tFIXTURE_NS\n');
-const { db } = await buildDatabase({ kallsyms: join(dir, 'kallsyms.txt'), symvers: join(dir, 'Module.symvers'), modules: join(dir, 'modules') });
-const { db: vmOnly } = await buildDatabase({ kallsyms: join(dir, 'kallsyms.txt'), symvers: join(dir, 'Module.symvers') });
-const dbFile = join(dir, 'db.klpdb');
-writeFileSync(dbFile, db.serialize());
-
+const { dir, db, dbFile, kallsyms, symvers } = await fixtureDb('check');
+const { db: vmOnly } = await buildDatabase({ kallsyms, symvers });
 const raw = buildObject(dir, ['lp_main.c'], 'lp.o');
 const converted = (() => {
   const elf = readElf(readFileSync(raw), { path: raw });
@@ -127,8 +115,8 @@ test('klp check --dbs: one patch against several kernel builds, one summary tabl
   mkdirSync(dbs, { recursive: true });
   writeFileSync(join(dbs, 'a-full.klpdb'), db.serialize());
   const withoutNr = join(dir, 'kallsyms-no-nr.txt');
-  writeFileSync(withoutNr, readFileSync(join(dir, 'kallsyms.txt'), 'latin1').split('\n').filter((l) => !l.endsWith(' nr_processes')).join('\n'));
-  const { db: older } = await buildDatabase({ kallsyms: withoutNr, symvers: join(dir, 'Module.symvers'), modules: join(dir, 'modules') });
+  writeFileSync(withoutNr, readFileSync(kallsyms, 'latin1').split('\n').filter((l) => !l.endsWith(' nr_processes')).join('\n'));
+  const { db: older } = await buildDatabase({ kallsyms: withoutNr, symvers, modules: join(dir, 'modules') });
   writeFileSync(join(dbs, 'b-no-nr.klpdb'), older.serialize());
   const r = klp('check', converted, '--dbs', dbs);
   assert.equal(r.status, 1, r.stderr);

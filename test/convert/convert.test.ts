@@ -2,35 +2,17 @@
  * klp convert on gcc-built livepatch fixtures, checked with GNU readelf and reread by our layer.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, copyFileSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
 import { readElf, SHN, writeElf } from '../../src/elf/index.js';
-import { buildDatabase } from '../../src/symbols/build.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
 import { buildObject } from '../helpers/tools.js';
 
-const fx = fixtures();
-const dir = join(fx.dir, 'convert');
-mkdirSync(join(dir, 'modules'), { recursive: true });
-copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
-const kallsyms = join(dir, 'kallsyms.txt');
-writeFileSync(kallsyms, [
-  'ffffffff81000000 T _text', 'ffffffff8109de70 T nr_processes', 'ffffffff810a2ac0 t active_show',
-  'ffffffff814105a0 t cmdline_proc_show', 'ffffffff816c71a0 t active_show', 'ffffffff81700000 T seq_printf',
-  'ffffffff81700100 T klp_enable_patch', 'ffffffff81700200 T __fentry__', 'ffffffff82000000 D tracepoint_printk_key',
-  'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', '',
-].join('\n'));
-const symvers = join(dir, 'Module.symvers');
-writeFileSync(symvers, ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
-  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\tFIXTURE_NS\n');
-const { db } = await buildDatabase({ kallsyms, symvers, modules: join(dir, 'modules') });
-const dbFile = join(dir, 'fixture.klpdb');
-writeFileSync(dbFile, db.serialize());
-
+const { dir, db, dbFile } = await fixtureDb('convert');
 const variant = (name: string, defs: string[] = []): string => buildObject(dir, ['lp_main.c'], `${name}.o`, defs);
 const lp = variant('lp');
 const convert = (path: string, explicit?: Map<string, { obj: string; pos: number }>): { r: ConvertResult; out: string } => {

@@ -2,29 +2,19 @@
  * klp convert and klp check on corrupted modules, and hostile names through every output format.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { checkModule } from '../../src/check/check.js';
 import { convertModule } from '../../src/convert/convert.js';
 import { ElfError, readElf, writeElf } from '../../src/elf/index.js';
-import { buildDatabase } from '../../src/symbols/build.js';
 import { klp } from '../helpers/cli.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
 import { buildObject } from '../helpers/tools.js';
 
-const fx = fixtures();
-const dir = join(fx.dir, 'convert-hostile');
-mkdirSync(join(dir, 'modules'), { recursive: true });
-copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
 const evil = 'evil\x1b[2J\x07name\x9b';
-writeFileSync(join(dir, 'kallsyms.txt'), `ffffffff8109de70 T nr_processes\nffffffff83317008 B saved_command_line\nffffffff81000000 t ${evil}\nffffffff81000010 t ${evil}\n` +
-  'ffffffff81000200 T __fentry__\nffffffff81700000 T seq_printf\nffffffff81700100 T klp_enable_patch\nffffffff82000100 d fixture_key\n', 'latin1');
-writeFileSync(join(dir, 'Module.symvers'), ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') + '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\t\n');
-const { db } = await buildDatabase({ kallsyms: join(dir, 'kallsyms.txt'), symvers: join(dir, 'Module.symvers'), modules: join(dir, 'modules') });
-const dbFile = join(dir, 'db.klpdb');
-writeFileSync(dbFile, db.serialize());
+const { dir, db, dbFile } = await fixtureDb('convert-hostile', [`ffffffff81000000 t ${evil}`, `ffffffff81000010 t ${evil}`]);
 const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
 const seed = new Uint8Array(readFileSync(lp));
 

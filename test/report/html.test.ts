@@ -4,26 +4,17 @@
  * search works, hostile names stay text; a screenshot is kept in test-artifacts/.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { readElf, writeElf } from '../../src/elf/index.js';
 import { klp } from '../helpers/cli.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
 import { ROOT, buildObject } from '../helpers/tools.js';
 
-const fx = fixtures();
-const dir = join(fx.dir, 'report');
-mkdirSync(join(dir, 'modules'), { recursive: true });
-copyFileSync(fx.module, join(dir, 'modules/fixture_mod.ko'));
 const evil = '</script><img src=x onerror=alert(1)>';
-writeFileSync(join(dir, 'kallsyms.txt'), ['ffffffff81000200 T __fentry__', 'ffffffff8109de70 T nr_processes', 'ffffffff814105a0 t cmdline_proc_show',
-  'ffffffff81700000 T seq_printf', 'ffffffff81700100 T klp_enable_patch', 'ffffffff82000100 d fixture_key', 'ffffffff83317008 B saved_command_line', ''].join('\n'));
-writeFileSync(join(dir, 'Module.symvers'), ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
-  '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\t\n');
-const db = join(dir, 'db.klpdb');
-assert.equal(klp('symbols', 'build', '--kallsyms', join(dir, 'kallsyms.txt'), '--symvers', join(dir, 'Module.symvers'), '--modules', join(dir, 'modules'), '-o', db).status, 0);
+const { dir, dbFile: db } = await fixtureDb('report');
 const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
 const good = join(dir, 'lp.klp.o');
 assert.equal(klp('convert', lp, '--db', db, '-o', good).status, 0);
