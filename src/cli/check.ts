@@ -1,10 +1,11 @@
 /** `klp check PATCH.ko`: will it load, and what does every livepatch relocation and klp_func resolve to. */
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { checkModule, type CheckResult } from '../check/check.js';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ElfFile } from '../elf/file.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { EmulatedKernel } from '../loader/kernel.js';
 import { UsageError } from '../errors.js';
 import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
@@ -37,6 +38,7 @@ export function registerCheck(program: Command): void {
     .argument('<patch>', 'livepatch module (.ko)')
     .option('--db <db>', 'symbol database of the target kernel; or give source options'))
     .option('--target-kernel <version>', 'kernel whose rules apply', '6.1')
+    .addOption(new Option('--design <design>', 'also load the patch in the loader emulator under this design (sets the kernel rules too)').choices(['6.1', '6.3'] as const))
     .option('--json', 'JSON')
     .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
     .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
@@ -45,16 +47,27 @@ export function registerCheck(program: Command): void {
       const elf = await loadElf(patch);
       if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
-      const r = checkModule(elf, { db, targetKernel: opts.targetKernel });
+      const r = checkModule(elf, { db, targetKernel: opts.design ?? opts.targetKernel });
+      let simulation: { design: string; status: number; log: string[] } | undefined;
+      if (opts.design) {
+        const k = new EmulatedKernel(db, opts.design);
+        const status = k.insmod(elf);
+        simulation = { design: opts.design, status, log: k.log };
+        if (status !== 0) {
+          r.findings.push({ severity: 'error', code: 'EMULATOR', where: `emulated ${opts.design} kernel`,
+            message: `insmod exits ${status}: ${k.log.slice(-2).join(' / ')}`, hint: 'see the messages above; they are the kernel\'s', kernelCatches: true });
+        }
+      }
       if (opts.html) {
         if (resolve(opts.html) === resolve(patch)) throw new UsageError('refusing to write the report over the patch');
         await writeFileAtomic(opts.html, Buffer.from(renderCheckHtml(r), 'utf8'));
       }
       if (opts.json) {
         const { patches: _p, ...rest } = r;
-        out(toJson(rest));
+        out(toJson({ ...rest, ...(simulation ? { simulation } : {}) }));
       } else {
         out(renderCheckText(r));
+        if (simulation) out(`emulated ${simulation.design} kernel: insmod -> ${simulation.status}\n${simulation.log.map((l) => `  ${escapeText(l)}`).join('\n')}`);
       }
       return r.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
     }));

@@ -130,3 +130,17 @@ test('klp check --dbs: one patch against several kernel builds, one summary tabl
   assert.equal(b.status, 2);
   assert.match(b.stdout, /c-broken\.klpdb\s+\?\s+bad database/);
 });
+
+test('klp check --design: the patch is also loaded in the loader emulator', () => {
+  const ok = JSON.parse(klp('check', converted, '--db', dbFile, '--design', '6.1', '--json').stdout) as { simulation: { design: string; status: number; log: string[] } };
+  assert.equal(ok.simulation.status, 0);
+  assert.ok(ok.simulation.log.includes("livepatch: enabling patch 'lp_fixture'"));
+  const broken = load(converted);
+  broken.findSymbolByName('.klp.sym.vmlinux.nr_processes,0')!.name = '.klp.sym.vmlinux.nr_processes,4';
+  const path = join(dir, 'broken-design.o');
+  writeFileSync(path, writeElf(broken));
+  const r = klp('check', path, '--db', dbFile, '--design', '6.3');
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /emulated 6\.3 kernel: insmod -> 22\n  livepatch: symbol position 4 for symbol 'nr_processes' in object 'vmlinux' not found/);
+  assert.equal(klp('check', converted, '--db', dbFile, '--design', '4.x').status, 2, 'designs not modelled yet are refused');
+});
