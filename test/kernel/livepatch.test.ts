@@ -54,6 +54,10 @@ function emulate(steps: Step[], design: '6.1' | '6.3' = '6.1'): { rc: number[]; 
   const rc = steps.map(([op, arg]) => (op === 'insmod' ? k.insmod(readElf(readFileSync(arg), { path: arg })) : op === 'rmmod' ? k.rmmod(arg) : k.disablePatch(arg)));
   return { rc, log: k.log };
 }
+/** The guest's `KLPKIT-<marker> <status>` lines, in order; null stands for a step that prints none (0). */
+function statuses(console: string, markers: Array<string | null>): number[] {
+  return markers.map((m) => (m === null ? 0 : Number(new RegExp(`KLPKIT-${m} (\\d+)`).exec(console)![1])));
+}
 /** Every emulator message must be in the kernel's dmesg (addresses in "loc ... val ..." differ). */
 function assertLogIn(log: string[], dmesg: string): void {
   const norm = (l: string): string => l.replace(/, loc .*$/, '');
@@ -168,9 +172,7 @@ dmesg > /dev/ttyS1
   // The emulator's 6.1 design predicts every status and message.
   const e = emulate([['insmod', demo], ['insmod', demoKlp], ['insmod', target], ['insmod', patchKlp], ['rmmod', 'klpkit_target'],
     ['insmod', target], ['disable', 'klpkit_patch'], ['rmmod', 'klpkit_patch'], ['insmod', target]]);
-  const kernelRc = ['S1-RAW', 'S1-RC', 'S2-TARGET', 'S2-PATCH', 'S4-RMMOD', 'S4-RELOAD', null, 'S4-RMPATCH', 'S4-RELOAD2']
-    .map((m) => (m === null ? 0 : Number(new RegExp(`KLPKIT-${m} (\\d+)`).exec(c)![1])));
-  assert.deepEqual(e.rc, kernelRc);
+  assert.deepEqual(e.rc, statuses(c, ['S1-RAW', 'S1-RC', 'S2-TARGET', 'S2-PATCH', 'S4-RMMOD', 'S4-RELOAD', null, 'S4-RMPATCH', 'S4-RELOAD2']));
   assertLogIn(e.log, dmesg);
   assert.ok(e.log.some((l) => l.includes('existing value is nonzero')));
   // Under the 6.3 design (relocations cleared when the module goes) the same reload works.
@@ -210,6 +212,13 @@ dmesg > /dev/ttyS1
   assert.equal(check.status, 1);
   assert.match(check.stdout, /error: .*symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found/);
   assert.match(c, /KLPKIT-S5-VALUE orig homonym string A homonym string B/);
+
+  // The emulator's 6.1 design predicts every status and message here too.
+  const e = emulate([['insmod', patchKlp], ['insmod', target], ['disable', 'klpkit_patch'], ['rmmod', 'klpkit_patch'], ['insmod', patchWrong]]);
+  assert.deepEqual(e.rc, statuses(c, ['S3-PATCH', 'S3-TARGET', null, 'S5-RMPATCH', 'S5-WRONG']));
+  assertLogIn(e.log, dmesg);
+  assert.ok(e.log.includes("livepatch: applying patch 'klpkit_patch' to loading module 'klpkit_target'"));
+  assert.ok(e.log.includes("livepatch: symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found"));
 });
 
 test('boot 3: what the kernel does not catch, klp check does (before loading)', () => {
