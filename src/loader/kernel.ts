@@ -38,6 +38,11 @@ export class EmulatedKernel {
   readonly memory = new Memory();
   private readonly modules = new Map<string, LoadedModule>();
   private readonly patches = new Map<string, Patch>();
+  /** Exports of the loaded modules, and vmlinux exports looked up so far (resolve_symbol). */
+  private readonly moduleExports = new Map<string, bigint>();
+  private readonly vmlinuxExports = new Map<string, bigint | undefined>();
+  /** Relocations written by the module loader (apply_relocations) so far. */
+  relocationsApplied = 0;
   private nextModule = 0xffffffffc0000000n;
   private nextPercpu: bigint;
   private readonly env: KernelEnv;
@@ -55,11 +60,12 @@ export class EmulatedKernel {
       kernel: this.k,
       memory: this.memory,
       resolveExport: (name) => {
-        for (const m of this.modules.values()) {
-          const a = m.exports.get(name);
-          if (a !== undefined) return a;
+        const a = this.moduleExports.get(name);
+        if (a !== undefined) return a;
+        if (!this.vmlinuxExports.has(name)) {
+          this.vmlinuxExports.set(name, db.lookup(name).find((d) => d.object === 'vmlinux' && d.exported)?.address ?? undefined);
         }
-        return db.lookup(name).find((d) => d.object === 'vmlinux' && d.exported)?.address ?? undefined;
+        return this.vmlinuxExports.get(name);
       },
       findVmlinuxSymbol: (name, pos) => findObjectSymbol(db, 'vmlinux', name, pos),
       allocModule: (size) => {
@@ -90,6 +96,7 @@ export class EmulatedKernel {
       return ERRNO[r.errno] ?? ERRNO.ENOEXEC!;
     }
     const mod = r.module;
+    this.relocationsApplied += r.applied;
     // prepare_coming_module -> klp_module_coming(mod). (complete_formation's RO/NX and the
     // permission audit of late writes are not modelled yet: text_poke writes are recorded as such.)
     for (const p of this.patches.values()) {
@@ -106,6 +113,7 @@ export class EmulatedKernel {
       this.log.push(`livepatch: applying patch '${p.name}' to loading module '${name}'`);
     }
     this.modules.set(name, mod);
+    for (const [n, a] of mod.exports) this.moduleExports.set(n, a);
     // do_init_module: a livepatch module's init calls klp_enable_patch().
     if (isLivepatchModule(elf)) {
       const objects = readKlpPatches(elf)[0]?.objects ?? [];
@@ -115,8 +123,7 @@ export class EmulatedKernel {
         if (o.name !== null && !target) continue; // not loaded: klp_module_coming will do it
         const err = this.initObjectLoaded(p, o, target);
         if (err) {
-          this.modules.delete(name);
-          this.free(mod);
+          this.forget(mod);
           return err;
         }
       }
@@ -148,10 +155,16 @@ export class EmulatedKernel {
       this.log.push(`livepatch: reverting patch '${q.name}' on unloading module '${name}'`);
       if (this.design === '6.3') this.clearObjectRelocs(q, name);
     }
-    this.modules.delete(name);
     this.patches.delete(name);
-    this.free(mod);
+    this.forget(mod);
     return 0;
+  }
+
+  /** Drop a module that was registered: its exports, its entry, its memory. */
+  private forget(mod: LoadedModule): void {
+    for (const n of mod.exports.keys()) this.moduleExports.delete(n);
+    this.modules.delete(mod.name);
+    this.free(mod);
   }
 
   private free(mod: LoadedModule): void {

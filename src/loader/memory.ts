@@ -29,8 +29,15 @@ export class Memory {
   /** Keep every write record (the scale test turns this off). */
   record = true;
 
+  /** Regions are kept sorted by base address (they never overlap), so lookups are a binary search. */
   map(r: Region): Region {
-    this.regions.push(r);
+    let lo = 0, hi = this.regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.regions[mid]!.base < r.base) lo = mid + 1;
+      else hi = mid;
+    }
+    this.regions.splice(lo, 0, r);
     return r;
   }
 
@@ -40,9 +47,19 @@ export class Memory {
   }
 
   find(addr: bigint, size: number): { region: Region; off: number } | undefined {
-    for (const region of this.regions) {
+    // Only the regions with the greatest base <= addr can hold it.
+    let lo = 0, hi = this.regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.regions[mid]!.base <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    // Empty regions (a module without init sections) can share a base with the next region.
+    const base = this.regions[lo - 1]?.base;
+    for (let i = lo - 1; i >= 0 && this.regions[i]!.base === base; i--) {
+      const region = this.regions[i]!;
       const off = addr - region.base;
-      if (off >= 0n && off + BigInt(size) <= BigInt(region.bytes.length)) return { region, off: Number(off) };
+      if (off + BigInt(size) <= BigInt(region.bytes.length)) return { region, off: Number(off) };
     }
     return undefined;
   }

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
 import { moduleName } from '../../src/elf/module.js';
-import { Memory } from '../../src/loader/memory.js';
-import { loadModuleImage, type KernelEnv } from '../../src/loader/module-loader.js';
+import { EmulatedKernel } from '../../src/loader/kernel.js';
 import { buildDatabase } from '../../src/symbols/build.js';
 import { moduleExports } from '../../src/symbols/module-symbols.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
@@ -49,50 +48,18 @@ test(`every module of ${corpus.version} loads and links in the emulator`, (t) =>
   };
   for (const m of [...info.keys()].sort()) visit(m);
 
-  // Pass 2: load each in order.
-  const vmlinuxExport = new Map<string, bigint | undefined>();
-  const moduleExport = new Map<string, bigint>();
-  let next = 0xffffffffc0000000n; // MODULES_VADDR with CONFIG_RANDOMIZE_BASE (1 GiB kernel image space)
-  const perCpuEnd = db.lookup('__per_cpu_end')[0]?.address ?? 0x40000n;
-  let nextPercpu = perCpuEnd;
-  const memory = new Memory();
-  memory.record = false;
-  const env: KernelEnv = {
-    kernel: { major: 6, minor: 1 },
-    memory,
-    resolveExport(name) {
-      const m = moduleExport.get(name);
-      if (m !== undefined) return m;
-      if (!vmlinuxExport.has(name)) vmlinuxExport.set(name, db.lookup(name).find((d) => d.object === 'vmlinux' && d.exported)?.address ?? undefined);
-      return vmlinuxExport.get(name);
-    },
-    allocModule(size) {
-      const at = next;
-      next += BigInt(size);
-      return at;
-    },
-    allocPercpu(size, align) {
-      nextPercpu = (nextPercpu + BigInt(align) - 1n) / BigInt(align) * BigInt(align);
-      const at = nextPercpu;
-      nextPercpu += BigInt(size);
-      return at;
-    },
-  };
+  // Pass 2: load each in order, in the emulated 6.1 kernel.
+  const k = new EmulatedKernel(db, '6.1');
+  k.memory.record = false;
   const failures: string[] = [];
-  let applied = 0;
   for (const m of order) {
     const path = info.get(m)!.path;
-    const r = loadModuleImage(readElf(readFileSync(path), { path }), env);
-    if (!r.ok) {
-      failures.push(`${m}: ${r.stage} ${r.kind}: ${r.log.join(' | ')}`);
-      continue;
-    }
-    applied += r.applied;
-    for (const [n, a] of r.module.exports) moduleExport.set(n, a);
-    memory.unmap(r.module.core);
-    memory.unmap(r.module.init);
+    const before = k.log.length;
+    const rc = k.insmod(readElf(readFileSync(path), { path }));
+    if (rc !== 0) failures.push(`${m}: insmod -> ${rc}: ${k.log.slice(before).join(' | ')}`);
   }
-  t.diagnostic(`${order.length} modules loaded in dependency order, ${applied} relocations applied, modules area up to 0x${next.toString(16)}`);
+  const applied = k.relocationsApplied;
+  t.diagnostic(`${order.length} modules loaded in dependency order, ${applied} relocations applied`);
   assert.equal(order.length, files.length);
   assert.deepEqual(failures.slice(0, 10), []);
   assert.ok(applied > 3_000_000, `${applied} relocations applied`);
