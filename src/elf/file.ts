@@ -278,7 +278,6 @@ export class ElfFile {
     const sec = new Section(fresh);
     sec.linkSection = linkSection ?? null;
     sec.infoSection = infoSection ?? null;
-    sec.changed = true;
     if (at === undefined) this.sections.push(sec);
     else this.sections.splice(at, 0, sec);
     return sec;

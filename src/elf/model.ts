@@ -66,7 +66,7 @@ export class Section {
   linkSection: Section | null = null;
   /** The section that sh_info refers to (the target of a REL/RELA section, or SHF_INFO_LINK). */
   infoSection: Section | null = null;
-  /** File contents (empty for NOBITS). Replace it (not mutate in place) and call `markChanged`. */
+  /** File contents (empty for NOBITS). Replace it with setData() rather than mutating it in place. */
   data: Uint8Array;
 
   /** Index in the input file, or -1 for a section created in memory. */
@@ -75,8 +75,6 @@ export class Section {
   readonly origNameOffset: number;
   /** The name as read (the reader fills it in once the section-name table is known). */
   origName: string;
-  /** True once the contents were replaced through the API. */
-  changed = false;
 
   /** @internal decoded symbol table, when this is SYMTAB/DYNSYM */
   _symbols: ElfSymbol[] | undefined;
@@ -132,7 +130,6 @@ export class Section {
   setData(data: Uint8Array): void {
     this.data = data;
     this.size = data.length;
-    this.changed = true;
   }
 }
 
