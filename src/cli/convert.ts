@@ -2,6 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
+import { splitModule } from '../convert/split.js';
+import { renderSplitText } from './split.js';
 import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
@@ -70,6 +72,7 @@ export function registerConvert(program: Command): void {
     .option('--dry-run', 'print the plan; write nothing')
     .option('--json', 'machine-readable plan and problems')
     .option('-v, --verbose', 'print every converted relocation')
+    .option('--per-object', 'for the per-object loader design: convert module-keyed __jump_table/.static_call_sites entries too, then klp split')
     .action((input, opts) => runCommand(async () => {
       if (opts.inPlace && opts.output) throw new UsageError('give -o OUT.ko or --in-place, not both');
       if (!opts.dryRun && !opts.output && !opts.inPlace) throw new UsageError('give -o OUT.ko, --in-place or --dry-run');
@@ -99,19 +102,22 @@ export function registerConvert(program: Command): void {
       }
       const db = await dbFromOptions(opts);
       const elf = await loadElf(input);
-      const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel });
+      const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel, perObject: !!opts.perObject });
+      const split = opts.perObject && r.problems.length === 0 ? splitModule(elf) : undefined;
+      if (split) r.problems.push(...split.problems);
       if (opts.json) {
         const { patches: _p, ...rest } = r;
-        out(toJson({ input, output: opts.dryRun ? null : output ?? null, ...rest }));
+        out(toJson({ input, output: opts.dryRun || r.problems.length ? null : output ?? null, ...rest, ...(split ? { split: { objects: split.objects, kept: split.kept } } : {}) }));
       } else {
         out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0, !!opts.verbose));
+        if (split) out(renderSplitText(split));
       }
       if (r.problems.length > 0) {
         for (const p of r.problems) process.stderr.write(`klp: error: ${escapeText(input)}: ${escapeText(p.where)}: ${escapeText(p.message).replace(/\\x0a/g, '\n')}\n  -> ${escapeText(p.hint)}\n`);
         process.stderr.write(`klp: ${r.problems.length} problem(s); nothing written\n`);
         return EXIT.FINDINGS;
       }
-      if (!opts.dryRun) await writeFileAtomic(output!, r.changed ? writeElf(elf) : elf.source);
+      if (!opts.dryRun) await writeFileAtomic(output!, r.changed || split?.changed ? writeElf(elf) : elf.source);
       return EXIT.OK;
     }));
 }

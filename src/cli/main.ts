@@ -6,6 +6,7 @@ import { registerCheck } from './check.js';
 import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
 import { registerSymbols } from './symbols.js';
+import { registerSplit } from './split.js';
 import { EXIT } from './run.js';
 
 const program = new Command()
@@ -18,6 +19,7 @@ const program = new Command()
 registerElf(program);
 registerSymbols(program);
 registerConvert(program);
+registerSplit(program);
 registerCheck(program);
 registerDemo(program);
 

@@ -28,6 +28,7 @@ import {
   type KernelVersion,
 } from './names.js';
 import { specialSectionProblem } from './special.js';
+import { SPLITTABLE_SPECIAL } from './split.js';
 
 export type Resolution = { obj: string; pos: number };
 export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';
@@ -60,6 +61,12 @@ export interface ConvertOptions {
   /** Explicit resolutions (`--sym NAME=OBJ,POS` and --map lines), by symbol name. */
   explicit?: ReadonlyMap<string, Resolution>;
   targetKernel?: string;
+  /**
+   * Convert for the per-object loader design: special-section entries that need a module's
+   * symbol (__jump_table, .static_call_sites) are converted rather than refused; klp split then
+   * moves them into .klp.arch.<obj> sections, which that design applies once the object is there.
+   */
+  perObject?: boolean;
 }
 
 export interface ConvertResult {
@@ -265,7 +272,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
         continue;
       }
-      const special = specialSectionProblem(target.name, lpObj, k);
+      const special = opts.perObject && target.name in SPLITTABLE_SPECIAL ? undefined : specialSectionProblem(target.name, lpObj, k);
       if (special) {
         problem({ symbol: name, where, message: `${target.name} entry needs '${name}' from ${lpObj}: ${special.why}`, hint: special.wayOut });
         continue;

@@ -1,28 +1,42 @@
 /**
- * An emulated kernel: the module loader's load_module()/delete_module() around loadModuleImage(),
- * and the livepatch core's handling of livepatch relocations (kernel/livepatch/core.c), under the
- * 6.1 design (early vmlinux relocations, late module relocations through text_poke, no clearing)
- * or the 6.3 one (the same, plus klp_clear_object_relocs when a patched module goes).
+ * An emulated kernel: load_module()/delete_module() (kernel/module/main.c) stage by stage, the
+ * livepatch core's klp_enable_patch/klp_module_coming/klp_module_going (kernel/livepatch/core.c)
+ * and the jump label notifier, under one of the designs of designs.ts.
  *
- * insmod/rmmod return what busybox's insmod/rmmod exit with (0 or the errno), and `log` collects
- * the kernel's messages with their prefixes as dmesg shows them, so runs compare with a real boot.
+ * insmod/rmmod return what busybox's insmod/rmmod exit with (0 or the errno). `log` collects the
+ * kernel's messages with their prefixes as dmesg shows them, so runs compare with a real boot;
+ * `events` adds the emulator's trace: stages, module states, every livepatch relocation with its
+ * symbol, object, sympos and address, and every permission change.
  */
-import { archForMachine } from '../arch/index.js';
+import type { Arch } from '../arch/types.js';
 import { SHN } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';
-import { isLivepatchModule, moduleName } from '../elf/module.js';
+import { moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpObjectInfo } from '../convert/klp-objects.js';
 import { parseKlpRelaObject, parseKlpSym } from '../convert/names.js';
 import { findObjectSymbol } from '../check/check.js';
 import { klpFindAmong } from '../symbols/sympos.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { Memory } from './memory.js';
-import { loadModuleImage, type KernelEnv, type LoadedModule } from './module-loader.js';
+import { DESIGN_TRAITS, type Design, type DesignTraits } from './designs.js';
+import { JumpLabels } from './jump-label.js';
+import { Memory, RO_NX, RO_X, RW_NX, RW_X, permString, type PermChange, type Perms, type Writer } from './memory.js';
+import {
+  allocateModule, applyRelocations, archOf, collectExports, freeModule, simplifySymbols, writeRelocations,
+  type KernelEnv, type LoadedModule, type StageError,
+} from './module-loader.js';
 
-export type Design = '6.1' | '6.3';
+export type { Design } from './designs.js';
 
 const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
+const MODULES_VADDR = 0xffffffffc0000000n;
+
+export interface SimEvent {
+  stage: string;
+  /** kernel: a message the kernel prints (also in `log`); trace: the emulator's account of a step. */
+  kind: 'kernel' | 'trace';
+  text: string;
+}
 
 interface Patch {
   name: string;
@@ -33,9 +47,13 @@ interface Patch {
   klpValues: Map<ElfSymbol, bigint>;
 }
 
+const isErr = (x: unknown): x is StageError => typeof x === 'object' && x !== null && 'errno' in x;
+
 export class EmulatedKernel {
   readonly log: string[] = [];
+  readonly events: SimEvent[] = [];
   readonly memory = new Memory();
+  readonly jumpLabels: JumpLabels;
   private readonly modules = new Map<string, LoadedModule>();
   private readonly patches = new Map<string, Patch>();
   /** Exports of the loaded modules, and vmlinux exports looked up so far (resolve_symbol). */
@@ -43,18 +61,28 @@ export class EmulatedKernel {
   private readonly vmlinuxExports = new Map<string, bigint | undefined>();
   /** Relocations written by the module loader (apply_relocations) so far. */
   relocationsApplied = 0;
-  private nextModule = 0xffffffffc0000000n;
+  /**
+   * module_alloc() gives every layout of a module the same place each time it is loaded (a slot
+   * per module and layout), so runs in different orders put the same code at the same address and
+   * final bytes compare directly. The kernel's vmalloc makes no such promise; nothing here relies
+   * on addresses being different.
+   */
+  private readonly slots = new Map<string, { base: bigint; size: number }>();
+  private nextModule = MODULES_VADDR;
   private nextPercpu: bigint;
   private readonly env: KernelEnv;
   private readonly k: { major: number; minor: number };
-
   private readonly db: SymbolDb;
   readonly design: Design;
+  readonly traits: DesignTraits;
+  private stage = 'init';
 
   constructor(db: SymbolDb, design: Design) {
     this.db = db;
     this.design = design;
-    this.k = design === '6.3' ? { major: 6, minor: 3 } : { major: 6, minor: 1 };
+    this.traits = DESIGN_TRAITS[design];
+    this.k = this.traits.kernel;
+    this.jumpLabels = new JumpLabels(this.memory, (line) => this.trace(line));
     this.nextPercpu = db.lookup('__per_cpu_end')[0]?.address ?? 0x40000n;
     this.env = {
       kernel: this.k,
@@ -67,11 +95,14 @@ export class EmulatedKernel {
         }
         return this.vmlinuxExports.get(name);
       },
-      findVmlinuxSymbol: (name, pos) => findObjectSymbol(db, 'vmlinux', name, pos),
-      allocModule: (size) => {
-        const at = this.nextModule;
+      allocModule: (module, part, size) => {
+        const key = `${module}/${part}`;
+        const slot = this.slots.get(key);
+        if (slot && size <= slot.size) return slot.base;
+        const base = this.nextModule;
         this.nextModule += BigInt(size);
-        return at;
+        this.slots.set(key, { base, size });
+        return base;
       },
       allocPercpu: (size, align) => {
         const a = BigInt(align);
@@ -83,80 +114,291 @@ export class EmulatedKernel {
     };
   }
 
+  // -----------------------------------------------------------------------------------------------
+  // Output
+
+  private kernel(...lines: string[]): void {
+    for (const text of lines) {
+      this.log.push(text);
+      this.events.push({ stage: this.stage, kind: 'kernel', text });
+    }
+  }
+
+  private trace(text: string): void {
+    if (this.memory.record) this.events.push({ stage: this.stage, kind: 'trace', text });
+  }
+
+  private at(stage: string): void {
+    this.stage = stage;
+  }
+
+  private setState(mod: LoadedModule, state: LoadedModule['state']): void {
+    mod.state = state;
+    this.trace(`${mod.name}: MODULE_STATE_${state}`);
+  }
+
+  private protect(mod: LoadedModule, part: string, to: Perms, kind: PermChange['kind']): void {
+    const r = mod.regions.get(part);
+    if (!r) return;
+    const from = r.perms;
+    this.memory.protect(r, to, this.stage, kind);
+    if (r.bytes.length > 0 && permString(from) !== permString(to)) this.trace(`${kind}: ${r.name} ${permString(from)} -> ${permString(to)}`);
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Queries (scenario expectations, reports)
+
   isLoaded(name: string): boolean {
     return this.modules.has(name);
   }
 
+  module(name: string): LoadedModule | undefined {
+    return this.modules.get(name);
+  }
+
+  /** A symbol's address: vmlinux from the database, a module's from its loaded image. */
+  symbolAddress(obj: string, name: string, pos = 0): bigint | undefined {
+    const r = this.findSymbol(obj, this.modules.get(obj), name, pos);
+    return r.ok ? r.address : undefined;
+  }
+
+  sectionAddress(module: string, section: string): bigint | undefined {
+    const mod = this.modules.get(module);
+    const s = mod?.elf.sections.find((x) => x.name === section);
+    return s ? mod!.sectionAddr.get(s) : undefined;
+  }
+
+  get violations(): number {
+    return this.memory.writes.filter((w) => w.violation).length;
+  }
+
+  get flips(): number {
+    return this.memory.permChanges.filter((c) => c.kind === 'flip').length;
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // insmod
+
   insmod(elf: ElfFile): number {
     const name = moduleName(elf) ?? '?';
+    this.at('load_module');
     if (this.modules.has(name)) return ERRNO.EEXIST!;
-    const r = loadModuleImage(elf, this.env);
-    if (!r.ok) {
-      this.log.push(...r.log.map((m) => (m.startsWith('x86/modules:') || m.startsWith('overflow') || m.startsWith('`') ? `module: ${m}` : m)));
-      return ERRNO[r.errno] ?? ERRNO.ENOEXEC!;
+    const arch = archOf(elf);
+    if (isErr(arch)) return this.failLoad(undefined, arch);
+    const perObjectLayout = this.traits.relocs === 'per-object';
+    const mod = allocateModule(elf, this.env, perObjectLayout);
+    const core = mod.regions.get('core.text')!;
+    this.at('layout_and_allocate');
+    this.trace(`${name}: ${mod.livepatch ? 'livepatch module, ' : ''}core at 0x${core.base.toString(16)} (text ${mod.layout.core.textSize}, rodata ${mod.layout.core.roSize - mod.layout.core.textSize}, ro_after_init ${mod.layout.core.roAfterInitSize - mod.layout.core.roSize}, data ${mod.layout.core.size - mod.layout.core.roAfterInitSize} bytes)`
+      + [...mod.layout.klp.keys()].map((o) => `, .klp sections of ${o} at 0x${mod.regions.get(`klp.${o}.text`)!.base.toString(16)}`).join(''));
+    this.setState(mod, 'UNFORMED');
+
+    this.at('simplify_symbols');
+    const unknown = simplifySymbols(mod, this.env);
+    if (unknown) return this.failLoad(mod, unknown);
+
+    // apply_relocations, with each design's treatment of livepatch relocation sections.
+    this.at('apply_relocations');
+    const patch: Patch | undefined = mod.livepatch ? { name, mod, objects: readKlpPatches(elf)[0]?.objects ?? [], enabled: false, klpValues: new Map() } : undefined;
+    const applied = applyRelocations(mod, arch, this.env, (rs) => {
+      const obj = parseKlpRelaObject(rs.name) ?? '';
+      if (!patch) return 0;
+      switch (this.traits.relocs) {
+        case 'late-flip': return 0; // "Livepatch relocation sections are applied by livepatch"
+        case 'early-vmlinux': return obj === 'vmlinux' ? this.applyKlpSection(patch, rs, arch, 'memcpy') : 0;
+        case 'per-object': return obj === 'vmlinux' || this.modules.has(obj) ? this.applyKlpSection(patch, rs, arch, 'memcpy') : 0;
+      }
+    });
+    if (isErr(applied)) return this.failLoad(mod, applied);
+    this.relocationsApplied += applied;
+    if (this.traits.relocs === 'per-object') {
+      // The hook on the other side: every loaded patch's relocations for this module.
+      for (const p of this.patchesFor(name)) {
+        for (const part of ['text', 'rodata', 'ro_after_init']) if (this.traits.absentReadOnly) this.protect(p.mod, `klp.${name}.${part}`, RW_NX, 'flip');
+        for (const rs of this.klpRelaSections(p, name)) {
+          const n = this.applyKlpSection(p, rs, arch, 'memcpy', mod);
+          if (isErr(n)) return this.failPerObject(mod, p, n);
+        }
+      }
     }
-    const mod = r.module;
-    this.relocationsApplied += r.applied;
-    // prepare_coming_module -> klp_module_coming(mod). (complete_formation's RO/NX and the
-    // permission audit of late writes are not modelled yet: text_poke writes are recorded as such.)
-    for (const p of this.patches.values()) {
-      const obj = p.objects.find((o) => o.name === name);
-      if (!obj || !p.enabled) continue;
+
+    // post_relocation -> module_finalize (x86: alternatives, ORC, ...: their bytes are not modelled)
+    this.at('module_finalize');
+    if (patch && this.traits.relocs === 'per-object') {
+      for (const o of patch.objects) if (o.name !== null && this.modules.has(o.name)) this.applyKlpArch(patch, o.name);
+    }
+    if (this.traits.relocs === 'per-object') for (const p of this.patchesFor(name)) this.applyKlpArch(p, name);
+
+    // complete_formation: module_enable_ro(mod, false), module_enable_nx(), module_enable_x()
+    this.at('complete_formation');
+    for (const l of ['core', 'init']) {
+      this.protect(mod, `${l}.text`, RO_X, 'protect');
+      this.protect(mod, `${l}.rodata`, RO_NX, 'protect');
+    }
+    if (patch && this.traits.relocs === 'per-object') {
+      for (const obj of mod.layout.klp.keys()) {
+        if (this.modules.has(obj)) {
+          this.protect(mod, `klp.${obj}.text`, RO_X, 'protect');
+          this.protect(mod, `klp.${obj}.rodata`, RO_NX, 'protect');
+        } else if (this.traits.absentReadOnly) {
+          for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(mod, `klp.${obj}.${part}`, RO_NX, 'protect');
+        }
+      }
+    }
+    if (this.traits.relocs === 'per-object') {
+      for (const p of this.patchesFor(name)) {
+        this.protect(p.mod, `klp.${name}.text`, RO_X, 'protect');
+        this.protect(p.mod, `klp.${name}.rodata`, RO_NX, 'protect');
+        this.protect(p.mod, `klp.${name}.ro_after_init`, RO_NX, 'protect');
+      }
+    }
+    this.setState(mod, 'COMING');
+
+    // prepare_coming_module: klp_module_coming(mod), then the COMING notifiers.
+    this.at('klp_module_coming');
+    for (const p of this.patchesFor(name)) {
+      const obj = p.objects.find((o) => o.name === name)!;
       const err = this.initObjectLoaded(p, obj, mod);
       if (err) {
-        this.log.push(`livepatch: failed to initialize patch '${p.name}' for module '${name}' (-${err})`);
-        this.log.push(`livepatch: patch '${p.name}' failed for module '${name}', refusing to load module '${name}'`);
-        this.free(mod);
+        this.kernel(`livepatch: failed to initialize patch '${p.name}' for module '${name}' (-${err})`);
+        this.kernel(`livepatch: patch '${p.name}' failed for module '${name}', refusing to load module '${name}'`);
+        this.setState(mod, 'GOING');
+        freeModule(mod, this.memory);
         return err;
       }
       // Printed only once the object is initialised (kernel/livepatch/core.c klp_module_coming).
-      this.log.push(`livepatch: applying patch '${p.name}' to loading module '${name}'`);
+      this.kernel(`livepatch: applying patch '${p.name}' to loading module '${name}'`);
     }
+    this.at('jump_label_module_notify');
+    const table = elf.findSectionByName('__jump_table');
+    if (table) this.jumpLabels.addModule(mod, table, this.stage, (a) => this.within(mod, a));
+
     this.modules.set(name, mod);
+    collectExports(mod);
     for (const [n, a] of mod.exports) this.moduleExports.set(n, a);
+
     // do_init_module: a livepatch module's init calls klp_enable_patch().
-    if (isLivepatchModule(elf)) {
-      const objects = readKlpPatches(elf)[0]?.objects ?? [];
-      const p: Patch = { name, mod, objects, enabled: false, klpValues: new Map() };
-      for (const o of objects) {
+    if (patch) {
+      this.at('klp_enable_patch');
+      for (const o of patch.objects) {
         const target = o.name === null ? undefined : this.modules.get(o.name);
-        if (o.name !== null && !target) continue; // not loaded: klp_module_coming will do it
-        const err = this.initObjectLoaded(p, o, target);
+        if (o.name !== null && !target) {
+          this.trace(`${name}: object '${o.name}' is not loaded: its livepatch relocations wait for it`);
+          continue;
+        }
+        const err = this.initObjectLoaded(patch, o, target);
         if (err) {
           this.forget(mod);
           return err;
         }
       }
-      p.enabled = true;
-      this.patches.set(name, p);
-      this.log.push(`livepatch: enabling patch '${name}'`, `livepatch: '${name}': starting patching transition`, `livepatch: '${name}': patching complete`);
+      // What the kernel never looks at (klp check flags it): sections for undeclared objects.
+      const declared = new Set(patch.objects.map((o) => o.name ?? 'vmlinux'));
+      const early = this.traits.relocs !== 'late-flip';
+      for (const rs of elf.sections) {
+        const obj = rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined;
+        if (obj && !declared.has(obj) && !(early && obj === 'vmlinux')) this.trace(`${name}: ${rs.name} is never applied: the patch has no klp_object '${obj}' (its targets stay zero)`);
+      }
+      patch.enabled = true;
+      this.patches.set(name, patch);
+      this.kernel(`livepatch: enabling patch '${name}'`, `livepatch: '${name}': starting patching transition`, `livepatch: '${name}': patching complete`);
+    }
+    // do_init_module: LIVE, module_enable_ro(mod, true), free the init layout.
+    this.at('do_init_module');
+    this.setState(mod, 'LIVE');
+    this.protect(mod, 'core.ro_after_init', RO_NX, 'protect');
+    if (patch && this.traits.relocs === 'per-object') {
+      for (const obj of mod.layout.klp.keys()) if (this.modules.has(obj)) this.protect(mod, `klp.${obj}.ro_after_init`, RO_NX, 'protect');
+    }
+    for (const [key, r] of mod.regions) {
+      if (key.startsWith('init.')) {
+        this.memory.unmap(r);
+        mod.regions.delete(key);
+      }
     }
     return 0;
   }
 
+  private failLoad(mod: LoadedModule | undefined, e: StageError): number {
+    this.kernel(...e.messages);
+    if (mod) freeModule(mod, this.memory);
+    return ERRNO[e.errno] ?? ERRNO.ENOEXEC!;
+  }
+
+  /** Per-object: a patch's relocations for the arriving module failed; the module is refused. */
+  private failPerObject(mod: LoadedModule, p: Patch, e: StageError): number {
+    this.kernel(...e.messages);
+    this.kernel(`livepatch: patch '${p.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
+    for (const q of this.patchesFor(mod.name)) this.clearObjectRelocs(q, mod.name, 'per-object');
+    freeModule(mod, this.memory);
+    return ERRNO[e.errno] ?? ERRNO.ENOEXEC!;
+  }
+
+  private within(mod: LoadedModule, a: bigint): boolean {
+    for (const r of mod.regions.values()) if (a >= r.base && a < r.base + BigInt(r.bytes.length)) return true;
+    return false;
+  }
+
+  /** Enabled patches that have an object named `name`. */
+  private patchesFor(name: string): Patch[] {
+    return [...this.patches.values()].filter((p) => p.enabled && p.objects.some((o) => o.name === name));
+  }
+
+  private klpRelaSections(p: Patch, obj: string): Section[] {
+    return p.mod.elf.sections.filter((rs) => rs.isLivepatchRela && parseKlpRelaObject(rs.name) === obj && rs.infoSection && p.mod.sectionAddr.has(rs.infoSection));
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // rmmod, disable, static keys
+
   /** echo 0 > /sys/kernel/livepatch/<patch>/enabled */
   disablePatch(name: string): number {
     const p = this.patches.get(name);
+    this.at('klp_disable_patch');
     if (!p || !p.enabled) return ERRNO.EINVAL!;
     p.enabled = false;
-    this.log.push(`livepatch: '${name}': starting unpatching transition`, `livepatch: '${name}': unpatching complete`);
+    this.kernel(`livepatch: '${name}': starting unpatching transition`, `livepatch: '${name}': unpatching complete`);
     return 0;
   }
 
   rmmod(name: string): number {
     const mod = this.modules.get(name);
+    this.at('delete_module');
     if (!mod) return ERRNO.ENOENT!;
     const p = this.patches.get(name);
     if (p?.enabled) return ERRNO.EBUSY!; // an enabled patch holds a reference on its own module
+    this.setState(mod, 'GOING');
     // klp_module_going(): revert patches on this module; 6.3 also clears their relocations.
-    for (const q of this.patches.values()) {
-      const obj = q.objects.find((o) => o.name === name);
-      if (!obj || !q.enabled) continue;
-      this.log.push(`livepatch: reverting patch '${q.name}' on unloading module '${name}'`);
-      if (this.design === '6.3') this.clearObjectRelocs(q, name);
+    this.at('klp_module_going');
+    for (const q of this.patchesFor(name)) {
+      this.kernel(`livepatch: reverting patch '${q.name}' on unloading module '${name}'`);
+      if (this.traits.relocs === 'per-object') {
+        // The object's code of the patch is retired: back to RW+NX, relocations cleared, its
+        // .klp.arch entries unlinked and their sites restored, so a reload starts afresh.
+        for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(q.mod, `klp.${name}.${part}`, RW_NX, 'release');
+        this.clearObjectRelocs(q, name, 'memcpy');
+        this.revertKlpArch(q, name);
+        if (this.traits.absentReadOnly) for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(q.mod, `klp.${name}.${part}`, RO_NX, 'protect');
+      } else if (this.traits.clearOnGoing) {
+        this.clearObjectRelocs(q, name, 'text_poke');
+      }
     }
+    this.at('jump_label_module_notify');
+    this.jumpLabels.delModule(name);
     this.patches.delete(name);
     this.forget(mod);
+    return 0;
+  }
+
+  /**
+   * static_branch_enable()/disable() on `<obj>:<name>` (a module's key, e.g. through a module
+   * parameter, or a vmlinux key); returns 0, or ENOENT when the key is not in emulated memory.
+   */
+  setStaticKey(obj: string, name: string, on: boolean): number {
+    this.at('static_key');
+    const addr = this.symbolAddress(obj, name);
+    if (addr === undefined || this.jumpLabels.keyEnabled(addr) === undefined) return ERRNO.ENOENT!;
+    this.jumpLabels.setKey(addr, on, this.stage, `${obj}:${name}`);
     return 0;
   }
 
@@ -164,87 +406,157 @@ export class EmulatedKernel {
   private forget(mod: LoadedModule): void {
     for (const n of mod.exports.keys()) this.moduleExports.delete(n);
     this.modules.delete(mod.name);
-    this.free(mod);
+    freeModule(mod, this.memory);
   }
 
-  private free(mod: LoadedModule): void {
-    this.memory.unmap(mod.core);
-    this.memory.unmap(mod.init);
-  }
+  // -----------------------------------------------------------------------------------------------
+  // The livepatch core
 
   /**
-   * klp_init_object_loaded(): write the object's livepatch relocations (klp_apply_object_relocs:
-   * klp_resolve_symbols, then apply_relocate_add through text_poke) and look up every function.
-   * Returns an errno on failure, with the kernel's message logged.
+   * klp_init_object_loaded(): write the object's livepatch relocations where the design has the
+   * livepatch core do it, then look up every function. Returns an errno on failure, with the
+   * kernel's message logged.
    */
   private initObjectLoaded(p: Patch, obj: KlpObjectInfo, target: LoadedModule | undefined): number {
     const objName = obj.name ?? 'vmlinux';
-    const elf = p.mod.elf;
-    const arch = archForMachine(elf.machine)!;
-    if (obj.name !== null) {
-      for (const rs of elf.sections) {
-        if (!rs.isLivepatchRela || parseKlpRelaObject(rs.name) !== objName) continue;
-        const err = this.applyKlpSection(p, rs, target!, arch);
-        if (err) return err;
+    const arch = archOf(p.mod.elf) as Arch;
+    const sections = this.klpRelaSections(p, objName);
+    if (this.traits.relocs === 'late-flip' && (sections.length > 0 || this.klpArchSections(p, objName).length > 0)) {
+      // mutex_lock(&text_mutex); module_disable_ro(patch->mod); klp_write_object_relocations();
+      // arch_klp_init_object_loaded(); module_enable_ro(patch->mod, true)  (5.4 kernel/livepatch/core.c)
+      this.disableRo(p.mod);
+      for (const rs of sections) {
+        const n = this.applyKlpSection(p, rs, arch, 'memcpy', target);
+        if (isErr(n)) {
+          this.kernel(...n.messages);
+          this.enableRo(p.mod);
+          return ERRNO[n.errno]!;
+        }
+      }
+      for (const s of this.klpArchSections(p, objName)) {
+        const what = s.name.slice(`.klp.arch.${objName}.`.length);
+        this.trace(`arch_klp_init_object_loaded: ${p.name}: ${what === '.altinstructions' ? 'apply_alternatives' : what === '.parainstructions' ? 'apply_paravirt' : 'ignored'} on ${s.name}`);
+      }
+      this.enableRo(p.mod);
+    } else if (this.traits.relocs === 'early-vmlinux' && obj.name !== null) {
+      for (const rs of sections) {
+        const n = this.applyKlpSection(p, rs, arch, 'text_poke', target);
+        if (isErr(n)) {
+          this.kernel(...n.messages);
+          return ERRNO[n.errno]!;
+        }
       }
     }
     for (const f of obj.funcs) {
       const r = this.findSymbol(objName, target, f.oldName, f.oldSympos);
       if (!r.ok) {
-        this.log.push(`livepatch: ${r.message}`);
+        this.kernel(`livepatch: ${r.message}`);
         return ERRNO.EINVAL!;
       }
+      this.trace(`${p.name}: ${objName}:${f.oldName},${f.oldSympos} (old_func) at 0x${r.address.toString(16)} -> ${f.newFunc?.name ?? '?'}`);
     }
     return 0;
   }
 
-  private applyKlpSection(p: Patch, rs: Section, target: LoadedModule, arch: NonNullable<ReturnType<typeof archForMachine>>): number {
-    const elf = p.mod.elf;
-    const base = p.mod.sectionAddr.get(rs.infoSection!);
-    if (base === undefined) return 0;
-    for (const r of elf.relocations(rs)) {
+  /** module_disable_ro() before 5.8: text stays executable while it is writable. */
+  private disableRo(mod: LoadedModule): void {
+    this.protect(mod, 'core.text', RW_X, 'flip');
+    this.protect(mod, 'core.rodata', RW_NX, 'flip');
+    this.protect(mod, 'core.ro_after_init', RW_NX, 'flip');
+  }
+
+  private enableRo(mod: LoadedModule): void {
+    this.protect(mod, 'core.text', RO_X, 'flip');
+    this.protect(mod, 'core.rodata', RO_NX, 'flip');
+    this.protect(mod, 'core.ro_after_init', RO_NX, 'flip');
+  }
+
+  /**
+   * klp_resolve_symbols() + apply_relocate_add() for one `.klp.rela.<obj>.<sec>` section of a
+   * patch (klp_apply_section_relocs), with the kernel's messages; records each symbol's value.
+   */
+  private applyKlpSection(p: Patch, rs: Section, arch: Arch, by: Writer, target?: LoadedModule): number | StageError {
+    const objName = parseKlpRelaObject(rs.name) ?? '';
+    const einval = (m: string): StageError => ({ errno: 'EINVAL', kind: 'klp', messages: [`livepatch: ${m}`] });
+    const values = new Map<ElfSymbol, bigint>();
+    for (const r of p.mod.elf.relocations(rs)) {
       const y = r.symbol;
-      if (!(y.section === null && y.shndx === SHN.LIVEPATCH)) {
-        this.log.push(`livepatch: symbol ${y.name} is not marked as a livepatch symbol`);
-        return ERRNO.EINVAL!;
-      }
+      if (values.has(y)) continue;
+      if (!(y.section === null && y.shndx === SHN.LIVEPATCH)) return einval(`symbol ${y.name} is not marked as a livepatch symbol`);
       const s = parseKlpSym(y.name, this.k);
-      if (!s) {
-        this.log.push(`livepatch: symbol ${y.name} has an incorrectly formatted name`);
-        return ERRNO.EINVAL!;
-      }
-      if (s.obj === 'vmlinux') {
-        this.log.push(`livepatch: invalid access to vmlinux symbol '${s.name}' from module-specific livepatch relocation section`);
-        return ERRNO.EINVAL!;
-      }
-      const found = this.findSymbol(s.obj, s.obj === target.name ? target : this.modules.get(s.obj), s.name, s.pos);
-      if (!found.ok) {
-        this.log.push(`livepatch: ${found.message}`);
-        return ERRNO.EINVAL!;
-      }
+      if (!s) return einval(`symbol ${y.name} has an incorrectly formatted name`);
+      if (objName !== 'vmlinux' && s.obj === 'vmlinux') return einval(`invalid access to vmlinux symbol '${s.name}' from module-specific livepatch relocation section`);
+      const mod = s.obj === 'vmlinux' ? undefined : s.obj === target?.name ? target : this.modules.get(s.obj);
+      const found = this.findSymbol(s.obj, mod, s.name, s.pos);
+      if (!found.ok) return einval(found.message);
+      values.set(y, found.address);
       p.klpValues.set(y, found.address);
-      const loc = base + r.offset;
-      const out = arch.applyRela!({ type: r.type, val: found.address + r.addend, loc, module: p.name, read: (n) => this.memory.read(loc, n) }, this.k);
-      if (!out.ok) {
-        this.log.push(...out.messages.map((m) => `module: ${m}`));
-        return ERRNO[out.errno]!;
-      }
-      if ('bytes' in out) this.memory.write(loc, out.bytes, 'klp_init_object_loaded', 'text_poke');
+      this.trace(`${p.name}: ${rs.name}: ${s.name} in ${s.obj} sympos ${s.pos} -> 0x${found.address.toString(16)}`);
     }
-    return 0;
+    return writeRelocations(p.mod, rs, arch, this.env, this.stage, by, (r) => values.get(r.symbol)!);
   }
 
-  /** klp_clear_object_relocs() (6.3): zero every target after checking it holds the expected value. */
-  private clearObjectRelocs(p: Patch, objName: string): void {
-    const elf = p.mod.elf;
-    for (const rs of elf.sections) {
-      if (!rs.isLivepatchRela || parseKlpRelaObject(rs.name) !== objName) continue;
-      const base = p.mod.sectionAddr.get(rs.infoSection!);
-      if (base === undefined) continue;
-      for (const r of elf.relocations(rs)) {
+  private klpArchSections(p: Patch, obj: string): Section[] {
+    return p.mod.elf.sections.filter((s) => s.name.startsWith(`.klp.arch.${obj}.`) && !s.isRelocation && p.mod.sectionAddr.has(s));
+  }
+
+  /** Per-object module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object. */
+  private applyKlpArch(p: Patch, obj: string): void {
+    for (const s of this.klpArchSections(p, obj)) {
+      const special = s.name.slice(`.klp.arch.${obj}.`.length);
+      if (special === '__jump_table') {
+        this.jumpLabels.addModule(p.mod, s, this.stage, (a) => this.within(p.mod, a));
+      } else {
+        this.trace(`${p.name}: ${s.name}: ${special} entries for ${obj} processed (their instruction bytes are not modelled)`);
+      }
+    }
+  }
+
+  /** Undo applyKlpArch when the object goes: unlink the sites and restore their compiled bytes. */
+  private revertKlpArch(p: Patch, obj: string): void {
+    for (const s of this.klpArchSections(p, obj)) {
+      if (!s.name.endsWith('.__jump_table')) continue;
+      for (const site of this.jumpLabels.readEntries(p.mod, s)) {
+        const home = this.sectionAt(p.mod, site.code);
+        if (home) {
+          const off = Number(site.code - p.mod.sectionAddr.get(home)!);
+          this.memory.write(site.code, home.data.subarray(off, off + 5), this.stage, 'memcpy', `${p.name}: jump label at 0x${site.code.toString(16)} restored`);
+        }
+      }
+      this.jumpLabels.delModule(p.name, s.name);
+    }
+  }
+
+  private sectionAt(mod: LoadedModule, a: bigint): Section | undefined {
+    for (const [s, base] of mod.sectionAddr) if (!s.isNobits && a >= base && a + 5n <= base + BigInt(s.size)) return s;
+    return undefined;
+  }
+
+  /**
+   * klp_clear_object_relocs() (6.3): for each relocation, the target must still hold the value
+   * computed from the stored st_value, then it is zeroed (arch/x86/kernel/module.c
+   * __write_relocate_add with apply=false). Per-object clears the same way, with plain stores
+   * into memory it has just made writable again.
+   */
+  private clearObjectRelocs(p: Patch, objName: string, by: Writer | 'per-object'): void {
+    const arch = archOf(p.mod.elf) as Arch;
+    const writer: Writer = by === 'per-object' ? 'memcpy' : by;
+    for (const rs of this.klpRelaSections(p, objName)) {
+      const base = p.mod.sectionAddr.get(rs.infoSection!)!;
+      for (const r of p.mod.elf.relocations(rs)) {
         const loc = base + r.offset;
-        const size = archForMachine(elf.machine)?.relocs.get(r.type)?.size ?? 0;
-        if (size > 0) this.memory.write(loc, new Uint8Array(size), 'klp_module_going', 'text_poke');
+        const size = arch.relocs.get(r.type)?.size ?? 0;
+        if (size === 0) continue;
+        const value = p.klpValues.get(r.symbol);
+        const expected = value === undefined ? undefined : arch.applyRela!({ type: r.type, val: value + r.addend, loc, module: p.name, read: (n) => new Uint8Array(n) }, this.k);
+        const cur = this.memory.read(loc, size);
+        if (!cur) continue;
+        if (by === 'per-object' && cur.every((b) => b === 0)) continue; // a failed arrival stopped before it
+        if (expected?.ok && 'bytes' in expected && !expected.bytes.every((b, i) => b === cur[i])) {
+          this.kernel(`module: x86/modules: Invalid relocation target, existing value does not match expected value for type ${r.type}, loc ${loc.toString(16)}, val ${(value! + r.addend).toString(16)}`);
+          return;
+        }
+        this.memory.write(loc, new Uint8Array(size), this.stage, writer, `${p.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} cleared`);
       }
     }
   }

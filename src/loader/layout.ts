@@ -7,6 +7,11 @@
  * way. Before layout the loader stops allocating `.modinfo`, `__versions` and the per-cpu section
  * (rewrite_section_headers, percpu_modalloc) and marks `.data..ro_after_init` and `__jump_table`
  * SHF_RO_AFTER_INIT (layout_and_allocate).
+ *
+ * Under the per-object design a livepatch module's `.klp.text.<obj>`, `.klp.rodata.<obj>`,
+ * `.klp.data.<obj>` and `.klp.arch.<obj>.*` sections get a layout of their own per object (text,
+ * rodata, arch, data, each page-aligned), so the loader can protect and release them apart from the
+ * rest (shared/design/per-object-loader.md).
  */
 import { SHF } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
@@ -27,9 +32,17 @@ export interface LayoutPart {
 export interface ModuleLayout {
   core: LayoutPart;
   init: LayoutPart;
-  /** Offset of each allocated section inside its layout. */
-  placement: Map<Section, { init: boolean; offset: number }>;
+  /** Per-object layouts (per-object design only), by object name. */
+  klp: Map<string, LayoutPart>;
+  /** Offset of each allocated section inside its layout: core, init or `klp.<obj>`. */
+  placement: Map<Section, { layout: string; offset: number }>;
   percpu: Section | undefined;
+}
+
+/** The object whose per-object layout a section belongs to, or undefined for an ordinary section. */
+export function klpSectionObject(name: string): string | undefined {
+  const m = /^\.klp\.(?:text|rodata|data)\.([^.]+)$/.exec(name) ?? /^\.klp\.arch\.([^.]+)\./.exec(name);
+  return m?.[1];
 }
 
 const MASKS: ReadonlyArray<readonly [bigint, bigint]> = [
@@ -40,28 +53,32 @@ const MASKS: ReadonlyArray<readonly [bigint, bigint]> = [
 ];
 
 /** The flags the loader sees for a section after its own adjustments. */
-export function loaderFlags(s: Section): bigint {
+export function loaderFlags(s: Section, perObject = false): bigint {
   let f = s.flags;
   if (s.name === '.modinfo' || s.name === '__versions' || s.name === '.data..percpu') f &= ~SHF.ALLOC;
-  if (s.name === '.data..ro_after_init' || s.name === '__jump_table') f |= SHF.RO_AFTER_INIT;
+  if (s.name === '.data..ro_after_init' || s.name === '__jump_table' || (perObject && s.name.startsWith('.klp.arch.'))) f |= SHF.RO_AFTER_INIT;
   return f;
 }
 
-export function layoutSections(elf: ElfFile): ModuleLayout {
-  const placement = new Map<Section, { init: boolean; offset: number }>();
-  const parts: Record<'core' | 'init', LayoutPart> = {
-    core: { textSize: 0, roSize: 0, roAfterInitSize: 0, size: 0 },
-    init: { textSize: 0, roSize: 0, roAfterInitSize: 0, size: 0 },
-  };
-  for (const which of ['core', 'init'] as const) {
-    const p = parts[which];
+export function layoutSections(elf: ElfFile, perObject = false): ModuleLayout {
+  const placement = new Map<Section, { layout: string; offset: number }>();
+  const groups = new Map<string, Section[]>([['core', []], ['init', []]]);
+  for (const s of elf.sections) {
+    const obj = perObject ? klpSectionObject(s.name) : undefined;
+    const key = obj !== undefined ? `klp.${obj}` : isInitSection(s.name) ? 'init' : 'core';
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(s);
+  }
+  const parts = new Map<string, LayoutPart>();
+  for (const [key, sections] of groups) {
+    const p: LayoutPart = { textSize: 0, roSize: 0, roAfterInitSize: 0, size: 0 };
     MASKS.forEach(([want, notWanted], m) => {
-      for (const s of elf.sections) {
-        const f = loaderFlags(s);
-        if ((f & want) !== want || (f & notWanted) !== 0n || placement.has(s) || isInitSection(s.name) !== (which === 'init')) continue;
+      for (const s of sections) {
+        const f = loaderFlags(s, perObject);
+        if ((f & want) !== want || (f & notWanted) !== 0n || placement.has(s)) continue;
         const align = Number(s.addralign > 0n ? s.addralign : 1n);
         p.size = Math.ceil(p.size / align) * align;
-        placement.set(s, { init: which === 'init', offset: p.size });
+        placement.set(s, { layout: key, offset: p.size });
         p.size += s.size;
       }
       p.size = pageAlign(p.size);
@@ -69,6 +86,8 @@ export function layoutSections(elf: ElfFile): ModuleLayout {
       if (m === 1) p.roSize = p.size;
       if (m === 2) p.roAfterInitSize = p.size;
     });
+    parts.set(key, p);
   }
-  return { core: parts.core, init: parts.init, placement, percpu: elf.findSectionByName('.data..percpu') };
+  const klp = new Map([...parts].filter(([k]) => k.startsWith('klp.')).map(([k, v]) => [k.slice(4), v]));
+  return { core: parts.get('core')!, init: parts.get('init')!, klp, placement, percpu: elf.findSectionByName('.data..percpu') };
 }

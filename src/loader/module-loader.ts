@@ -1,39 +1,46 @@
 /**
- * The part of load_module() (kernel/module/main.c, 6.1) that places a module in memory and links
- * it: layout_sections, module_alloc + move_module (memcpy of every allocated section),
- * simplify_symbols, apply_relocations (with the early vmlinux livepatch relocations). Later stages
- * (module_finalize, complete_formation's RO/NX, the COMING notifiers, init) and the livepatch core
- * build on this.
+ * The module loader's stages that place a module in memory and link it (kernel/module/main.c,
+ * 6.1): layout_and_allocate (layout_sections, module_alloc, move_module's memcpy of every
+ * allocated section), simplify_symbols and apply_relocations, plus the relocation writer that
+ * the livepatch core shares with it (apply_relocate_add). kernel.ts runs them in order, with the
+ * later stages (module_finalize, complete_formation, the COMING notifiers, init) and the
+ * livepatch core around them, per design.
  */
 import { archForMachine } from '../arch/index.js';
+import type { Arch } from '../arch/types.js';
 import { SHF, SHN, STB } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
-import type { ElfSymbol, Section } from '../elf/model.js';
-import { moduleName } from '../elf/module.js';
-import { parseKlpRelaObject, parseKlpSym } from '../convert/names.js';
+import type { ElfSymbol, Relocation, Section } from '../elf/model.js';
+import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { moduleExports } from '../symbols/module-symbols.js';
-import { layoutSections, loaderFlags, type ModuleLayout } from './layout.js';
-import { Memory, type Region } from './memory.js';
+import { layoutSections, loaderFlags, type LayoutPart, type ModuleLayout } from './layout.js';
+import { RW_NX, type Memory, type Region, type Writer } from './memory.js';
 
 export interface KernelEnv {
   kernel: { major: number; minor: number };
   memory: Memory;
   /** An export of vmlinux or of a loaded module (resolve_symbol). */
   resolveExport(name: string): bigint | undefined;
-  /** klp_find_object_symbol() on vmlinux, for early livepatch relocations. */
-  findVmlinuxSymbol?(name: string, sympos: number): { ok: true; address: bigint | null } | { ok: false; message: string };
-  /** module_alloc(): the next free address in the modules area. */
-  allocModule(size: number): bigint;
+  /** module_alloc(): where `module`'s layout `part` of `size` bytes goes. */
+  allocModule(module: string, part: string, size: number): bigint;
   /** __alloc_reserved_percpu(). */
   allocPercpu(size: number, align: number): bigint;
 }
+
+export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
+
+/** The four parts of a layout, in address order, as complete_formation protects them. */
+export const PARTS = ['text', 'rodata', 'ro_after_init', 'data'] as const;
+export type Part = (typeof PARTS)[number];
 
 export interface LoadedModule {
   name: string;
   elf: ElfFile;
   layout: ModuleLayout;
-  core: Region;
-  init: Region;
+  livepatch: boolean;
+  state: ModuleState;
+  /** Memory by layout and part: `core.text`, `init.data`, `klp.<obj>.text`, ... */
+  regions: Map<string, Region>;
   /** Final address of every allocated section. */
   sectionAddr: Map<Section, bigint>;
   /** st_value after simplify_symbols. */
@@ -41,110 +48,141 @@ export interface LoadedModule {
   exports: Map<string, bigint>;
 }
 
-export type LoadResult =
-  | { ok: true; module: LoadedModule; log: string[]; applied: number }
-  | { ok: false; name: string; errno: string; log: string[]; stage: string; kind: string };
+/** A failed stage: the errno insmod reports and the kernel's messages. */
+export interface StageError { errno: string; kind: string; messages: string[] }
 
-export function loadModuleImage(elf: ElfFile, env: KernelEnv): LoadResult {
+function partRegions(env: KernelEnv, module: string, key: string, p: LayoutPart): Array<[string, Region]> {
+  const base = env.allocModule(module, key, p.size);
+  const bounds = [0, p.textSize, p.roSize, p.roAfterInitSize, p.size];
+  return PARTS.map((part, i) => [`${key}.${part}`, { name: `${module}:${key}.${part}`, base: base + BigInt(bounds[i]!), bytes: new Uint8Array(bounds[i + 1]! - bounds[i]!), perms: { ...RW_NX } }]);
+}
+
+/** layout_and_allocate + move_module: memory for every layout, each section's bytes copied in. */
+export function allocateModule(elf: ElfFile, env: KernelEnv, perObject: boolean): LoadedModule {
   const name = moduleName(elf) ?? '?';
-  const log: string[] = [];
-  const fail = (stage: string, errno: string, kind: string, ...messages: string[]): LoadResult => {
-    log.push(...messages);
-    return { ok: false, name, errno, log, stage, kind };
-  };
-  const arch = archForMachine(elf.machine);
-  if (!arch?.applyRela) return fail('apply_relocations', 'ENOEXEC', 'arch', `${name}: the emulator has no module loader for ${arch?.name ?? `machine ${elf.machine}`}`);
-
-  // layout_sections + module_alloc + move_module.
-  const layout = layoutSections(elf);
-  const core = env.memory.map({ name: `${name}:core`, base: env.allocModule(layout.core.size), bytes: new Uint8Array(layout.core.size), perms: { r: true, w: true, x: false } });
-  const init = env.memory.map({ name: `${name}:init`, base: env.allocModule(layout.init.size), bytes: new Uint8Array(layout.init.size), perms: { r: true, w: true, x: false } });
+  const layout = layoutSections(elf, perObject);
+  const regions = new Map<string, Region>([
+    ...partRegions(env, name, 'core', layout.core),
+    ...partRegions(env, name, 'init', layout.init),
+    ...[...layout.klp].flatMap(([obj, p]) => partRegions(env, name, `klp.${obj}`, p)),
+  ]);
+  for (const r of regions.values()) env.memory.map(r);
   const sectionAddr = new Map<Section, bigint>();
+  const layoutBase = (key: string): bigint => regions.get(`${key}.text`)!.base;
   for (const [s, p] of layout.placement) {
-    const region = p.init ? init : core;
-    sectionAddr.set(s, region.base + BigInt(p.offset));
-    if (!s.isNobits) region.bytes.set(s.data, p.offset);
+    const addr = layoutBase(p.layout) + BigInt(p.offset);
+    sectionAddr.set(s, addr);
+    if (!s.isNobits && s.data.length > 0) {
+      const f = env.memory.find(addr, s.data.length)!;
+      f.region.bytes.set(s.data, f.off); // move_module(): memcpy into fresh RW memory, not audited
+    }
   }
-  let percpuBase = 0n;
-  if (layout.percpu && layout.percpu.size > 0) {
-    percpuBase = env.allocPercpu(layout.percpu.size, Number(layout.percpu.addralign || 1n));
-  }
+  return { name, elf, layout, livepatch: isLivepatchModule(elf), state: 'UNFORMED', regions, sectionAddr, symbolValue: new Map(), exports: new Map() };
+}
 
-  // simplify_symbols: every unknown symbol is reported before the load fails.
-  const symbolValue = new Map<ElfSymbol, bigint>();
+export function freeModule(mod: LoadedModule, memory: Memory): void {
+  for (const r of mod.regions.values()) memory.unmap(r);
+}
+
+/** simplify_symbols: every unknown symbol is reported before the load fails. */
+export function simplifySymbols(mod: LoadedModule, env: KernelEnv): StageError | undefined {
+  const { elf, layout, name } = mod;
+  let percpuBase = 0n;
+  if (layout.percpu && layout.percpu.size > 0) percpuBase = env.allocPercpu(layout.percpu.size, Number(layout.percpu.addralign || 1n));
   const unknown: string[] = [];
   const syms = elf.allSymbols;
   for (let i = 1; i < syms.length; i++) {
     const y = syms[i]!;
     if (y.section) {
-      const base = y.section === layout.percpu ? percpuBase : sectionAddr.get(y.section) ?? 0n;
-      symbolValue.set(y, y.value + base);
+      const base = y.section === layout.percpu ? percpuBase : mod.sectionAddr.get(y.section) ?? 0n;
+      mod.symbolValue.set(y, y.value + base);
       continue;
     }
     switch (y.shndx) {
       case SHN.COMMON:
-        if (!y.name.startsWith('__gnu_lto')) return fail('simplify_symbols', 'ENOEXEC', 'common', `${name}: please compile with -fno-common`);
+        if (!y.name.startsWith('__gnu_lto')) return { errno: 'ENOEXEC', kind: 'common', messages: [`${name}: please compile with -fno-common`] };
         break;
       case SHN.ABS:
-        symbolValue.set(y, y.value);
+        mod.symbolValue.set(y, y.value);
         break;
       case SHN.LIVEPATCH:
         break; // "Livepatch symbols are resolved by livepatch"
       case SHN.UNDEF: {
         if (y.name === '') break;
         const addr = env.resolveExport(y.name);
-        if (addr !== undefined) symbolValue.set(y, addr);
+        if (addr !== undefined) mod.symbolValue.set(y, addr);
         else if (y.bind !== STB.WEAK) unknown.push(`${name}: Unknown symbol ${y.name} (err -2)`);
-        else symbolValue.set(y, 0n);
+        else mod.symbolValue.set(y, 0n);
         break;
       }
       default:
-        symbolValue.set(y, y.value);
+        mod.symbolValue.set(y, y.value);
     }
   }
+  if (unknown.length > 0) return { errno: 'ENOENT', kind: 'unknown-symbol', messages: unknown };
+  return undefined;
+}
 
-  if (unknown.length > 0) return fail('simplify_symbols', 'ENOENT', 'unknown-symbol', ...unknown);
+export function archOf(elf: ElfFile): Arch | StageError {
+  const arch = archForMachine(elf.machine);
+  if (!arch?.applyRela) return { errno: 'ENOEXEC', kind: 'arch', messages: [`${moduleName(elf) ?? '?'}: the emulator has no module loader for ${arch?.name ?? `machine ${elf.machine}`}`] };
+  return arch;
+}
 
-  // apply_relocations: every REL/RELA section whose target is allocated; livepatch sections only
-  // for vmlinux (klp_apply_section_relocs(..., NULL)), the rest waits for the livepatch core.
+/** How a write is labelled in the audit: `module:section+0xoff (TYPE symbol)`. */
+export function describeReloc(mod: LoadedModule, rs: Section, r: Relocation, arch: Arch): string {
+  return `${mod.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} (${arch.relocs.get(r.type)?.name ?? r.type} ${r.symbol.name || '(section)'})`;
+}
+
+/**
+ * apply_relocate_add() for one relocation section of `mod`, with S taken from `value` (undefined
+ * stops with the error it returned). Returns how many relocations were written, or the error.
+ */
+export function writeRelocations(
+  mod: LoadedModule, rs: Section, arch: Arch, env: KernelEnv, stage: string, by: Writer,
+  value: (r: Relocation) => bigint | StageError,
+): number | StageError {
+  const base = mod.sectionAddr.get(rs.infoSection!);
+  if (base === undefined) return 0;
+  let n = 0;
+  for (const r of mod.elf.relocations(rs)) {
+    const S = value(r);
+    if (typeof S !== 'bigint') return S;
+    const loc = base + r.offset;
+    const out = arch.applyRela!({ type: r.type, val: S + r.addend, loc, module: mod.name, read: (size) => env.memory.read(loc, size) }, env.kernel);
+    if (!out.ok) return { errno: out.errno, kind: out.kind, messages: out.messages.map((m) => (m.startsWith('x86/modules:') || m.startsWith('overflow') || m.startsWith('`') ? `module: ${m}` : m)) };
+    if ('bytes' in out) {
+      env.memory.write(loc, out.bytes, stage, by, env.memory.record ? describeReloc(mod, rs, r, arch) : '');
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * apply_relocations: every REL/RELA section whose target is allocated. Livepatch relocation
+ * sections go to `klp`, which applies them (returning a count or an error) or skips them.
+ */
+export function applyRelocations(
+  mod: LoadedModule, arch: Arch, env: KernelEnv, klp: (rs: Section) => number | StageError,
+): number | StageError {
   let applied = 0;
-  for (const rs of elf.sections) {
+  for (const rs of mod.elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || !(loaderFlags(rs.infoSection) & SHF.ALLOC)) continue;
-    const target = rs.infoSection;
-    const base = sectionAddr.get(target);
-    if (base === undefined) continue;
-    let klpValues: Map<ElfSymbol, bigint> | undefined;
-    if (rs.isLivepatchRela) {
-      if (parseKlpRelaObject(rs.name) !== 'vmlinux') continue;
-      klpValues = new Map();
-      for (const r of elf.relocations(rs)) {
-        const p = parseKlpSym(r.symbol.name, env.kernel);
-        if (!(r.symbol.section === null && r.symbol.shndx === SHN.LIVEPATCH)) return fail('apply_relocations', 'EINVAL', 'klp', `livepatch: symbol ${r.symbol.name} is not marked as a livepatch symbol`);
-        if (!p) return fail('apply_relocations', 'EINVAL', 'klp', `livepatch: symbol ${r.symbol.name} has an incorrectly formatted name`);
-        const found = env.findVmlinuxSymbol?.(p.name, p.pos) ?? { ok: false as const, message: `symbol '${p.name}' not found in symbol table` };
-        if (!found.ok) return fail('apply_relocations', 'EINVAL', 'klp', `livepatch: ${found.message}`);
-        klpValues.set(r.symbol, found.address ?? 0n);
-      }
-    }
-    for (const r of elf.relocations(rs)) {
-      const S = klpValues?.get(r.symbol) ?? symbolValue.get(r.symbol) ?? 0n;
-      const loc = base + r.offset;
-      const out = arch.applyRela({ type: r.type, val: S + r.addend, loc, module: name, read: (size) => env.memory.read(loc, size) }, env.kernel);
-      if (!out.ok) return fail('apply_relocations', out.errno, out.kind, ...out.messages);
-      if ('bytes' in out) {
-        env.memory.write(loc, out.bytes, 'apply_relocations', 'memcpy');
-        applied++;
-      }
-    }
+    if (!mod.sectionAddr.has(rs.infoSection)) continue;
+    const n = rs.isLivepatchRela ? klp(rs) : writeRelocations(mod, rs, arch, env, 'apply_relocations', 'memcpy', (r) => mod.symbolValue.get(r.symbol) ?? 0n);
+    if (typeof n !== 'number') return n;
+    applied += n;
   }
+  return applied;
+}
 
-  // Exports (find_symbol looks them up in the module's __ksymtab once it is formed).
-  const exports = new Map<string, bigint>();
+/** Exports (find_symbol looks them up in the module's __ksymtab once it is formed). */
+export function collectExports(mod: LoadedModule): void {
   const globals = new Map<string, ElfSymbol>();
-  for (const y of syms) if (y.section && y.bind !== STB.LOCAL) globals.set(y.name, y);
-  for (const e of moduleExports(elf, name)) {
+  for (const y of mod.elf.allSymbols) if (y.section && y.bind !== STB.LOCAL) globals.set(y.name, y);
+  for (const e of moduleExports(mod.elf, mod.name)) {
     const y = globals.get(e.name);
-    if (y) exports.set(e.name, symbolValue.get(y) ?? 0n);
+    if (y) mod.exports.set(e.name, mod.symbolValue.get(y) ?? 0n);
   }
-  return { ok: true, module: { name, elf, layout, core, init, sectionAddr, symbolValue, exports }, log, applied };
 }

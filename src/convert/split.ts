@@ -1,0 +1,278 @@
+/**
+ * klp split: the post-link step the per-object loader design needs
+ * (shared/design/per-object-loader.md, "What the patch-creation side must do"). Each module
+ * object's replacement functions, and the code and data that only they reach, move into
+ * `.klp.text.<obj>`, `.klp.rodata.<obj>` and `.klp.data.<obj>`, with their relocations; the
+ * special-section entries that need one of the object's symbols (a `__jump_table` entry on a
+ * module key, a `.static_call_sites` entry on a module static call) move into
+ * `.klp.arch.<obj>.<section>`. vmlinux is always present, so its code stays where it is.
+ *
+ * The unit of moving is the section, so the patch must be built with -ffunction-sections
+ * -fdata-sections (as kpatch-build and objtool klp-build build theirs): inside one `.text`,
+ * calls between functions are resolved by the assembler with no relocation left to follow.
+ */
+import { SHF, SHT, STB, STT } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
+import { readKlpPatches, type KLP_LAYOUTS } from './klp-objects.js';
+import { klpRelaName, parseKlpRelaObject } from './names.js';
+import { SPECIAL_SECTIONS } from './special.js';
+import type { Problem } from './convert.js';
+
+/** Entry sizes of the special sections klp split can cut per entry (x86_64, 6.1). */
+export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
+  __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
+  '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
+};
+
+export interface SplitObject {
+  object: string;
+  /** Functions moved into .klp.text.<obj>. */
+  functions: string[];
+  /** Input sections merged into each new section. */
+  sections: Record<string, string[]>;
+  /** Special-section entries moved into .klp.arch.<obj>.<section>. */
+  entries: Record<string, number>;
+}
+
+export interface SplitResult {
+  objects: SplitObject[];
+  /** Replacement functions left in shared code, and why. */
+  kept: Array<{ object: string; function: string; reason: string }>;
+  problems: Problem[];
+  changed: boolean;
+}
+
+const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+
+export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string]): SplitResult {
+  const problems: Problem[] = [];
+  const kept: SplitResult['kept'] = [];
+  const none = (): SplitResult => ({ objects: [], kept, problems, changed: false });
+  const symtab = elf.symtab;
+  if (!symtab) {
+    problems.push({ symbol: '', where: elf.path, message: 'the module has no symbol table', hint: 'do not strip the module' });
+    return none();
+  }
+  if (elf.sections.some((s) => s.type === SHT.REL)) {
+    problems.push({ symbol: '', where: elf.path, message: 'REL relocations (implicit addends) are not supported by klp split', hint: 'klp split handles RELA architectures (x86_64 first)' });
+    return none();
+  }
+  if (elf.sections.some((s) => s.name.startsWith('.klp.text.') || s.name.startsWith('.klp.arch.'))) {
+    return none(); // already split
+  }
+  const patches = readKlpPatches(elf, layout);
+  if (patches.length === 0) {
+    problems.push({ symbol: '', where: elf.path, message: 'no struct klp_patch found: klp split needs the klp_object data to know which code belongs to which object', hint: 'split a livepatch module built against 6.1 headers' });
+    return none();
+  }
+
+  // klp_func.new_func fields: references that register a replacement, not calls into it.
+  const newFuncFields = new Set<string>();
+  for (const p of patches) for (const o of p.objects) for (const f of o.funcs) newFuncFields.add(`${f.at.section}\0${f.at.offset + 8}`);
+  const isSpecial = (s: Section): boolean => s.name in SPECIAL_SECTIONS || s.name.startsWith('.discard') || s.name.startsWith('.klp.');
+
+  // Who references each section: allocated, non-special sections only (metadata does not call).
+  const referrers = new Map<Section, Set<Section>>();
+  const references = new Map<Section, Set<Section>>();
+  for (const rs of elf.sections) {
+    const from = rs.infoSection;
+    if (!rs.isRelocation || !from || !from.hasFlag(SHF.ALLOC) || isSpecial(from)) continue;
+    for (const r of elf.relocations(rs)) {
+      const to = r.symbol.section;
+      if (!to || to === from) continue;
+      if (newFuncFields.has(`${from.name}\0${Number(r.offset)}`)) continue;
+      if (!referrers.has(to)) referrers.set(to, new Set());
+      referrers.get(to)!.add(from);
+      if (!references.has(from)) references.set(from, new Set());
+      references.get(from)!.add(to);
+    }
+  }
+  const grouped = new Set(elf.sections.filter((s) => s.type === SHT.GROUP).flatMap((g) => elf.group(g).members));
+  const movable = (s: Section): boolean => s.hasFlag(SHF.ALLOC) && !isSpecial(s) && !grouped.has(s) && !s.hasFlag(SHF.MERGE)
+    && !s.name.startsWith('.init') && !s.name.startsWith('.exit') && s.name !== '.gnu.linkonce.this_module' && s.name !== '.modinfo'
+    && !s.name.startsWith('.data..percpu') && s.name !== '__versions' && !s.hasFlag(SHF.TLS);
+  const functionsIn = (s: Section): ElfSymbol[] => elf.allSymbols.filter((y) => y.type === STT.FUNC && y.section === s);
+
+  const objects: SplitObject[] = [];
+  const claimed = new Map<Section, string>();
+  const plans: Array<{ object: string; members: Section[] }> = [];
+  for (const o of patches.flatMap((p) => p.objects)) {
+    if (o.name === null) continue; // vmlinux: always present
+    const obj = o.name;
+    const set = new Set<Section>();
+    for (const f of o.funcs) {
+      const s = f.newFunc?.section;
+      if (!f.newFunc || !s) continue;
+      const fns = functionsIn(s);
+      if (fns.length !== 1) {
+        problems.push({ symbol: f.newFunc.name, where: s.name, message: `${s.name} holds ${fns.length} functions, so ${f.newFunc.name} cannot move alone (calls inside one section carry no relocation)`,
+          hint: 'build the patch with ccflags-y += -ffunction-sections -fdata-sections, as kpatch-build and objtool klp-build do' });
+        continue;
+      }
+      const outside = [...(referrers.get(s) ?? [])].filter((x) => !o.funcs.some((g) => g.newFunc?.section === x));
+      if (outside.length > 0) {
+        kept.push({ object: obj, function: f.newFunc.name, reason: `also referenced from ${outside.map((x) => x.name).join(', ')}` });
+        continue;
+      }
+      set.add(s);
+    }
+    // Grow: a section joins when everything that references it is already in.
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const m of [...set]) {
+        for (const t of references.get(m) ?? []) {
+          if (set.has(t) || !movable(t) || claimed.has(t)) continue;
+          if (t.hasFlag(SHF.EXECINSTR) && functionsIn(t).length > 1) continue;
+          if ([...(referrers.get(t) ?? [])].every((x) => set.has(x))) {
+            set.add(t);
+            grew = true;
+          }
+        }
+      }
+    }
+    for (const s of set) claimed.set(s, obj);
+    plans.push({ object: obj, members: [...set] });
+  }
+  if (problems.length > 0) return none();
+
+  // Special-section entries that need an object's symbol.
+  const entryMoves: Array<{ object: string; special: Section; offsets: number[] }> = [];
+  for (const rs of elf.sections) {
+    if (!rs.isLivepatchRela || !rs.infoSection) continue;
+    const obj = parseKlpRelaObject(rs.name);
+    const special = rs.infoSection;
+    if (!obj || obj === 'vmlinux' || !(special.name in SPECIAL_SECTIONS)) continue;
+    const size = SPLITTABLE_SPECIAL[special.name];
+    if (!size) {
+      problems.push({ symbol: elf.relocations(rs)[0]?.symbol.name ?? '', where: `${rs.name}`, message: `${special.name} entries that need ${obj} symbols cannot be split per object yet`,
+        hint: SPECIAL_SECTIONS[special.name]!.wayOut });
+      continue;
+    }
+    const offsets = [...new Set(elf.relocations(rs).map((r) => Math.floor(Number(r.offset) / size) * size))].sort((a, b) => a - b);
+    entryMoves.push({ object: obj, special, offsets });
+  }
+  if (problems.length > 0) return none();
+  if (plans.every((p) => p.members.length === 0) && entryMoves.length === 0) return none();
+
+  for (const plan of plans) {
+    const so: SplitObject = { object: plan.object, functions: [], sections: {}, entries: {} };
+    for (const kind of ['text', 'rodata', 'data'] as const) {
+      const members = plan.members.filter((s) => (kind === 'text' ? s.hasFlag(SHF.EXECINSTR) : kind === 'data' ? !s.hasFlag(SHF.EXECINSTR) && s.hasFlag(SHF.WRITE) : !s.hasFlag(SHF.EXECINSTR) && !s.hasFlag(SHF.WRITE)));
+      if (members.length === 0) continue;
+      const name = `.klp.${kind}.${plan.object}`;
+      so.sections[name] = members.map((s) => s.name);
+      if (kind === 'text') so.functions.push(...members.flatMap(functionsIn).map((y) => y.name));
+      mergeSections(elf, symtab, members, name, kind);
+    }
+    objects.push(so);
+  }
+  for (const m of entryMoves) {
+    const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
+    so.entries[m.special.name] = (so.entries[m.special.name] ?? 0) + m.offsets.length;
+    moveEntries(elf, symtab, m.special, SPLITTABLE_SPECIAL[m.special.name]!, m.offsets, `.klp.arch.${m.object}.${m.special.name}`);
+  }
+  return { objects, kept, problems, changed: true };
+}
+
+/** The section symbol of `s`, created when missing. */
+function sectionSymbol(elf: ElfFile, symtab: Section, s: Section): ElfSymbol {
+  return elf.symbols(symtab).find((y) => y.type === STT.SECTION && y.section === s)
+    ?? elf.addSymbol(new ElfSymbol({ name: '', type: STT.SECTION, bind: STB.LOCAL, section: s }), symtab);
+}
+
+/** The relocation section for `target` named `name` (reused when it exists). */
+function relaFor(elf: ElfFile, symtab: Section, target: Section, livepatchObj?: string): Section {
+  const name = livepatchObj ? klpRelaName(livepatchObj, target.name) : `.rela${target.name}`;
+  return elf.sections.find((s) => s.name === name && s.infoSection === target)
+    ?? elf.createRelaSection(name, target, livepatchObj ? SHF.ALLOC | SHF.RELA_LIVEPATCH : 0n, symtab);
+}
+
+/**
+ * Concatenate `members` (each at its alignment) into one new section `name`: symbols move with
+ * their bytes, relocations of the members follow with shifted offsets, and every reference through
+ * a member's section symbol is rewritten to the new section's symbol with a shifted addend.
+ */
+function mergeSections(elf: ElfFile, symtab: Section, members: Section[], name: string, kind: 'text' | 'rodata' | 'data'): void {
+  let size = 0;
+  let align = 1n;
+  const delta = new Map<Section, number>();
+  for (const s of members) {
+    const a = Number(s.addralign > 0n ? s.addralign : 1n);
+    size = Math.ceil(size / a) * a;
+    delta.set(s, size);
+    size += s.size;
+    if (s.addralign > align) align = s.addralign;
+  }
+  const data = new Uint8Array(size);
+  if (kind === 'text') data.fill(0xcc); // int3 between functions, as padding
+  for (const s of members) if (!s.isNobits) data.set(s.data, delta.get(s)!);
+    else data.fill(0, delta.get(s)!, delta.get(s)! + s.size);
+  const flags = SHF.ALLOC | (kind === 'text' ? SHF.EXECINSTR : kind === 'data' ? SHF.WRITE : 0n);
+  const last = Math.max(...members.map((s) => elf.indexOf(s)));
+  const merged = elf.addSection({ name, type: SHT.PROGBITS, flags, addralign: align, data }, last + 1);
+  const mergedSym = sectionSymbol(elf, symtab, merged);
+  const memberSyms = new Map<ElfSymbol, Section>();
+  for (const y of elf.symbols(symtab)) {
+    if (!y.section || !delta.has(y.section)) continue;
+    if (y.type === STT.SECTION) memberSyms.set(y, y.section);
+    else {
+      y.value += BigInt(delta.get(y.section)!);
+      y.section = merged;
+    }
+  }
+  const membersSet = new Set(members);
+  for (const rs of [...elf.sections]) {
+    if (!rs.isRelocation) continue;
+    const relocs = elf.relocations(rs);
+    for (const r of relocs) {
+      const via = memberSyms.get(r.symbol);
+      if (via) {
+        r.symbol = mergedSym;
+        r.addend += BigInt(delta.get(via)!);
+      }
+    }
+    if (rs.infoSection && membersSet.has(rs.infoSection)) {
+      const d = BigInt(delta.get(rs.infoSection)!);
+      const lpObj = rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined;
+      const into = relaFor(elf, symtab, merged, lpObj);
+      elf.relocations(into).push(...relocs.map((r): Relocation => ({ ...r, offset: r.offset + d })));
+    }
+  }
+  elf.removeSymbols((y) => memberSyms.has(y), symtab);
+  elf.removeSections(members);
+}
+
+/** Move the entries at `offsets` of a special section into `name`, compacting what stays. */
+function moveEntries(elf: ElfFile, symtab: Section, special: Section, size: number, offsets: number[], name: string): void {
+  const moving = new Set(offsets);
+  const newOff = new Map<number, { into: 'moved' | 'kept'; at: number }>();
+  const keptBytes: number[] = [];
+  const movedBytes: number[] = [];
+  for (let off = 0; off + size <= special.data.length; off += size) {
+    const into = moving.has(off) ? 'moved' : 'kept';
+    const buf = into === 'moved' ? movedBytes : keptBytes;
+    newOff.set(off, { into, at: buf.length });
+    buf.push(...special.data.subarray(off, off + size));
+  }
+  const arch = elf.addSection({ name, type: special.type, flags: special.flags, addralign: special.addralign, entsize: BigInt(size), data: Uint8Array.from(movedBytes) }, elf.indexOf(special) + 1);
+  for (const rs of elf.relocationSectionsFor(special)) {
+    const lpObj = rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined;
+    const stay: Relocation[] = [];
+    const go: Relocation[] = [];
+    for (const r of elf.relocations(rs)) {
+      const off = Number(r.offset);
+      const entry = Math.floor(off / size) * size;
+      const where = newOff.get(entry);
+      if (!where) { stay.push(r); continue; }
+      const moved = { ...r, offset: BigInt(where.at + (off - entry)) };
+      (where.into === 'moved' ? go : stay).push(moved);
+    }
+    rs._relocs = stay;
+    if (go.length > 0) elf.relocations(relaFor(elf, symtab, arch, lpObj)).push(...go);
+  }
+  special.setData(Uint8Array.from(keptBytes));
+  const empty = elf.relocationSectionsFor(special).filter((rs) => elf.relocations(rs).length === 0);
+  if (special.data.length === 0) elf.removeSections([special]);
+  else if (empty.length > 0) elf.removeSections(empty);
+}
