@@ -7,6 +7,7 @@ import { registerConvert } from './convert.js';
 import { registerDemo } from './demo.js';
 import { registerSymbols } from './symbols.js';
 import { registerSplit } from './split.js';
+import { registerSim } from './sim.js';
 import { EXIT } from './run.js';
 
 const program = new Command()
@@ -21,6 +22,7 @@ registerSymbols(program);
 registerConvert(program);
 registerSplit(program);
 registerCheck(program);
+registerSim(program);
 registerDemo(program);
 
 try {

@@ -1,0 +1,70 @@
+/**
+ * `klp sim SCENARIO [--design D | --all-designs]`: run load/unload steps in the loader emulator,
+ * or without a file: `klp sim --db DB --step insmod:PATH --step rmmod:NAME ...`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from '@commander-js/extra-typings';
+import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
+import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
+import { renderSimText } from '../report/sim-text.js';
+import { buildDatabase } from '../symbols/build.js';
+import type { SymbolDb } from '../symbols/database.js';
+import { UsageError } from '../errors.js';
+import { dbFromOptions } from './convert.js';
+import { addSourceOptions, loadDb } from './symbols.js';
+import { EXIT, out, runCommand, toJson } from './run.js';
+
+/** The scenario's own symbol sources, when the command line gives none. */
+async function scenarioDb(sc: Scenario): Promise<SymbolDb> {
+  const s = sc.symbols;
+  if (s.db) return loadDb(s.db);
+  if (!s.kallsyms && !s.vmlinuz && !s.systemMap && !s.modules) throw new UsageError(`${sc.file}: no symbol data: add a 'db', 'kallsyms' or 'vmlinuz' line, or give --db`);
+  return (await buildDatabase({ kallsyms: s.kallsyms, symvers: s.symvers, vmlinuz: s.vmlinuz, systemMap: s.systemMap, modules: s.modules })).db;
+}
+
+export function registerSim(program: Command): void {
+  addSourceOptions(program.command('sim')
+    .description('simulate loading and unloading modules and livepatches in the loader emulator, under one design or all')
+    .argument('[scenario]', 'scenario file (docs/loader.md); or give --step')
+    .option('--design <design>', `design to run: ${DESIGNS.join(', ')} (repeatable)`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--all-designs', 'run every design (the default for a scenario without a designs line)')
+    .option('--step <step>', 'insmod:PATH, rmmod:NAME, disable:PATCH or key:OBJ:KEY=on|off (repeatable, in order)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--db <db>', 'symbol database of the kernel (vmlinux symbols and exports); or source options')
+    .option('--brief', "print only the kernel's messages, not the emulator's trace")
+    .option('--json', 'machine-readable runs: every step, message, event, write violation and permission change'))
+    .action((file, opts) => runCommand(async () => {
+      if (file && opts.step?.length) throw new UsageError('give a scenario file or --step, not both');
+      if (!file && !opts.step?.length) throw new UsageError('give a scenario file, or steps with --step (e.g. --step insmod:patch.ko)');
+      if (opts.allDesigns && opts.design?.length) throw new UsageError('give --design or --all-designs, not both');
+      let sc: Scenario;
+      if (file) {
+        sc = parseScenario(await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${file}: cannot read (${e.code})`); }), file);
+      } else {
+        sc = { file: 'command line', name: 'command line', notes: [], symbols: {}, modules: new Map(), designs: undefined, steps: [] };
+        opts.step!.forEach((s, i) => {
+          const err = (m: string): never => { throw new ScenarioError(`--step ${s}: ${m}`); };
+          const k = /^key:([^:]+:[^=]+)=(on|off|1|0)$/.exec(s);
+          const words = k ? ['key', k[1]!, k[2] === 'on' || k[2] === '1' ? 'on' : 'off'] : [s.slice(0, Math.max(0, s.indexOf(':'))), s.slice(s.indexOf(':') + 1)];
+          sc.steps.push({ line: i + 1, text: words.join(' '), op: parseStep(words, err), expects: [] });
+        });
+      }
+      let designs: Design[];
+      try {
+        designs = opts.design?.length ? opts.design.map(parseDesign) : opts.allDesigns ? [...DESIGNS] : sc.designs ?? [...DESIGNS];
+      } catch (e) {
+        throw new UsageError(`--design: ${(e as Error).message}`);
+      }
+      const given = opts.db || opts.vmlinuz || opts.kallsyms || opts.systemMap || opts.vmlinux || opts.symbolsKlp || opts.symvers || opts.modules;
+      const db = given || !file ? await dbFromOptions(opts) : await scenarioDb(sc);
+      const files = await readScenarioFiles(sc);
+      const runs = designs.map((d) => runScenario(sc, d, db, files));
+      if (opts.json) {
+        out(toJson({ scenario: { file: sc.file, name: sc.name, notes: sc.notes, steps: sc.steps.map((s) => s.text) }, runs }));
+      } else {
+        out(renderSimText(sc, runs, { brief: !!opts.brief }));
+      }
+      const hasExpectations = sc.steps.some((s) => s.expects.length > 0);
+      const failed = hasExpectations ? runs.some((r) => !r.passed) : runs.some((r) => r.steps.some((s) => s.rc !== 0));
+      return failed ? EXIT.FINDINGS : EXIT.OK;
+    }));
+}
