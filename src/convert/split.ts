@@ -110,14 +110,10 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
           hint: 'build the patch with ccflags-y += -ffunction-sections -fdata-sections, as kpatch-build and objtool klp-build do' });
         continue;
       }
-      const outside = [...(referrers.get(s) ?? [])].filter((x) => !o.funcs.some((g) => g.newFunc?.section === x));
-      if (outside.length > 0) {
-        kept.push({ object: obj, function: f.newFunc.name, reason: `also referenced from ${outside.map((x) => x.name).join(', ')}` });
-        continue;
-      }
       set.add(s);
     }
-    // Grow: a section joins when everything that references it is already in.
+    // Grow: a section joins when everything that references it is already in (a replacement's
+    // callees, its data, gcc's .cold fragments, which also jump back into it).
     for (let grew = true; grew;) {
       grew = false;
       for (const m of [...set]) {
@@ -128,6 +124,19 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
             set.add(t);
             grew = true;
           }
+        }
+      }
+    }
+    // Shrink: a section that something outside still references stays in shared code.
+    for (let shrank = true; shrank;) {
+      shrank = false;
+      for (const m of [...set]) {
+        const outside = [...(referrers.get(m) ?? [])].filter((x) => !set.has(x));
+        if (outside.length === 0) continue;
+        set.delete(m);
+        shrank = true;
+        for (const f of functionsIn(m).filter((y) => o.funcs.some((g) => g.newFunc === y))) {
+          kept.push({ object: obj, function: f.name, reason: `also referenced from ${outside.map((x) => x.name).join(', ')}` });
         }
       }
     }

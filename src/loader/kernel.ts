@@ -63,11 +63,12 @@ export class EmulatedKernel {
   relocationsApplied = 0;
   /**
    * module_alloc() gives every layout of a module the same place each time it is loaded (a slot
-   * per module and layout), so runs in different orders put the same code at the same address and
-   * final bytes compare directly. The kernel's vmalloc makes no such promise; nothing here relies
-   * on addresses being different.
+   * per module and layout), and modules named in reserve() a window of their own, so runs in
+   * different orders put the same code at the same address and final bytes compare directly. The
+   * kernel's vmalloc makes no such promise; nothing here relies on addresses being different.
    */
   private readonly slots = new Map<string, { base: bigint; size: number }>();
+  private readonly windows = new Map<string, { next: bigint; end: bigint }>();
   private nextModule = MODULES_VADDR;
   private nextPercpu: bigint;
   private readonly env: KernelEnv;
@@ -99,8 +100,11 @@ export class EmulatedKernel {
         const key = `${module}/${part}`;
         const slot = this.slots.get(key);
         if (slot && size <= slot.size) return slot.base;
-        const base = this.nextModule;
-        this.nextModule += BigInt(size);
+        const w = this.windows.get(module);
+        const inWindow = w !== undefined && w.next + BigInt(size) <= w.end;
+        const base = inWindow ? w.next : this.nextModule;
+        if (inWindow) w.next += BigInt(size);
+        else this.nextModule += BigInt(size);
         this.slots.set(key, { base, size });
         return base;
       },
@@ -112,6 +116,19 @@ export class EmulatedKernel {
         return at;
       },
     };
+  }
+
+  /**
+   * Give each named module a fixed 16 MiB window at the start of the modules area, in this order,
+   * whatever order they load in (scenarios reserve their modules, so load orders compare).
+   */
+  reserve(names: readonly string[]): void {
+    const WINDOW = 16n << 20n;
+    for (const n of names) {
+      if (this.windows.has(n)) continue;
+      this.windows.set(n, { next: this.nextModule, end: this.nextModule + WINDOW });
+      this.nextModule += WINDOW;
+    }
   }
 
   // -----------------------------------------------------------------------------------------------

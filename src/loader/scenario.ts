@@ -334,8 +334,14 @@ export async function readScenarioFiles(sc: Scenario): Promise<ScenarioFiles> {
 
 /** Run a scenario under one design. `db` holds vmlinux's symbols (modules come from their files). */
 export function runScenario(sc: Scenario, design: Design, db: SymbolDb, files: ScenarioFiles): DesignRun {
+  return simulate(sc, design, db, files).run;
+}
+
+/** runScenario, also returning the emulated kernel in its final state (for invariants and reports). */
+export function simulate(sc: Scenario, design: Design, db: SymbolDb, files: ScenarioFiles): { run: DesignRun; kernel: EmulatedKernel } {
   const nameOf = (alias: string): string => (sc.modules.has(alias) ? files.names.get(sc.modules.get(alias)!)! : alias);
   const k = new EmulatedKernel(db, design);
+  k.reserve([...new Set([...files.bytes.keys()].map((p) => files.names.get(p)!))]);
   const steps: StepResult[] = [];
   for (const st of sc.steps) {
     const logStart = k.log.length;
@@ -358,10 +364,11 @@ export function runScenario(sc: Scenario, design: Design, db: SymbolDb, files: S
     steps.push({ text: st.text, rc, log, events: [...notes, ...k.events.slice(evStart)], expects });
   }
   const violations = k.memory.writes.filter((w) => w.violation);
-  return {
+  const run: DesignRun = {
     design, summary: DESIGN_TRAITS[design].summary, steps, violations, permChanges: k.memory.permChanges, flips: k.flips,
     passed: steps.every((s) => s.expects.every((x) => x.ok)),
   };
+  return { run, kernel: k };
 }
 
 export const ALL_DESIGNS = DESIGNS;
