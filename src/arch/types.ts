@@ -54,6 +54,12 @@ export interface Arch {
    * (messages differ between versions); absent for architectures the emulator does not model.
    */
   readonly applyRela?: (r: RelaInput, kernel: { major: number; minor: number }) => RelaOutcome;
+  /**
+   * The same computation written straight into `bytes` at `off` (the place `loc`), for bulk
+   * loading: returns false, having written nothing, whenever the relocation would fail, so the
+   * caller can run applyRela for the kernel's message. Must agree with applyRela on success.
+   */
+  readonly applyRelaInPlace?: (bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint) => boolean;
 }
 
 /** Build a relocation table from `[number, name]` pairs (the prefix is added). */

@@ -32,7 +32,46 @@ export const x86_64: Arch = {
     [36, 'TLSDESC'], [37, 'IRELATIVE'], [38, 'RELATIVE64'], [39, 'PC32_BND'], [40, 'PLT32_BND'], [41, 'GOTPCRELX'], [42, 'REX_GOTPCRELX'],
   ]),
   applyRela,
+  applyRelaInPlace,
 };
+
+const zero = (b: Uint8Array, off: number, n: number): boolean => {
+  for (let i = 0; i < n; i++) if (b[off + i] !== 0) return false;
+  return true;
+};
+
+/** applyRela without allocations, for the scale run: the same values and the same refusals. */
+function applyRelaInPlace(bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint): boolean {
+  switch (type) {
+    case 0: return true;
+    case 1:
+      if (off + 8 > bytes.length || !zero(bytes, off, 8)) return false;
+      dv.setBigUint64(off, BigInt.asUintN(64, val), true);
+      return true;
+    case 10: {
+      const v = BigInt.asUintN(64, val);
+      if (v > 0xffffffffn || off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
+      dv.setUint32(off, Number(v), true);
+      return true;
+    }
+    case 11: {
+      const v = BigInt.asIntN(64, val);
+      if (v < -0x80000000n || v > 0x7fffffffn || off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
+      dv.setInt32(off, Number(v), true);
+      return true;
+    }
+    case 2: case 4:
+      if (off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
+      dv.setInt32(off, Number(BigInt.asIntN(32, val - loc)), true);
+      return true;
+    case 24:
+      if (off + 8 > bytes.length || !zero(bytes, off, 8)) return false;
+      dv.setBigUint64(off, BigInt.asUintN(64, val - loc), true);
+      return true;
+    default:
+      return false;
+  }
+}
 
 const U64 = (1n << 64n) - 1n;
 

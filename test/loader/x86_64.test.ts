@@ -40,3 +40,21 @@ test('unknown types and the zero rule, with 6.1 and 6.3 wording', () => {
   const r63 = apply(2, 0x10n, 0x8n, dirty, { major: 6, minor: 3 });
   assert.ok(!r63.ok && r63.messages[0]!.startsWith('x86/modules: Invalid relocation target, existing value is nonzero for type 2'));
 });
+
+test('the in-place bulk path agrees with applyRela on every outcome (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  const types = [0, 1, 2, 4, 9, 10, 11, 24, 42];
+  fc.assert(fc.property(
+    fc.constantFrom(...types), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.boolean(), fc.integer({ min: 0, max: 11 }),
+    (type, val, loc, init, clean, off) => {
+      const existing = clean ? new Uint8Array(12) : init;
+      const a = Uint8Array.from(existing);
+      const slow = x86_64.applyRela!({ type, val, loc, module: 'm', read: (n) => (off + n <= 12 ? a.subarray(off, off + n) : undefined) }, { major: 6, minor: 1 });
+      const b = Uint8Array.from(existing);
+      const ok = x86_64.applyRelaInPlace!(b, new DataView(b.buffer), off, type, val, loc);
+      assert.equal(ok, slow.ok, `type ${type}`);
+      if (slow.ok && 'bytes' in slow) a.set(slow.bytes, off);
+      assert.deepEqual(b, a);
+    }), { seed: 8, numRuns: 3000 });
+});
