@@ -58,7 +58,7 @@ export function findObjectSymbol(db: SymbolDb, object: string, name: string, sym
   return r.ok ? { ok: true, address: r.match.address } : r;
 }
 
-export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string } = {}): CheckResult {
+export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string; perObject?: boolean } = {}): CheckResult {
   const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');
   const findings: Finding[] = [];
   const resolved: Resolved[] = [];
@@ -95,6 +95,11 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
       add({ severity: 'error', code: 'BAD_SECTION_NAME', where: s.name, message: `section ${s.name} has an incorrectly formatted name`,
         hint: 'name it .klp.rela.<object>.<section>', kernelCatches: true });
       continue;
+    }
+    if (obj === 'vmlinux' && !atLeast(k, 5, 8) && patches.length > 0 && !declared.has(obj)) {
+      add({ severity: 'error', code: 'UNDECLARED_OBJECT', where: s.name,
+        message: `vmlinux relocations in a patch without a vmlinux klp_object: before 5.8 klp_init_object_loaded() writes them only for a declared object, so they are never applied on ${k.major}.${k.minor}`,
+        hint: 'add a klp_object with .name = NULL (vmlinux), or target 5.8+ where the loader writes vmlinux relocations itself', kernelCatches: false });
     }
     if (obj !== 'vmlinux' && patches.length > 0 && !declared.has(obj)) {
       add({ severity: 'error', code: 'UNDECLARED_OBJECT', where: s.name,
@@ -147,6 +152,19 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
       add({ severity: 'warning', code: 'NO_RELOAD', where: obj,
         message: `while this patch is loaded, module '${obj}' cannot be unloaded and loaded again on ${k.major}.${k.minor}: its livepatch relocations are not cleared on removal (6.3 added that), so the reload fails with "existing value is nonzero" and "refusing to load module '${obj}'"`,
         hint: 'disable and remove the patch before reloading the module, or target 6.3+', kernelCatches: true });
+    }
+  }
+
+  // .klp.arch.<obj>.<section> (klp split): only the per-object design applies them; before 5.8
+  // x86 applied .altinstructions and .parainstructions ones (arch_klp_init_object_loaded).
+  if (!opts.perObject) {
+    for (const s of elf.sections) {
+      const m = /^\.klp\.arch\.([^.]+)\.(.+)$/.exec(s.name);
+      if (!m || s.isRelocation) continue;
+      if (!atLeast(k, 5, 8) && (m[2] === '.altinstructions' || m[2] === '.parainstructions')) continue;
+      add({ severity: 'error', code: 'KLP_ARCH_IGNORED', where: s.name,
+        message: `${k.major}.${k.minor} never processes ${s.name}: its ${m[2]} entries for ${m[1]} are never applied${m[2] === '__jump_table' ? ' (the jump label never follows its key)' : ''}`,
+        hint: 'only the per-object loader design applies .klp.arch sections; for this kernel use static_key_enabled() and klp convert without --per-object', kernelCatches: false });
     }
   }
 

@@ -5,7 +5,8 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ElfFile } from '../elf/file.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
-import { EmulatedKernel } from '../loader/kernel.js';
+import { DESIGNS, parseDesign, DESIGN_TRAITS, type Design } from '../loader/designs.js';
+import { simulatePatchLoad, type PatchSimulation } from '../loader/patch-sim.js';
 import { UsageError } from '../errors.js';
 import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
@@ -32,13 +33,19 @@ export function renderCheckText(r: CheckResult): string {
   return lines.join('\n');
 }
 
+export function renderPatchSimulation(s: PatchSimulation): string {
+  const lines = [`emulated kernel, design ${s.design}: insmod -> ${s.status}${s.status === 0 ? ' (loaded)' : ''}; ${s.violations} permission violation(s), ${s.flips} flip(s)`];
+  for (const l of s.log) lines.push(`  ${escapeText(l)}`);
+  return lines.join('\n');
+}
+
 export function registerCheck(program: Command): void {
   addSourceOptions(program.command('check')
     .description('will this livepatch load on that kernel: every klp_func and livepatch relocation resolved, hazards the kernel misses')
     .argument('<patch>', 'livepatch module (.ko)')
     .option('--db <db>', 'symbol database of the target kernel; or give source options'))
     .option('--target-kernel <version>', 'kernel whose rules apply', '6.1')
-    .addOption(new Option('--design <design>', 'also load the patch in the loader emulator under this design (sets the kernel rules too)').choices(['6.1', '6.3'] as const))
+    .addOption(new Option('--design <design>', 'also load the patch in the loader emulator under this design (sets the kernel rules too), or under all').choices([...DESIGNS, 'all'] as const))
     .option('--json', 'JSON')
     .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
     .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
@@ -47,27 +54,26 @@ export function registerCheck(program: Command): void {
       const elf = await loadElf(patch);
       if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
-      const r = checkModule(elf, { db, targetKernel: opts.design ?? opts.targetKernel });
-      let simulation: { design: string; status: number; log: string[] } | undefined;
-      if (opts.design) {
-        const k = new EmulatedKernel(db, opts.design);
-        const status = k.insmod(elf);
-        simulation = { design: opts.design, status, log: k.log };
-        if (status !== 0) {
-          r.findings.push({ severity: 'error', code: 'EMULATOR', where: `emulated ${opts.design} kernel`,
-            message: `insmod exits ${status}: ${k.log.slice(-2).join(' / ')}`, hint: 'see the messages above; they are the kernel\'s', kernelCatches: true });
+      const designs: Design[] = opts.design === 'all' ? [...DESIGNS] : opts.design ? [parseDesign(opts.design)] : [];
+      const rules = designs.length === 1 ? `${DESIGN_TRAITS[designs[0]!].kernel.major}.${DESIGN_TRAITS[designs[0]!].kernel.minor}` : opts.targetKernel;
+      const r = checkModule(elf, { db, targetKernel: rules, perObject: designs.length === 1 && DESIGN_TRAITS[designs[0]!].relocs === 'per-object' });
+      const simulations: PatchSimulation[] = designs.map((d) => simulatePatchLoad(db, d, elf));
+      for (const s of simulations) {
+        if (s.status !== 0) {
+          r.findings.push({ severity: 'error', code: 'EMULATOR', where: `emulated kernel, design ${s.design}`,
+            message: `insmod exits ${s.status}: ${s.log.slice(-2).join(' / ')}`, hint: 'see the messages above; they are the kernel\'s', kernelCatches: true });
         }
       }
       if (opts.html) {
         if (resolve(opts.html) === resolve(patch)) throw new UsageError('refusing to write the report over the patch');
-        await writeFileAtomic(opts.html, Buffer.from(renderCheckHtml(r), 'utf8'));
+        await writeFileAtomic(opts.html, Buffer.from(renderCheckHtml(r, simulations), 'utf8'));
       }
       if (opts.json) {
         const { patches: _p, ...rest } = r;
-        out(toJson({ ...rest, ...(simulation ? { simulation } : {}) }));
+        out(toJson({ ...rest, ...(simulations.length ? { simulations } : {}) }));
       } else {
         out(renderCheckText(r));
-        if (simulation) out(`emulated ${simulation.design} kernel: insmod -> ${simulation.status}\n${simulation.log.map((l) => `  ${escapeText(l)}`).join('\n')}`);
+        for (const s of simulations) out(renderPatchSimulation(s));
       }
       return r.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
     }));

@@ -1,9 +1,10 @@
 /**
  * `klp demo`: the main job on bundled material, no kernel needed. Lists the example livepatch
  * module, builds a symbol database from excerpts of Debian 6.1's real kallsyms and Module.symvers,
- * converts the module and checks the result, writing everything into one directory.
+ * converts the module and checks the result, simulates its load under every loader design, and runs
+ * the bundled late module patching scenarios, writing everything into one directory.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
@@ -11,11 +12,14 @@ import { checkModule } from '../check/check.js';
 import { convertModule } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
-import { EmulatedKernel } from '../loader/kernel.js';
+import { DESIGNS } from '../loader/designs.js';
+import { simulatePatchLoad } from '../loader/patch-sim.js';
+import { parseScenario, readScenarioFiles, runScenario } from '../loader/scenario.js';
+import { renderSimTable } from '../report/sim-text.js';
 import { listElf } from '../report/elf-listing.js';
 import { renderCheckHtml } from '../report/html.js';
 import { buildDatabase } from '../symbols/build.js';
-import { renderCheckText } from './check.js';
+import { renderCheckText, renderPatchSimulation } from './check.js';
 import { renderConvertText } from './convert.js';
 import { EXIT, out, runCommand } from './run.js';
 
@@ -58,18 +62,27 @@ export function registerDemo(program: Command): void {
       const c = checkModule(await loadElf(converted), { db });
       out(renderCheckText(c));
 
-      out('\n== 5. simulated load in the loader emulator, per design');
-      for (const design of ['6.1', '6.3'] as const) {
-        const k = new EmulatedKernel(db, design);
-        const rc = k.insmod(await loadElf(converted));
-        out(`  ${design}: insmod -> ${rc}${rc === 0 ? ' (loaded)' : ''}`);
-        for (const line of k.log) out(`    ${line}`);
-      }
+      out('\n== 5. simulated load in the loader emulator, under every design (klp check --design all)');
+      const simulations = DESIGNS.map((d) => simulatePatchLoad(db, d, elf));
+      for (const s of simulations) out(renderPatchSimulation(s));
       const report = join(outDir, 'report.html');
-      await writeFileAtomic(report, Buffer.from(renderCheckHtml(c), 'utf8'));
+      await writeFileAtomic(report, Buffer.from(renderCheckHtml(c, simulations), 'utf8'));
 
-      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n  report.html   klp check's report\n`);
+      out('\n== 6. late module patching scenarios, under every design (klp sim examples/scenarios/*.klpsim)');
+      const scenarios = join(EXAMPLES, 'scenarios');
+      let expectationsFailed = 0;
+      for (const f of (await readdir(scenarios)).filter((x) => x.endsWith('.klpsim')).sort()) {
+        const path = join(scenarios, f);
+        const sc = parseScenario(await readFile(path, 'utf8'), path);
+        const files = await readScenarioFiles(sc);
+        const runs = DESIGNS.map((d) => runScenario(sc, d, db, files));
+        expectationsFailed += runs.filter((r) => !r.passed).length;
+        out(`\n-- ${sc.name} (${f})`);
+        out(renderSimTable(sc, runs).join('\n'));
+      }
+
+      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n  report.html   klp check's report, with the simulated load under every design\n`);
       out(`\nwrote ${dbPath}, ${converted}\nreport: ${report}`);
-      return c.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
+      return c.findings.some((f) => f.severity === 'error') || expectationsFailed > 0 ? EXIT.FINDINGS : EXIT.OK;
     }));
 }

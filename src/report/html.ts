@@ -6,6 +6,7 @@
  * safe for a <script> element.
  */
 import type { CheckResult } from '../check/check.js';
+import type { PatchSimulation } from '../loader/patch-sim.js';
 import { escapeHtml } from './escape.js';
 
 const e = escapeHtml;
@@ -49,7 +50,24 @@ function graph(r: CheckResult): string {
   return `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="960" height="${height}" viewBox="0 0 960 ${height}" role="img" aria-label="patch, objects and resolutions">${parts.join('')}</svg>`;
 }
 
-export function renderCheckHtml(r: CheckResult): string {
+/**
+ * One column per design: the patch's load as the emulator ran it, a status and the permission
+ * audit, with the full log (kernel messages and the emulator's trace) under each.
+ */
+function simulationSection(sims: readonly PatchSimulation[]): string {
+  if (sims.length === 0) return '';
+  const rows = sims.map((s) => `<tr class="${s.status === 0 ? '' : 'error'}"><td>${e(s.design)}</td><td>${s.status}${s.status === 0 ? ' (loaded)' : ''}</td>` +
+    `<td>${s.violations}</td><td>${s.flips}</td><td>${e(s.summary)}</td></tr>`).join('\n');
+  const logs = sims.map((s) => `<details class="simlog"><summary>design ${e(s.design)}: ${s.events.length} events</summary><pre>${
+    s.events.map((x) => (x.kind === 'kernel' ? e(x.text) : `<span class="trace">[${e(x.stage)}] ${e(x.text)}</span>`)).join('\n')}</pre></details>`).join('\n');
+  return `<h2>Simulated load, per design (loader emulator)</h2>
+<table id="simulations"><thead><tr><th>design</th><th>insmod</th><th>permission violations</th><th>permission flips</th><th>design</th></tr></thead><tbody>
+${rows}
+</tbody></table>
+${logs}`;
+}
+
+export function renderCheckHtml(r: CheckResult, simulations: readonly PatchSimulation[] = []): string {
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const verdict = errors ? `will NOT load cleanly (${errors} error${errors > 1 ? 's' : ''})` : 'loads cleanly';
   const resolvedRows = r.resolved.map((x) => `<tr class="${x.status}"><td>${e(x.kind)}</td><td>${e(x.object)}</td><td class="name">${e(x.name)}</td><td>${x.sympos}</td>` +
@@ -78,6 +96,7 @@ svg text { font: 12px monospace; fill: #111; }
 .node.error rect { fill: #fbe3e1; stroke: #c0392b; } .node.late.res rect { fill: #f4f4f4; }
 .edge { fill: none; stroke: #9aaccc; } .edge.error { stroke: #c0392b; }
 .hidden { display: none; }
+pre { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: 12px; } .trace { color: #667; }
 </style></head>
 <body>
 <h1>klp check: <code>${e(r.module ?? '?')}</code></h1>
@@ -93,6 +112,7 @@ ${findingRows}
 <table id="resolved"><thead><tr><th>kind</th><th>object</th><th>name</th><th>sympos</th><th>address</th><th>status</th><th>detail</th><th>where</th></tr></thead><tbody>
 ${resolvedRows}
 </tbody></table>
+${simulationSection(simulations)}
 <h2>Functions the patch replaces</h2>
 <table id="funcs"><thead><tr><th>object</th><th>old_name</th><th>old_sympos</th><th>new_func</th></tr></thead><tbody>
 ${funcs}

@@ -131,16 +131,24 @@ test('klp check --dbs: one patch against several kernel builds, one summary tabl
   assert.match(b.stdout, /c-broken\.klpdb\s+\?\s+bad database/);
 });
 
-test('klp check --design: the patch is also loaded in the loader emulator', () => {
-  const ok = JSON.parse(klp('check', converted, '--db', dbFile, '--design', '6.1', '--json').stdout) as { simulation: { design: string; status: number; log: string[] } };
-  assert.equal(ok.simulation.status, 0);
-  assert.ok(ok.simulation.log.includes("livepatch: enabling patch 'lp_fixture'"));
+test('klp check --design: the patch is also loaded in the loader emulator, under one design or all', () => {
+  type Sim = { design: string; status: number; log: string[]; violations: number; flips: number };
+  const ok = JSON.parse(klp('check', converted, '--db', dbFile, '--design', '6.1', '--json').stdout) as { simulations: Sim[] };
+  assert.equal(ok.simulations.length, 1);
+  assert.equal(ok.simulations[0]!.status, 0);
+  assert.ok(ok.simulations[0]!.log.includes("livepatch: enabling patch 'lp_fixture'"));
+  const all = JSON.parse(klp('check', converted, '--db', dbFile, '--design', 'all', '--json').stdout) as { simulations: Sim[] };
+  assert.deepEqual(all.simulations.map((x) => [x.design, x.status]), [['4.x', 0], ['6.1', 0], ['6.3', 0], ['per-object', 0], ['per-object-ro', 0]]);
+  // Before 5.8 the vmlinux relocations are written after the patch is read-only: flips, and plain
+  // stores into executable memory; 5.8+ writes them while the module is still UNFORMED.
+  assert.ok(all.simulations[0]!.flips > 0 && all.simulations[0]!.violations > 0);
+  assert.ok(all.simulations.slice(1).every((x) => x.flips === 0 && x.violations === 0));
   const broken = load(converted);
   broken.findSymbolByName('.klp.sym.vmlinux.nr_processes,0')!.name = '.klp.sym.vmlinux.nr_processes,4';
   const path = join(dir, 'broken-design.o');
   writeFileSync(path, writeElf(broken));
   const r = klp('check', path, '--db', dbFile, '--design', '6.3');
   assert.equal(r.status, 1);
-  assert.match(r.stdout, /emulated 6\.3 kernel: insmod -> 22\n  livepatch: symbol position 4 for symbol 'nr_processes' in object 'vmlinux' not found/);
-  assert.equal(klp('check', converted, '--db', dbFile, '--design', '4.x').status, 2, 'designs not modelled yet are refused');
+  assert.match(r.stdout, /emulated kernel, design 6\.3: insmod -> 22\b.*\n  livepatch: symbol position 4 for symbol 'nr_processes' in object 'vmlinux' not found/);
+  assert.equal(klp('check', converted, '--db', dbFile, '--design', '5.x').status, 2, 'unknown designs are refused');
 });

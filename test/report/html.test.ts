@@ -26,7 +26,7 @@ writeFileSync(bad, writeElf(elf));
 
 test('the report is written even when the patch will fail, and escapes hostile names', () => {
   const html = join(dir, 'evil.html');
-  const r = klp('check', bad, '--db', db, '--html', html);
+  const r = klp('check', bad, '--db', db, '--design', 'all', '--html', html);
   assert.equal(r.status, 1);
   const text = readFileSync(html, 'utf8');
   assert.ok(!text.includes(evil), 'the raw name never appears');
@@ -37,7 +37,7 @@ test('the report is written even when the patch will fail, and escapes hostile n
 
 test('in Chromium: no console errors, the graph renders, search filters, hostile names stay text', async () => {
   const html = join(dir, 'good.html');
-  assert.equal(klp('check', good, '--db', db, '--html', html).status, 0);
+  assert.equal(klp('check', good, '--db', db, '--design', 'all', '--html', html).status, 0);
   const evilHtml = join(dir, 'evil.html');
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -51,6 +51,11 @@ test('in Chromium: no console errors, the graph renders, search filters, hostile
     page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
     await page.goto(`file://${html}`);
     assert.equal(await page.textContent('#verdict'), 'loads cleanly');
+    // The simulated load under every design, with its log one click away.
+    assert.equal(await page.locator('#simulations tbody tr').count(), 5);
+    assert.match((await page.textContent('#simulations tbody tr:first-child'))!, /^4\.x0 \(loaded\)[1-9]\d*[1-9]/);
+    await page.locator('details.simlog summary').first().click();
+    assert.match((await page.locator('details.simlog pre').first().textContent())!, /livepatch: enabling patch 'lp_fixture'/);
     const nodes = await page.locator('#graph .node').count();
     assert.ok(nodes >= 14, `${nodes} graph nodes`);
     const box = await page.locator('#graph').boundingBox();
