@@ -3,6 +3,7 @@
  * or without a file: `klp sim --db DB --step insmod:PATH --step rmmod:NAME ...`.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
 import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
@@ -28,7 +29,8 @@ export function registerSim(program: Command): void {
     .argument('[scenario]', 'scenario file (docs/loader.md); or give --step')
     .option('--design <design>', `design to run: ${DESIGNS.join(', ')} (repeatable)`, (v: string, prev: string[] = []) => [...prev, v])
     .option('--all-designs', 'run every design (the default for a scenario without a designs line)')
-    .option('--step <step>', 'insmod:PATH, rmmod:NAME, disable:PATCH or key:OBJ:KEY=on|off (repeatable, in order)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--step <step>', 'insmod:PATH, modprobe:NAME, rmmod:NAME, disable:PATCH or key:OBJ:KEY=on|off (repeatable, in order)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--modules-dep <file>', 'modules.dep (as depmod writes it) for modprobe steps')
     .option('--db <db>', 'symbol database of the kernel (vmlinux symbols and exports); or source options')
     .option('--brief', "print only the kernel's messages, not the emulator's trace")
     .option('--json', 'machine-readable runs: every step, message, event, write violation and permission change'))
@@ -36,17 +38,19 @@ export function registerSim(program: Command): void {
       if (file && opts.step?.length) throw new UsageError('give a scenario file or --step, not both');
       if (!file && !opts.step?.length) throw new UsageError('give a scenario file, or steps with --step (e.g. --step insmod:patch.ko)');
       if (opts.allDesigns && opts.design?.length) throw new UsageError('give --design or --all-designs, not both');
+      if (file && opts.modulesDep) throw new UsageError('a scenario file names its modules.dep with a modules-dep line');
       let sc: Scenario;
       if (file) {
         sc = parseScenario(await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${file}: cannot read (${e.code})`); }), file);
       } else {
-        sc = { file: 'command line', name: 'command line', notes: [], symbols: {}, modules: new Map(), designs: undefined, steps: [] };
+        sc = { file: 'command line', name: 'command line', notes: [], symbols: {}, modules: new Map(), designs: undefined, steps: [], ...(opts.modulesDep ? { modulesDep: resolve(opts.modulesDep) } : {}) };
         opts.step!.forEach((s, i) => {
           const err = (m: string): never => { throw new ScenarioError(`--step ${s}: ${m}`); };
           const k = /^key:([^:]+:[^=]+)=(on|off|1|0)$/.exec(s);
           const words = k ? ['key', k[1]!, k[2] === 'on' || k[2] === '1' ? 'on' : 'off'] : [s.slice(0, Math.max(0, s.indexOf(':'))), s.slice(s.indexOf(':') + 1)];
           sc.steps.push({ line: i + 1, text: words.join(' '), op: parseStep(words, err), expects: [] });
         });
+        if (sc.steps.some((st) => st.op.op === 'modprobe') && !sc.modulesDep) throw new UsageError('modprobe steps need --modules-dep FILE (the modules.dep depmod wrote)');
       }
       let designs: Design[];
       try {

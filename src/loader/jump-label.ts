@@ -39,6 +39,8 @@ const U64 = (1n << 64n) - 1n;
 export class JumpLabels {
   /** Sites patched together with each key (the key's own module's entries and linked ones). */
   private readonly byKey = new Map<bigint, JumpSite[]>();
+  /** The keys each module's sites are tied to, so unloading touches only those. */
+  private readonly keysOf = new Map<string, Set<bigint>>();
   private readonly memory: Memory;
   private readonly say: (line: string) => void;
 
@@ -87,8 +89,13 @@ export class JumpLabels {
     const entries = this.readEntries(mod, table);
     if (entries.length === 0) return;
     const groups = new Map<bigint, JumpSite[]>();
-    for (const e of entries) groups.set(e.key, [...(groups.get(e.key) ?? []), e]);
+    for (const e of entries) {
+      const g = groups.get(e.key);
+      if (g) g.push(e);
+      else groups.set(e.key, [e]);
+    }
     for (const [key, sites] of groups) {
+      this.tie(mod.name, key, sites);
       if (within(key)) {
         // static_key_set_entries(key, iter): key->entries = iter, keeping the type bits.
         const inTable = sites.some((s) => key >= s.entry && key < s.entry + BigInt(JUMP_ENTRY_SIZE));
@@ -99,10 +106,8 @@ export class JumpLabels {
         if (inTable) {
           this.say(`jump_label: ${mod.name}: ${table.name} entry for code 0x${sites[0]!.code.toString(16)} has its key field still zero: the kernel takes 0x${key.toString(16)}, inside the table itself, for a key of ${mod.name}; the site is tied to no real key`);
         }
-        this.byKey.set(key, [...(this.byKey.get(key) ?? []), ...sites]);
         continue;
       }
-      this.byKey.set(key, [...(this.byKey.get(key) ?? []), ...sites]);
       this.say(`jump_label: ${mod.name}: ${sites.length} site(s) in ${table.name} linked to key 0x${key.toString(16)}`);
       const enabled = this.keyEnabled(key);
       const type = this.keyType(key);
@@ -114,13 +119,26 @@ export class JumpLabels {
     }
   }
 
+  private tie(module: string, key: bigint, sites: JumpSite[]): void {
+    const list = this.byKey.get(key);
+    if (list) list.push(...sites);
+    else this.byKey.set(key, [...sites]);
+    let keys = this.keysOf.get(module);
+    if (!keys) this.keysOf.set(module, (keys = new Set()));
+    keys.add(key);
+  }
+
   /** jump_label_del_module(): forget every site of `mod` (or of one of its tables). */
   delModule(module: string, table?: string): void {
-    for (const [key, sites] of this.byKey) {
+    const keys = this.keysOf.get(module);
+    if (!keys) return;
+    for (const key of keys) {
+      const sites = this.byKey.get(key) ?? [];
       const kept = sites.filter((s) => s.module !== module || (table !== undefined && s.table !== table));
       if (kept.length === 0) this.byKey.delete(key);
       else this.byKey.set(key, kept);
     }
+    if (table === undefined) this.keysOf.delete(module);
   }
 
   /** static_branch_enable()/disable(): set `enabled` and patch every site tied to the key. */

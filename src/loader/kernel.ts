@@ -28,7 +28,7 @@ import {
 
 export type { Design } from './designs.js';
 
-const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
+const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EWOULDBLOCK: 11, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
 const MODULES_VADDR = 0xffffffffc0000000n;
 
 export interface SimEvent {
@@ -58,6 +58,10 @@ export class EmulatedKernel {
   private readonly patches = new Map<string, Patch>();
   /** Exports of the loaded modules, and vmlinux exports looked up so far (resolve_symbol). */
   private readonly moduleExports = new Map<string, bigint>();
+  private readonly exportOwner = new Map<string, string>();
+  /** Modules that resolved a symbol against each module's exports (its source_list: lsmod's "Used by"). */
+  private readonly holders = new Map<string, Set<string>>();
+  private readonly uses = new Map<string, Set<string>>();
   private readonly vmlinuxExports = new Map<string, bigint | undefined>();
   /** Relocations written by the module loader (apply_relocations) so far. */
   relocationsApplied = 0;
@@ -292,7 +296,22 @@ export class EmulatedKernel {
 
     this.modules.set(name, mod);
     collectExports(mod);
-    for (const [n, a] of mod.exports) this.moduleExports.set(n, a);
+    for (const [n, a] of mod.exports) {
+      this.moduleExports.set(n, a);
+      this.exportOwner.set(n, name);
+    }
+    // ref_module(): this module now holds every module whose export it resolved.
+    const uses = new Set<string>();
+    for (const y of elf.allSymbols) {
+      if (y.section !== null || y.name === '') continue;
+      const owner = this.exportOwner.get(y.name);
+      if (owner !== undefined && owner !== name) uses.add(owner);
+    }
+    this.uses.set(name, uses);
+    for (const u of uses) {
+      if (!this.holders.has(u)) this.holders.set(u, new Set());
+      this.holders.get(u)!.add(name);
+    }
 
     // do_init_module: a livepatch module's init calls klp_enable_patch().
     if (patch) {
@@ -382,8 +401,19 @@ export class EmulatedKernel {
     const mod = this.modules.get(name);
     this.at('delete_module');
     if (!mod) return ERRNO.ENOENT!;
+    // delete_module(): modules that use this one must go first; an enabled patch holds a reference
+    // on its own module (klp_init_patch's try_module_get), and busybox's rmmod passes O_NONBLOCK,
+    // so try_stop_module() fails with -EWOULDBLOCK (kernel/module/main.c).
+    const usedBy = [...(this.holders.get(name) ?? [])];
+    if (usedBy.length > 0) {
+      this.trace(`${name}: in use by ${usedBy.join(', ')}`);
+      return ERRNO.EWOULDBLOCK!;
+    }
     const p = this.patches.get(name);
-    if (p?.enabled) return ERRNO.EBUSY!; // an enabled patch holds a reference on its own module
+    if (p?.enabled) {
+      this.trace(`${name}: the enabled patch holds a reference on its module`);
+      return ERRNO.EWOULDBLOCK!;
+    }
     this.setState(mod, 'GOING');
     // klp_module_going(): revert patches on this module; 6.3 also clears their relocations.
     this.at('klp_module_going');
@@ -421,7 +451,12 @@ export class EmulatedKernel {
 
   /** Drop a module that was registered: its exports, its entry, its memory. */
   private forget(mod: LoadedModule): void {
-    for (const n of mod.exports.keys()) this.moduleExports.delete(n);
+    for (const n of mod.exports.keys()) {
+      this.moduleExports.delete(n);
+      this.exportOwner.delete(n);
+    }
+    for (const u of this.uses.get(mod.name) ?? []) this.holders.get(u)?.delete(mod.name);
+    this.uses.delete(mod.name);
     this.modules.delete(mod.name);
     freeModule(mod, this.memory);
   }

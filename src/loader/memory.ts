@@ -72,8 +72,19 @@ export class Memory {
   }
 
   unmap(r: Region): void {
-    const i = this.regions.indexOf(r);
-    if (i >= 0) this.regions.splice(i, 1);
+    // The first region with r's base, then the few that share it (empty parts).
+    let lo = 0, hi = this.regions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.regions[mid]!.base < r.base) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.regions.length && this.regions[i]!.base === r.base; i++) {
+      if (this.regions[i] === r) {
+        this.regions.splice(i, 1);
+        return;
+      }
+    }
   }
 
   find(addr: bigint, size: number): { region: Region; off: number } | undefined {

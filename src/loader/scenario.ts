@@ -25,11 +25,13 @@ import type { SymbolDb } from '../symbols/database.js';
 import { DESIGNS, DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
 import { archOf } from './module-loader.js';
+import { ModulesDep } from './modules-dep.js';
 
 export class ScenarioError extends UsageError {}
 
 export type StepOp =
   | { op: 'insmod'; module: string }
+  | { op: 'modprobe'; name: string }
   | { op: 'rmmod'; name: string }
   | { op: 'disable'; patch: string }
   | { op: 'key'; obj: string; name: string; on: boolean };
@@ -57,6 +59,8 @@ export interface Scenario {
   notes: string[];
   /** Sources for the symbol database, absolute paths. */
   symbols: { db?: string; kallsyms?: string; symvers?: string; vmlinuz?: string; systemMap?: string; modules?: string };
+  /** modules.dep for `modprobe` steps (absolute path). */
+  modulesDep?: string;
   /** Module aliases -> absolute paths. */
   modules: Map<string, string>;
   designs: Design[] | undefined;
@@ -93,6 +97,7 @@ export function parseStep(w: string[], err: (m: string) => never): StepOp {
   const [op, a, b] = w;
   switch (op) {
     case 'insmod': if (a && !b) return { op, module: a }; break;
+    case 'modprobe': if (a && !b) return { op, name: a }; break;
     case 'rmmod': if (a && !b) return { op, name: a }; break;
     case 'disable': if (a && !b) return { op, patch: a }; break;
     case 'key': {
@@ -101,7 +106,7 @@ export function parseStep(w: string[], err: (m: string) => never): StepOp {
       err(`key takes OBJECT:KEY on|off (e.g. key klpkit_target:klpkit_target_key off)`);
     }
   }
-  return err(`unknown step '${w.join(' ')}': use insmod MODULE, rmmod NAME, disable PATCH or key OBJECT:KEY on|off`);
+  return err(`unknown step '${w.join(' ')}': use insmod MODULE, modprobe NAME, rmmod NAME, disable PATCH or key OBJECT:KEY on|off`);
 }
 
 function parseExpect(w: string[], err: (m: string) => never): Expect {
@@ -178,6 +183,7 @@ export function parseScenario(text: string, file: string): Scenario {
       case 'vmlinuz': sc.symbols.vmlinuz = resolve(dir, one()); return;
       case 'system-map': sc.symbols.systemMap = resolve(dir, one()); return;
       case 'modules': sc.symbols.modules = resolve(dir, one()); return;
+      case 'modules-dep': sc.modulesDep = resolve(dir, one()); return;
       case 'designs':
         try {
           sc.designs = args.map(parseDesign);
@@ -193,9 +199,11 @@ export function parseScenario(text: string, file: string): Scenario {
         sc.steps.push({ line, text: args.join(' '), op: parseStep(args, err), expects: [] });
         return;
     }
-    err(`unknown directive '${head}': use name, note, db, kallsyms, symvers, vmlinuz, system-map, modules, designs, module, step, expect`);
+    err(`unknown directive '${head}': use name, note, db, kallsyms, symvers, vmlinuz, system-map, modules, modules-dep, designs, module, step, expect`);
   });
   if (sc.steps.length === 0) throw new ScenarioError(`${file}: no steps`);
+  const mp = sc.steps.find((st) => st.op.op === 'modprobe');
+  if (mp && !sc.modulesDep) throw new ScenarioError(`${file}:${mp.line}: modprobe needs a modules-dep line (the modules.dep depmod wrote)`);
   return sc;
 }
 
@@ -317,13 +325,16 @@ function check(k: EmulatedKernel, e: Expect, rc: number, log: string[]): { ok: b
 }
 
 /** The module files a scenario loads, read (and decompressed) once, with their module names. */
-export interface ScenarioFiles { bytes: Map<string, Uint8Array>; names: Map<string, string> }
+export interface ScenarioFiles { bytes: Map<string, Uint8Array>; names: Map<string, string>; dep?: ModulesDep }
 
 const insmodPath = (sc: Scenario, module: string): string => sc.modules.get(module) ?? resolve(dirname(resolve(sc.file)), module);
 
 export async function readScenarioFiles(sc: Scenario): Promise<ScenarioFiles> {
   const files: ScenarioFiles = { bytes: new Map(), names: new Map() };
-  const paths = new Set([...sc.modules.values(), ...sc.steps.flatMap((s) => (s.op.op === 'insmod' ? [insmodPath(sc, s.op.module)] : []))]);
+  if (sc.modulesDep) files.dep = new ModulesDep((await readInputFile(sc.modulesDep, 'modules.dep')).toString('utf8'), sc.modulesDep);
+  const dep = files.dep;
+  const paths = new Set([...sc.modules.values(), ...sc.steps.flatMap((s) => (s.op.op === 'insmod' ? [insmodPath(sc, s.op.module)]
+    : s.op.op === 'modprobe' && dep ? dep.loadOrder(s.op.name).map((m) => dep.path(m)) : []))]);
   for (const path of paths) {
     const { bytes } = await maybeDecompress(await readInputFile(path, 'module'), { file: path });
     files.bytes.set(path, bytes);
@@ -352,6 +363,17 @@ export function simulate(sc: Scenario, design: Design, db: SymbolDb, files: Scen
       case 'insmod': {
         const elf = loadFor(files, insmodPath(sc, st.op.module), design, (m) => notes.push({ stage: 'insmod', kind: 'trace', text: m }));
         rc = k.insmod(elf);
+        break;
+      }
+      case 'modprobe': {
+        // modprobe: the dependencies from modules.dep first (those not loaded yet), then the module;
+        // the first failing insertion stops it.
+        rc = 0;
+        for (const m of files.dep!.loadOrder(st.op.name)) {
+          if (k.isLoaded(m)) continue;
+          rc = k.insmod(loadFor(files, files.dep!.path(m), design, (text) => notes.push({ stage: 'modprobe', kind: 'trace', text })));
+          if (rc !== 0) break;
+        }
         break;
       }
       case 'rmmod': rc = k.rmmod(nameOf(st.op.name)); break;

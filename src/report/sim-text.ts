@@ -51,6 +51,6 @@ export function renderSimTable(sc: Scenario, runs: readonly DesignRun[]): string
   const total = (r: DesignRun): number => r.steps.reduce((a, s) => a + s.expects.length, 0);
   const ok = (r: DesignRun): number => r.steps.reduce((a, s) => a + s.expects.filter((x) => x.ok).length, 0);
   if (runs.some((r) => total(r) > 0)) out.push(row('expectations met', runs.map((r) => `${ok(r)}/${total(r)}`)));
-  out.push('(status: what insmod/rmmod would exit with; * an expectation failed)');
+  out.push('(status: the errno insmod exits with, or delete_module returns for rmmod; * an expectation failed)');
   return out;
 }

@@ -1,66 +1,84 @@
 /**
- * Scale test of the loader emulator on real data: load every module of Debian's 6.1 kernel in
- * dependency order (computed from exports, as depmod would), resolving every undefined symbol
- * against vmlinux's and loaded modules' exports and applying every relocation with x86_64's
- * apply_relocate_add(): zero unknown relocation types, zero overflows, zero unresolved symbols,
- * zero non-zero targets.
+ * Scale test of the loader emulator on real data: every module of Debian's 6.1 kernel loaded the
+ * way modprobe would, in modules.dep order (written here by the real depmod of kmod: Debian's
+ * package ships none), resolving every undefined symbol against vmlinux's and loaded modules'
+ * exports and applying every relocation with x86_64's apply_relocate_add(): zero unknown
+ * relocation types, zero overflows, zero unresolved symbols, zero non-zero targets. Then every
+ * module is unloaded again, users before the modules they use.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
-import { moduleName } from '../../src/elf/module.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
+import { ModulesDep } from '../../src/loader/modules-dep.js';
+import { parseScenario, readScenarioFiles, runScenario } from '../../src/loader/scenario.js';
 import { buildDatabase } from '../../src/symbols/build.js';
-import { moduleExports } from '../../src/symbols/module-symbols.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
+import { run, tempDir } from '../helpers/tools.js';
 
 const corpus = kernelCorpus();
 const { db } = await buildDatabase({ vmlinuz: join(corpus.root, 'boot', `vmlinuz-${corpus.version}`) });
 
-test(`every module of ${corpus.version} loads and links in the emulator`, (t) => {
-  // Pass 1: what each module needs and exports.
-  const files = [...walkModules(corpus.modulesDir)];
-  const info = new Map<string, { path: string; needs: string[]; exports: string[] }>();
-  const exporter = new Map<string, string>();
-  for (const path of files) {
-    const elf = readElf(readFileSync(path), { path });
-    const name = moduleName(elf)!;
-    const needs = elf.allSymbols.filter((y, i) => i > 0 && y.isUndefined && y.name !== '').map((y) => y.name);
-    const exports = moduleExports(elf, name).map((e) => e.name);
-    info.set(name, { path, needs, exports });
-    for (const e of exports) exporter.set(e, name);
-  }
-  // Dependency order (modules.dep is made by depmod at install time; Debian's package has none).
-  const order: string[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (m: string): void => {
-    if (state.get(m) === 'done') return;
-    assert.notEqual(state.get(m), 'visiting', `dependency cycle through ${m}`);
-    state.set(m, 'visiting');
-    for (const n of info.get(m)!.needs) {
-      const dep = exporter.get(n);
-      if (dep && dep !== m) visit(dep);
-    }
-    state.set(m, 'done');
-    order.push(m);
-  };
-  for (const m of [...info.keys()].sort()) visit(m);
+/** depmod over the corpus, in a scratch tree whose kernel/ links to it. */
+let depFile = '';
+function depmod(): ModulesDep {
+  if (depFile) return new ModulesDep(readFileSync(depFile, 'utf8'), depFile);
+  const { dir } = tempDir('klpkit-depmod-');
+  const rel = join(dir, 'lib/modules', corpus.version);
+  mkdirSync(rel, { recursive: true });
+  symlinkSync(corpus.modulesDir, join(rel, 'kernel'));
+  for (const f of ['modules.order', 'modules.builtin', 'modules.builtin.modinfo']) cpSync(join(corpus.root, 'lib/modules', corpus.version, f), join(rel, f));
+  run('depmod', ['-b', dir, corpus.version]);
+  depFile = join(rel, 'modules.dep');
+  return new ModulesDep(readFileSync(depFile, 'utf8'), depFile);
+}
 
-  // Pass 2: load each in order, in the emulated 6.1 kernel.
+test(`every module of ${corpus.version} loads, links and unloads in the emulator, in modules.dep order`, (t) => {
+  const dep = depmod();
+  const files = [...walkModules(corpus.modulesDir)];
+  assert.equal(dep.names().length, files.length, 'depmod saw every module');
   const k = new EmulatedKernel(db, '6.1');
   k.memory.record = false;
   const failures: string[] = [];
-  for (const m of order) {
-    const path = info.get(m)!.path;
-    const before = k.log.length;
-    const rc = k.insmod(readElf(readFileSync(path), { path }));
-    if (rc !== 0) failures.push(`${m}: insmod -> ${rc}: ${k.log.slice(before).join(' | ')}`);
+  const loaded: string[] = [];
+  for (const name of dep.names()) {
+    for (const m of dep.loadOrder(name)) {
+      if (k.isLoaded(m) || failures.some((f) => f.startsWith(`${m}:`))) continue;
+      const path = dep.path(m);
+      const before = k.log.length;
+      const rc = k.insmod(readElf(readFileSync(path), { path }));
+      if (rc !== 0) failures.push(`${m}: insmod -> ${rc}: ${k.log.slice(before).join(' | ')}`);
+      else loaded.push(m);
+    }
   }
-  const applied = k.relocationsApplied;
-  t.diagnostic(`${order.length} modules loaded in dependency order, ${applied} relocations applied`);
-  assert.equal(order.length, files.length);
+  t.diagnostic(`${loaded.length} modules loaded in modules.dep order, ${k.relocationsApplied} relocations applied`);
   assert.deepEqual(failures.slice(0, 10), []);
-  assert.ok(applied > 3_000_000, `${applied} relocations applied`);
+  assert.equal(loaded.length, files.length);
+  assert.ok(k.relocationsApplied > 3_000_000, `${k.relocationsApplied} relocations applied`);
+  // A module another one uses cannot go first (delete_module: -EWOULDBLOCK) ...
+  const sunrpc = k.rmmod('sunrpc');
+  assert.equal(sunrpc, 11, 'sunrpc is used by nfs, nfsd, lockd, ...');
+  // ... and in reverse load order every module unloads.
+  const stuck = [...loaded].reverse().filter((m) => k.rmmod(m) !== 0);
+  assert.deepEqual(stuck, []);
+  assert.ok(!k.isLoaded('sunrpc'));
+});
+
+test('klp sim modprobe: dependencies from modules.dep first; a used module cannot go first', async () => {
+  depmod();
+  const sc = parseScenario([
+    `modules-dep ${depFile}`,
+    'step modprobe nfsd', 'expect ok', 'expect loaded sunrpc', 'expect loaded lockd', 'expect loaded auth_rpcgss',
+    'step rmmod sunrpc', 'expect fail 11', 'expect loaded sunrpc',
+    'step rmmod nfsd', 'expect ok', 'expect not-loaded nfsd', 'expect loaded sunrpc',
+    'step modprobe nfsd', 'expect ok',
+  ].join('\n'), 'modprobe.klpsim');
+  const files = await readScenarioFiles(sc);
+  assert.deepEqual(files.dep!.loadOrder('nfsd'), ['sunrpc', 'grace', 'lockd', 'nfs_acl', 'auth_rpcgss', 'nfsd']);
+  for (const d of ['6.1', 'per-object'] as const) {
+    const run = runScenario(sc, d, db, files);
+    assert.deepEqual(run.steps.flatMap((x) => x.expects.filter((e) => !e.ok).map((e) => `${e.text}: ${e.detail}`)), [], d);
+  }
 });
