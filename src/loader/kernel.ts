@@ -235,7 +235,7 @@ export class EmulatedKernel {
     if (this.traits.relocs === 'per-object') {
       // The hook on the other side: every loaded patch's relocations for this module.
       for (const p of this.patchesFor(name)) {
-        for (const part of ['text', 'rodata', 'ro_after_init']) if (this.traits.absentReadOnly) this.protect(p.mod, `klp.${name}.${part}`, RW_NX, 'flip');
+        if (this.traits.absentReadOnly) for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(p.mod, `klp.${name}.${part}`, RW_NX, 'flip');
         for (const rs of this.klpRelaSections(p, name)) {
           const n = this.applyKlpSection(p, rs, arch, 'memcpy', mod);
           if (isErr(n)) return this.failPerObject(mod, p, n);
@@ -277,12 +277,17 @@ export class EmulatedKernel {
 
     // prepare_coming_module: klp_module_coming(mod), then the COMING notifiers.
     this.at('klp_module_coming');
-    for (const p of this.patchesFor(name)) {
+    const coming = this.patchesFor(name);
+    for (const [i, p] of coming.entries()) {
       const obj = p.objects.find((o) => o.name === name)!;
       const err = this.initObjectLoaded(p, obj, mod);
       if (err) {
         this.kernel(`livepatch: failed to initialize patch '${p.name}' for module '${name}' (-${err})`);
         this.kernel(`livepatch: patch '${p.name}' failed for module '${name}', refusing to load module '${name}'`);
+        // klp_cleanup_module_patches_limited(mod, patch): the patches before the failing one are
+        // reverted (and, 6.3, cleared); per-object retires every patch's part for this module.
+        if (this.traits.relocs === 'per-object') for (const q of coming) this.retireObject(q, name);
+        else if (this.traits.clearOnGoing) for (const q of coming.slice(0, i)) this.clearObjectRelocs(q, name, 'text_poke');
         this.setState(mod, 'GOING');
         freeModule(mod, this.memory);
         return err;
@@ -365,7 +370,7 @@ export class EmulatedKernel {
   private failPerObject(mod: LoadedModule, p: Patch, e: StageError): number {
     this.kernel(...e.messages);
     this.kernel(`livepatch: patch '${p.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
-    for (const q of this.patchesFor(mod.name)) this.clearObjectRelocs(q, mod.name, 'per-object');
+    for (const q of this.patchesFor(mod.name)) this.retireObject(q, mod.name);
     freeModule(mod, this.memory);
     return ERRNO[e.errno] ?? ERRNO.ENOEXEC!;
   }
@@ -420,12 +425,7 @@ export class EmulatedKernel {
     for (const q of this.patchesFor(name)) {
       this.kernel(`livepatch: reverting patch '${q.name}' on unloading module '${name}'`);
       if (this.traits.relocs === 'per-object') {
-        // The object's code of the patch is retired: back to RW+NX, relocations cleared, its
-        // .klp.arch entries unlinked and their sites restored, so a reload starts afresh.
-        for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(q.mod, `klp.${name}.${part}`, RW_NX, 'release');
-        this.clearObjectRelocs(q, name, 'memcpy');
-        this.revertKlpArch(q, name);
-        if (this.traits.absentReadOnly) for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(q.mod, `klp.${name}.${part}`, RO_NX, 'protect');
+        this.retireObject(q, name);
       } else if (this.traits.clearOnGoing) {
         this.clearObjectRelocs(q, name, 'text_poke');
       }
@@ -435,6 +435,19 @@ export class EmulatedKernel {
     this.patches.delete(name);
     this.forget(mod);
     return 0;
+  }
+
+  /**
+   * Per-object: a patch's part for an object that goes (or failed to arrive) is retired: released
+   * to RW+NX, its relocations zeroed, its .klp.arch entries unlinked and their sites restored, so
+   * the next arrival starts from the state of the first.
+   */
+  private retireObject(q: Patch, name: string): void {
+    const parts = ['text', 'rodata', 'ro_after_init'];
+    for (const part of parts) this.protect(q.mod, `klp.${name}.${part}`, RW_NX, 'release');
+    this.clearObjectRelocs(q, name, 'per-object');
+    this.revertKlpArch(q, name);
+    if (this.traits.absentReadOnly) for (const part of parts) this.protect(q.mod, `klp.${name}.${part}`, RO_NX, 'protect');
   }
 
   /**

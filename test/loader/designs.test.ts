@@ -5,14 +5,15 @@
  * module load in, no permission violation for 6.x and per-object, permission flips for 4.x.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DESIGNS } from '../../src/loader/designs.js';
 import type { EmulatedKernel } from '../../src/loader/kernel.js';
 import { parseScenario, readScenarioFiles, simulate, ScenarioError, type Scenario } from '../../src/loader/scenario.js';
 import { buildDatabase } from '../../src/symbols/build.js';
-import { ROOT } from '../helpers/tools.js';
+import { ROOT, tempDir } from '../helpers/tools.js';
+import { readElf, writeElf } from '../../src/elf/index.js';
 
 const ex = join(ROOT, 'examples');
 const kernelDir = join(ex, 'kernel-6.1.0-56-amd64');
@@ -125,4 +126,32 @@ test('scenario files: errors name the file and line', () => {
   bad('step insmod a\nexpect log "unterminated\n', /^s\.klpsim:2: unbalanced quote/);
   bad('name nothing\n', /^s\.klpsim: no steps/);
   bad('step key klpkit_target:k maybe\n', /^s\.klpsim:1: key takes OBJECT:KEY on\|off/);
+});
+
+test('a patch that fails against an arriving module: the module is refused and the patch left as it was', async () => {
+  const src = join(ex, 'late-patching/klpkit_patch.ko');
+  const elf = readElf(readFileSync(src), { path: src });
+  elf.findSymbolByName('.klp.sym.klpkit_target.get_homonym_string,2')!.name = '.klp.sym.klpkit_target.get_homonym_string,3';
+  const { dir, cleanup } = tempDir('klpkit-designs-');
+  try {
+    writeFileSync(join(dir, 'wrong.ko'), writeElf(elf));
+    const text = [
+      `module target ${join(ex, 'late-patching/klpkit_target.ko')}`, `module wrong ${join(dir, 'wrong.ko')}`,
+      'step insmod wrong', 'expect ok',
+      'step insmod target', 'expect fail 22 "symbol position 3 for symbol \'get_homonym_string\' in object \'klpkit_target\' not found"',
+      'expect log "refusing to load module \'klpkit_target\'"', 'expect not-loaded klpkit_target',
+      'expect[per-object,per-object-ro,6.3] reloc klpkit_patch klpkit_target:klpkit_target_key zero',
+      'expect no-violations',
+      'step disable wrong', 'expect ok', 'step rmmod wrong', 'expect ok',
+      'step insmod target', 'expect ok',
+    ].join('\n');
+    const sc = parseScenario(text, join(dir, 'wrong.klpsim'));
+    const files = await readScenarioFiles(sc);
+    for (const d of ['6.1', '6.3', 'per-object', 'per-object-ro'] as const) {
+      const { run } = simulate(sc, d, db, files);
+      assert.deepEqual(run.steps.flatMap((s) => s.expects.filter((x) => !x.ok).map((x) => `[${d}] ${x.text}: ${x.detail}`)), []);
+    }
+  } finally {
+    cleanup();
+  }
 });
