@@ -272,7 +272,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
         continue;
       }
-      const special = opts.perObject && target.name in SPLITTABLE_SPECIAL ? undefined : specialSectionProblem(target.name, lpObj, k);
+      const special = opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k);
       if (special) {
         problem({ symbol: name, where, message: `${target.name} entry needs '${name}' from ${lpObj}: ${special.why}`, hint: special.wayOut });
         continue;

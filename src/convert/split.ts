@@ -147,11 +147,16 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
 
   // Special-section entries that need an object's symbol.
   const entryMoves: Array<{ object: string; special: Section; offsets: number[] }> = [];
+  const altMoves: Array<{ object: string; klp: Section }> = [];
   for (const rs of elf.sections) {
     if (!rs.isLivepatchRela || !rs.infoSection) continue;
     const obj = parseKlpRelaObject(rs.name);
     const special = rs.infoSection;
     if (!obj || obj === 'vmlinux' || !(special.name in SPECIAL_SECTIONS)) continue;
+    if (special.name === '.altinstr_replacement' && elf.findSectionByName('.altinstructions')) {
+      altMoves.push({ object: obj, klp: rs });
+      continue;
+    }
     const size = SPLITTABLE_SPECIAL[special.name];
     if (!size) {
       problems.push({ symbol: elf.relocations(rs)[0]?.symbol.name ?? '', where: `${rs.name}`, message: `${special.name} entries that need ${obj} symbols cannot be split per object yet`,
@@ -162,7 +167,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
     entryMoves.push({ object: obj, special, offsets });
   }
   if (problems.length > 0) return none();
-  if (plans.every((p) => p.members.length === 0) && entryMoves.length === 0) return none();
+  if (plans.every((p) => p.members.length === 0) && entryMoves.length === 0 && altMoves.length === 0) return none();
 
   for (const plan of plans) {
     const so: SplitObject = { object: plan.object, functions: [], sections: {}, entries: {} };
@@ -181,7 +186,71 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
     so.entries[m.special.name] = (so.entries[m.special.name] ?? 0) + m.offsets.length;
     moveEntries(elf, symtab, m.special, SPLITTABLE_SPECIAL[m.special.name]!, m.offsets, `.klp.arch.${m.object}.${m.special.name}`);
   }
+  for (const m of altMoves) {
+    const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
+    so.entries['.altinstructions'] = (so.entries['.altinstructions'] ?? 0) + moveAlternatives(elf, symtab, m.object, m.klp);
+  }
   return { objects, kept, problems, changed: true };
+}
+
+/**
+ * Alternatives whose replacement code needs `obj`'s symbols: their `.altinstructions` entries move
+ * to `.klp.arch.<obj>..altinstructions` and their replacement bytes (with every relocation in
+ * them) to `.klp.arch.<obj>..altinstr_replacement`, the entries' repl_offset pointing there. An
+ * entry is 12 bytes in 6.1 (s32 instr_offset, s32 repl_offset, u16 cpuid, u8 instrlen, u8
+ * replacementlen); repl_offset's PC32 relocation gives S + A = the replacement's place.
+ */
+function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Section): number {
+  const alt = elf.findSectionByName('.altinstructions')!;
+  const repl = klp.infoSection!;
+  const size = 12;
+  const altRelocs = elf.relocationSectionsFor(alt).flatMap((rs) => elf.relocations(rs));
+  const needs = elf.relocations(klp).map((r) => Number(r.offset));
+  const ranges: Array<{ entry: number; start: number; len: number }> = [];
+  for (let off = 0; off + size <= alt.data.length; off += size) {
+    const r = altRelocs.find((x) => Number(x.offset) === off + 4);
+    if (!r || r.symbol.section !== repl) continue;
+    const start = Number(r.symbol.value + r.addend);
+    const len = alt.data[off + 11]!;
+    if (needs.some((o) => o >= start && o < start + len)) ranges.push({ entry: off, start, len });
+  }
+  if (ranges.length === 0) return 0;
+  // The replacement bytes, each range at its new offset.
+  const bytes: number[] = [];
+  const newStart = new Map<number, number>();
+  for (const g of ranges) {
+    newStart.set(g.start, bytes.length);
+    bytes.push(...repl.data.subarray(g.start, g.start + g.len));
+  }
+  const moved = elf.addSection({ name: `.klp.arch.${obj}..altinstr_replacement`, type: repl.type, flags: repl.flags, addralign: 1n, data: Uint8Array.from(bytes) }, elf.indexOf(repl) + 1);
+  for (const rs of elf.relocationSectionsFor(repl)) {
+    const stay: Relocation[] = [];
+    const go: Relocation[] = [];
+    for (const r of elf.relocations(rs)) {
+      const o = Number(r.offset);
+      const g = ranges.find((x) => o >= x.start && o < x.start + x.len);
+      if (g) go.push({ ...r, offset: BigInt(newStart.get(g.start)! + o - g.start) });
+      else stay.push(r);
+    }
+    rs._relocs = stay;
+    if (go.length > 0) elf.relocations(relaFor(elf, symtab, moved, rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined)).push(...go);
+  }
+  const emptied = elf.relocationSectionsFor(repl).filter((rs) => rs.isLivepatchRela && elf.relocations(rs).length === 0);
+  if (emptied.length > 0) elf.removeSections(emptied);
+  // The entries, then their repl_offset relocations re-aimed at the moved bytes.
+  const archName = `.klp.arch.${obj}..altinstructions`;
+  moveEntries(elf, symtab, alt, size, ranges.map((g) => g.entry), archName);
+  const arch = elf.sections.find((x) => x.name === archName)!;
+  const movedSym = sectionSymbol(elf, symtab, moved);
+  for (const rs of elf.relocationSectionsFor(arch)) {
+    for (const r of elf.relocations(rs)) {
+      const i = Math.floor(Number(r.offset) / size);
+      if (Number(r.offset) % size !== 4 || !ranges[i]) continue;
+      r.symbol = movedSym;
+      r.addend = BigInt(newStart.get(ranges[i]!.start)!);
+    }
+  }
+  return ranges.length;
 }
 
 /** The section symbol of `s`, created when missing. */

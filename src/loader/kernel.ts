@@ -19,6 +19,7 @@ import { findObjectSymbol } from '../check/check.js';
 import { klpFindAmong } from '../symbols/sympos.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { DESIGN_TRAITS, type Design, type DesignTraits } from './designs.js';
+import { applyAlternatives, readAlternatives } from './alternatives.js';
 import { JumpLabels } from './jump-label.js';
 import { Memory, RO_NX, RO_X, RW_NX, RW_X, permString, type PermChange, type Perms, type Writer } from './memory.js';
 import {
@@ -243,8 +244,11 @@ export class EmulatedKernel {
       }
     }
 
-    // post_relocation -> module_finalize (x86: alternatives, ORC, ...: their bytes are not modelled)
+    // post_relocation -> module_finalize: x86 applies the module's alternatives (ORC, retpoline
+    // and return sites, paravirt and SMP locks are not modelled byte for byte).
     this.at('module_finalize');
+    const alt = elf.findSectionByName('.altinstructions');
+    if (alt && mod.sectionAddr.has(alt)) applyAlternatives(this.memory, mod, alt, this.stage, (m) => this.trace(m));
     if (patch && this.traits.relocs === 'per-object') {
       for (const o of patch.objects) if (o.name !== null && this.modules.has(o.name)) this.applyKlpArch(patch, o.name);
     }
@@ -500,7 +504,8 @@ export class EmulatedKernel {
       }
       for (const s of this.klpArchSections(p, objName)) {
         const what = s.name.slice(`.klp.arch.${objName}.`.length);
-        this.trace(`arch_klp_init_object_loaded: ${p.name}: ${what === '.altinstructions' ? 'apply_alternatives' : what === '.parainstructions' ? 'apply_paravirt' : 'ignored'} on ${s.name}`);
+        if (what === '.altinstructions') applyAlternatives(this.memory, p.mod, s, this.stage, (m) => this.trace(`arch_klp_init_object_loaded: ${m}`));
+        else this.trace(`arch_klp_init_object_loaded: ${p.name}: ${what === '.parainstructions' ? 'apply_paravirt (not modelled)' : 'ignored'} on ${s.name}`);
       }
       this.enableRo(p.mod);
     } else if (this.traits.relocs === 'early-vmlinux' && obj.name !== null) {
@@ -571,7 +576,9 @@ export class EmulatedKernel {
       const special = s.name.slice(`.klp.arch.${obj}.`.length);
       if (special === '__jump_table') {
         this.jumpLabels.addModule(p.mod, s, this.stage, (a) => this.within(p.mod, a));
-      } else {
+      } else if (special === '.altinstructions') {
+        applyAlternatives(this.memory, p.mod, s, this.stage, (m) => this.trace(m));
+      } else if (special !== '.altinstr_replacement') {
         this.trace(`${p.name}: ${s.name}: ${special} entries for ${obj} processed (their instruction bytes are not modelled)`);
       }
     }
@@ -580,21 +587,24 @@ export class EmulatedKernel {
   /** Undo applyKlpArch when the object goes: unlink the sites and restore their compiled bytes. */
   private revertKlpArch(p: Patch, obj: string): void {
     for (const s of this.klpArchSections(p, obj)) {
-      if (!s.name.endsWith('.__jump_table')) continue;
-      for (const site of this.jumpLabels.readEntries(p.mod, s)) {
-        const home = this.sectionAt(p.mod, site.code);
-        if (home) {
-          const off = Number(site.code - p.mod.sectionAddr.get(home)!);
-          this.memory.write(site.code, home.data.subarray(off, off + 5), this.stage, 'memcpy', `${p.name}: jump label at 0x${site.code.toString(16)} restored`);
-        }
+      if (s.name.endsWith('..altinstructions')) {
+        for (const a of readAlternatives(this.memory, p.mod, s)) this.restore(p, a.instr, a.instrlen, 'alternative');
+        continue;
       }
+      if (!s.name.endsWith('.__jump_table')) continue;
+      for (const site of this.jumpLabels.readEntries(p.mod, s)) this.restore(p, site.code, 5, 'jump label');
       this.jumpLabels.delModule(p.name, s.name);
     }
   }
 
-  private sectionAt(mod: LoadedModule, a: bigint): Section | undefined {
-    for (const [s, base] of mod.sectionAddr) if (!s.isNobits && a >= base && a + 5n <= base + BigInt(s.size)) return s;
-    return undefined;
+  /** Put back the compiled bytes of a patched site (from the section's file contents). */
+  private restore(p: Patch, at: bigint, size: number, what: string): void {
+    for (const [s, base] of p.mod.sectionAddr) {
+      if (s.isNobits || at < base || at + BigInt(size) > base + BigInt(s.size)) continue;
+      const off = Number(at - base);
+      this.memory.write(at, s.data.subarray(off, off + size), this.stage, 'memcpy', `${p.name}: ${what} at 0x${at.toString(16)} restored`);
+      return;
+    }
   }
 
   /**

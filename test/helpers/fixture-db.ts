@@ -24,8 +24,11 @@ export interface FixtureDb {
   modules: string;
 }
 
-/** Build it in `<fixtures>/<name>`; `extraKallsyms` lines are appended (latin1, any bytes). */
-export async function fixtureDb(name: string, extraKallsyms: string[] = []): Promise<FixtureDb> {
+/**
+ * Build it in `<fixtures>/<name>`; `extraKallsyms` lines are appended (latin1, any bytes), and
+ * `extraExports` become exported vmlinux symbols (the loader emulator needs every import resolved).
+ */
+export async function fixtureDb(name: string, extraKallsyms: string[] = [], extraExports: string[] = []): Promise<FixtureDb> {
   const dir = join(fixtures().dir, name);
   const modules = join(dir, 'modules');
   mkdirSync(modules, { recursive: true });
@@ -33,7 +36,7 @@ export async function fixtureDb(name: string, extraKallsyms: string[] = []): Pro
   const kallsyms = join(dir, 'kallsyms.txt');
   writeFileSync(kallsyms, [...FIXTURE_KALLSYMS, ...extraKallsyms, ''].join('\n'), 'latin1');
   const symvers = join(dir, 'Module.symvers');
-  writeFileSync(symvers, ['seq_printf', 'klp_enable_patch', '__fentry__'].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
+  writeFileSync(symvers, ['seq_printf', 'klp_enable_patch', '__fentry__', ...extraExports].map((n) => `0x0\t${n}\tvmlinux\tEXPORT_SYMBOL\t`).join('\n') +
     '\n0x0\tmod_b_entry\tdrivers/fixture_mod\tEXPORT_SYMBOL_GPL\tFIXTURE_NS\n');
   const { db } = await buildDatabase({ kallsyms, symvers, modules });
   const dbFile = join(dir, 'fixture.klpdb');
