@@ -29,7 +29,7 @@ import {
 
 export type { Design } from './designs.js';
 
-const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EWOULDBLOCK: 11, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
+const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EWOULDBLOCK: 11, ENOMEM: 12, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
 const MODULES_VADDR = 0xffffffffc0000000n;
 
 export interface SimEvent {
@@ -209,6 +209,7 @@ export class EmulatedKernel {
     if (isErr(arch)) return this.failLoad(undefined, arch);
     const perObjectLayout = this.traits.relocs === 'per-object';
     const mod = allocateModule(elf, this.env, perObjectLayout);
+    if (isErr(mod)) return this.failLoad(undefined, mod);
     const core = mod.regions.get('core.text')!;
     this.at('layout_and_allocate');
     this.trace(`${name}: ${mod.livepatch ? 'livepatch module, ' : ''}core at 0x${core.base.toString(16)} (text ${mod.layout.core.textSize}, rodata ${mod.layout.core.roSize - mod.layout.core.textSize}, ro_after_init ${mod.layout.core.roAfterInitSize - mod.layout.core.roSize}, data ${mod.layout.core.size - mod.layout.core.roAfterInitSize} bytes)`

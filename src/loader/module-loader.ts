@@ -57,10 +57,21 @@ function partRegions(env: KernelEnv, module: string, key: string, p: LayoutPart)
   return PARTS.map((part, i) => [`${key}.${part}`, { name: `${module}:${key}.${part}`, base: base + BigInt(bounds[i]!), bytes: new Uint8Array(bounds[i + 1]! - bounds[i]!), perms: { ...RW_NX } }]);
 }
 
+/**
+ * The emulator holds a module's memory in real buffers, so it refuses layouts past this size
+ * (the kernel's own limit is the modules area, MODULES_LEN, 1520 MiB on x86_64: module_alloc()
+ * fails with -ENOMEM). Debian 6.1's largest module lays out in well under 16 MiB.
+ */
+export const MAX_LAYOUT = 256 * 1024 * 1024;
+
 /** layout_and_allocate + move_module: memory for every layout, each section's bytes copied in. */
-export function allocateModule(elf: ElfFile, env: KernelEnv, perObject: boolean): LoadedModule {
+export function allocateModule(elf: ElfFile, env: KernelEnv, perObject: boolean): LoadedModule | StageError {
   const name = moduleName(elf) ?? '?';
   const layout = layoutSections(elf, perObject);
+  const total = layout.core.size + layout.init.size + [...layout.klp.values()].reduce((a, p) => a + p.size, 0);
+  if (!Number.isSafeInteger(total) || total > MAX_LAYOUT) {
+    return { errno: 'ENOMEM', kind: 'alloc', messages: [`${name}: module_alloc: a layout of ${total} bytes is more than the emulator holds (${MAX_LAYOUT} bytes); check the sections' sizes`] };
+  }
   const regions = new Map<string, Region>([
     ...partRegions(env, name, 'core', layout.core),
     ...partRegions(env, name, 'init', layout.init),
