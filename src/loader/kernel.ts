@@ -223,13 +223,15 @@ export class EmulatedKernel {
     // apply_relocations, with each design's treatment of livepatch relocation sections.
     this.at('apply_relocations');
     const patch: Patch | undefined = mod.livepatch ? { name, mod, objects: readKlpPatches(elf)[0]?.objects ?? [], enabled: false, klpValues: new Map() } : undefined;
+    // (6.1's apply_relocations() does not ask whether the module is a livepatch before it applies a
+    // SHF_RELA_LIVEPATCH section for vmlinux, so neither does this.)
+    const owner: Patch = patch ?? { name, mod, objects: [], enabled: false, klpValues: new Map() };
     const applied = applyRelocations(mod, arch, this.env, (rs) => {
       const obj = parseKlpRelaObject(rs.name) ?? '';
-      if (!patch) return 0;
       switch (this.traits.relocs) {
         case 'late-flip': return 0; // "Livepatch relocation sections are applied by livepatch"
-        case 'early-vmlinux': return obj === 'vmlinux' ? this.applyKlpSection(patch, rs, arch, 'memcpy') : 0;
-        case 'per-object': return obj === 'vmlinux' || this.modules.has(obj) ? this.applyKlpSection(patch, rs, arch, 'memcpy') : 0;
+        case 'early-vmlinux': return obj === 'vmlinux' ? this.applyKlpSection(owner, rs, arch, 'memcpy') : 0;
+        case 'per-object': return obj === 'vmlinux' || this.modules.has(obj) ? this.applyKlpSection(owner, rs, arch, 'memcpy') : 0;
       }
     });
     if (isErr(applied)) return this.failLoad(mod, applied);
