@@ -16,6 +16,7 @@ import { DESIGNS } from '../loader/designs.js';
 import { simulatePatchLoad } from '../loader/patch-sim.js';
 import { parseScenario, readScenarioFiles, runScenario } from '../loader/scenario.js';
 import { renderSimTable } from '../report/sim-text.js';
+import { renderSimHtml, type SimReport } from '../report/sim-html.js';
 import { listElf } from '../report/elf-listing.js';
 import { renderCheckHtml } from '../report/html.js';
 import { buildDatabase } from '../symbols/build.js';
@@ -71,18 +72,23 @@ export function registerDemo(program: Command): void {
       out('\n== 6. late module patching scenarios, under every design (klp sim examples/scenarios/*.klpsim)');
       const scenarios = join(EXAMPLES, 'scenarios');
       let expectationsFailed = 0;
+      const simReports: SimReport[] = [];
       for (const f of (await readdir(scenarios)).filter((x) => x.endsWith('.klpsim')).sort()) {
         const path = join(scenarios, f);
         const sc = parseScenario(await readFile(path, 'utf8'), path);
         const files = await readScenarioFiles(sc);
         const runs = DESIGNS.map((d) => runScenario(sc, d, db, files));
         expectationsFailed += runs.filter((r) => !r.passed).length;
+        simReports.push({ scenario: sc, runs });
         out(`\n-- ${sc.name} (${f})`);
         out(renderSimTable(sc, runs).join('\n'));
       }
 
-      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n  report.html   klp check's report, with the simulated load under every design\n`);
-      out(`\nwrote ${dbPath}, ${converted}\nreport: ${report}`);
+      const simHtml = join(outDir, 'scenarios.html');
+      await writeFileAtomic(simHtml, Buffer.from(renderSimHtml(simReports), 'utf8'));
+
+      await writeFile(join(outDir, 'README.txt'), `klp demo output\n  kernel.klpdb  symbol database (klp symbols find nr_processes --db kernel.klpdb)\n  klp_demo.ko   the converted livepatch module (klp elf -r klp_demo.ko)\n  report.html   klp check's report, with the simulated load under every design\n  scenarios.html  the bundled scenarios, steps x designs (klp sim --html)\n`);
+      out(`\nwrote ${dbPath}, ${converted}\nreport: ${report}\nscenarios: ${simHtml}`);
       return c.findings.some((f) => f.severity === 'error') || expectationsFailed > 0 ? EXIT.FINDINGS : EXIT.OK;
     }));
 }

@@ -8,6 +8,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
 import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
 import { renderSimText } from '../report/sim-text.js';
+import { renderSimHtml } from '../report/sim-html.js';
+import { writeFileAtomic } from '../elf/load.js';
 import { buildDatabase } from '../symbols/build.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { UsageError } from '../errors.js';
@@ -33,7 +35,8 @@ export function registerSim(program: Command): void {
     .option('--modules-dep <file>', 'modules.dep (as depmod writes it) for modprobe steps')
     .option('--db <db>', 'symbol database of the kernel (vmlinux symbols and exports); or source options')
     .option('--brief', "print only the kernel's messages, not the emulator's trace")
-    .option('--json', 'machine-readable runs: every step, message, event, write violation and permission change'))
+    .option('--json', 'machine-readable runs: every step, message, event, write violation and permission change')
+    .option('--html <file>', 'also write a self-contained HTML report: steps x designs as a picture, the logs one click away'))
     .action((file, opts) => runCommand(async () => {
       if (file && opts.step?.length) throw new UsageError('give a scenario file or --step, not both');
       if (!file && !opts.step?.length) throw new UsageError('give a scenario file, or steps with --step (e.g. --step insmod:patch.ko)');
@@ -62,6 +65,10 @@ export function registerSim(program: Command): void {
       const db = given || !file ? await dbFromOptions(opts) : await scenarioDb(sc);
       const files = await readScenarioFiles(sc);
       const runs = designs.map((d) => runScenario(sc, d, db, files));
+      if (opts.html) {
+        if (file && resolve(opts.html) === resolve(file)) throw new UsageError('refusing to write the report over the scenario');
+        await writeFileAtomic(opts.html, Buffer.from(renderSimHtml([{ scenario: sc, runs }]), 'utf8'));
+      }
       if (opts.json) {
         out(toJson({ scenario: { file: sc.file, name: sc.name, notes: sc.notes, steps: sc.steps.map((s) => s.text) }, runs }));
       } else {
