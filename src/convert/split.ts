@@ -92,7 +92,9 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   const movable = (s: Section): boolean => s.hasFlag(SHF.ALLOC) && !isSpecial(s) && !grouped.has(s) && !s.hasFlag(SHF.MERGE)
     && !s.name.startsWith('.init') && !s.name.startsWith('.exit') && s.name !== '.gnu.linkonce.this_module' && s.name !== '.modinfo'
     && !s.name.startsWith('.data..percpu') && s.name !== '__versions' && !s.hasFlag(SHF.TLS);
-  const functionsIn = (s: Section): ElfSymbol[] => elf.allSymbols.filter((y) => y.type === STT.FUNC && y.section === s);
+  // __pfx_<fn> (CONFIG_FUNCTION_PADDING_CFI, 6.2+) and __cfi_<fn> (kCFI) mark the padding in front
+  // of a function in its own section: part of that function, not another one.
+  const functionsIn = (s: Section): ElfSymbol[] => elf.allSymbols.filter((y) => y.type === STT.FUNC && y.section === s && !/^__(pfx|cfi)_/.test(y.name));
 
   const objects: SplitObject[] = [];
   const claimed = new Map<Section, string>();

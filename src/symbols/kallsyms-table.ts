@@ -142,7 +142,10 @@ export function extractKallsyms(img: Uint8Array, file: string): KallsymsTable {
       break;
     }
   }
-  if (n < 0) throw new ElfError('UNSUPPORTED', { file, offset: markersStart }, 'kallsyms_num_syms / kallsyms_names not found before the markers');
+  if (n < 0) {
+    throw new ElfError('UNSUPPORTED', { file, offset: markersStart }, 'kallsyms_num_syms / kallsyms_names not found before the markers (a kallsyms layout klpkit does not read yet)',
+      'build from the booted kernel\'s symbols instead: --kallsyms with a copy of /proc/kallsyms (as root, nokaslr for stable addresses)');
+  }
   // Whatever lies between markers and token table must be nothing or exactly the seqs array.
   const gap = tokens.table - align(markersEnd, 8);
   if (gap !== 0 && align(align(markersEnd, 8) + 3 * n, 8) !== tokens.table) {

@@ -47,7 +47,10 @@ export async function decompressBzImage(bytes: Uint8Array, file: string): Promis
   const max = 1024 * 1024 * 1024;
   let image: Uint8Array;
   if (kind === 'xz') image = await decompressXzBcj(payload, { file, maxBytes: max });
-  else if (kind === 'gzip' || kind === 'zstd') image = await decompress(payload, kind, { file, maxBytes: max });
+  else if (kind === 'gzip') image = await decompress(payload, kind, { file, maxBytes: max });
+  // The zstd frame is followed by the decompressed size, 4 bytes the build appends
+  // (scripts/Makefile.lib cmd_zstd22_with_size) and a zstd decoder would take for a next frame.
+  else if (kind === 'zstd') image = await decompress(payload.subarray(0, Math.max(0, payload.length - 4)), kind, { file, maxBytes: max });
   else {
     throw new ElfError('UNSUPPORTED', { file, offset: start },
       'the kernel payload is not xz, gzip or zstd compressed (lz4, lzo, bzip2 and lzma are not supported)',

@@ -14,11 +14,12 @@ export interface KernelCorpus {
   modulesDir: string;
 }
 
-export function kernelCorpus(flavour = 'amd64'): KernelCorpus {
-  let root = process.env.KLPKIT_KERNEL_ROOT;
+/** `series` picks another kernel of bookworm's, e.g. '6.12' (linux-image-6.12-amd64); default: 6.1. */
+export function kernelCorpus(flavour = 'amd64', series?: string): KernelCorpus {
+  let root = series ? undefined : process.env.KLPKIT_KERNEL_ROOT;
   if (!root) {
     try {
-      root = execFileSync(join(ROOT, 'scripts/fetch-kernel.sh'), [flavour], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      root = execFileSync(join(ROOT, 'scripts/fetch-kernel.sh'), [flavour, ...(series ? [series] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     } catch (e) {
       throw new Error(`cannot fetch the Debian kernel corpus (run 'apt-get update' and scripts/fetch-kernel.sh): ${(e as Error).message}`);
     }

@@ -17,11 +17,10 @@ import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
 import { ROOT, run, tempDir } from '../helpers/tools.js';
 import { boot, kernelImage } from './qemu.js';
+import { assertLogIn, bundledScenarios, compareScenarios, scenarioBoot, value, waitTransition } from './scenarios.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
 import { SymbolDb } from '../../src/symbols/database.js';
 import { convertModule } from '../../src/convert/convert.js';
-import { parseScenario, readScenarioFiles, runScenario, type Scenario } from '../../src/loader/scenario.js';
-import { moduleName } from '../../src/elf/module.js';
 
 const kernel = kernelCorpus();
 const headers = join(kernel.root, 'usr/src', `linux-headers-${kernel.version}`);
@@ -60,12 +59,6 @@ function emulate(steps: Step[], design: '6.1' | '6.3' = '6.1'): { rc: number[]; 
 function statuses(console: string, markers: Array<string | null>): number[] {
   return markers.map((m) => (m === null ? 0 : Number(new RegExp(`KLPKIT-${m} (\\d+)`).exec(console)![1])));
 }
-/** Every emulator message must be in the kernel's dmesg (addresses in "loc ... val ..." differ). */
-function assertLogIn(log: string[], dmesg: string): void {
-  const norm = (l: string): string => l.replace(/, loc .*$/, '');
-  const kernelLines = new Set(dmesg.split('\n').map((l) => norm(l.replace(/^\[\s*[\d.]+\]\s*/, ''))));
-  for (const l of log) assert.ok(kernelLines.has(norm(l)), `emulator said "${l}", the kernel did not; kernel:\n${[...kernelLines].filter((x) => /livepatch|module|klp/.test(x)).join('\n')}`);
-}
 const demoKlp = join(dir, 'klp_demo.ko');
 const patchKlp = join(dir, 'klpkit_patch.ko');
 const patchWrong = join(dir, 'klpkit_patch_wrong.ko');
@@ -102,9 +95,6 @@ test('a wrong sympos: klp convert predicts the failure when it knows the module'
   assert.equal(blind.status, 0, blind.stderr);
 });
 
-const waitTransition = (p: string): string =>
-  `for i in $(seq 1 100); do [ "$(cat /sys/kernel/livepatch/${p}/transition 2>/dev/null)" = 0 ] && break; sleep 0.1; done`;
-const value = 'cat /sys/module/klpkit_target/parameters/value';
 
 test('boot 1: example patch; module then patch; reload of a patched module refused on 6.1', () => {
   const r = boot({
@@ -302,76 +292,9 @@ echo "KLPKIT-S6-OFF $(${value})"
   assert.equal(Buffer.from(k.memory.read(site!.code, 2)!).toString('hex'), before, 'the site keeps its compiled state, as the real kernel showed');
 });
 
-/** The guest script for a scenario's steps; `KLPKIT-B5-<n>-<i> <status>` and the module's value after each. */
-function scenarioScript(n: number, sc: Scenario, names: Map<string, string>): string {
-  const lines: string[] = [];
-  sc.steps.forEach((st, i) => {
-    const tag = `KLPKIT-B5-${n}-${i}`;
-    const op = st.op;
-    if (op.op === 'insmod') {
-      const path = sc.modules.get(op.module)!;
-      lines.push(`insmod /m/${path.slice(path.lastIndexOf('/') + 1)}; echo "${tag} $?"`);
-      if (names.get(path) === 'klpkit_patch') lines.push(waitTransition('klpkit_patch'));
-    } else if (op.op === 'rmmod') {
-      const name = sc.modules.has(op.name) ? names.get(sc.modules.get(op.name)!)! : op.name;
-      lines.push(`rmmod ${name} 2>/tmp/err; echo "${tag} $?"`, `sed "s/^/${tag}-ERR /" /tmp/err`);
-    } else if (op.op === 'disable') {
-      lines.push(`echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled; echo "${tag} $?"`, waitTransition('klpkit_patch'));
-    } else if (op.op === 'key') {
-      assert.equal(`${op.obj}:${op.name}`, 'klpkit_target:klpkit_target_key', 'the guest flips this key through the module parameter');
-      lines.push(`echo ${op.on ? 1 : 0} > /sys/module/klpkit_target/parameters/key; echo "${tag} $?"`);
-    } else {
-      assert.fail(`the guest has no modules.dep for ${st.text}`);
-    }
-    lines.push(`echo "${tag}-VALUE $(${value} 2>/dev/null)"`);
-  });
-  // Leave a clean kernel for the next scenario.
-  lines.push(`echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled 2>/dev/null`, waitTransition('klpkit_patch'), 'rmmod klpkit_patch 2>/dev/null', 'rmmod klpkit_target 2>/dev/null');
-  lines.push(`dmesg -c | sed "s/^/B5-${n} /" > /dev/ttyS1`);
-  return lines.join('\n');
-}
-
 test('boot 5: the bundled scenarios (examples/scenarios) on the real kernel agree with the emulator\'s 6.1 design', async () => {
-  const scDir = join(ROOT, 'examples/scenarios');
-  const scenarios = ['patch-before-module', 'module-before-patch', 'module-reload', 'module-static-key'].map((n) => {
-    const f = join(scDir, `${n}.klpsim`);
-    return parseScenario(readFileSync(f, 'utf8'), f);
-  });
-  const files: Record<string, string> = {};
-  const names = new Map<string, string>();
-  for (const sc of scenarios) {
-    for (const path of sc.modules.values()) {
-      files[`m/${path.slice(path.lastIndexOf('/') + 1)}`] = path;
-      names.set(path, moduleName(readElf(readFileSync(path), { path }))!);
-    }
-  }
-  const r = boot({ kernel, files, script: scenarios.map((sc, n) => scenarioScript(n, sc, names)).join('\n'), timeout: 240 });
-  const kdb = SymbolDb.load(readFileSync(db), db);
-  for (const [n, sc] of scenarios.entries()) {
-    const run = runScenario(sc, '6.1', kdb, await readScenarioFiles(sc));
-    const real = sc.steps.map((_, i) => Number(new RegExp(`KLPKIT-B5-${n}-${i} (\\d+)`).exec(r.console)?.[1] ?? NaN));
-    const emulated = run.steps.map((x) => x.rc);
-    assert.ok(real.every((x) => Number.isInteger(x)), `${sc.name}: every step reported a status: ${real.join(' ')}`);
-    // busybox's insmod exits with the errno; its rmmod exits 1 and prints strerror(errno); a key
-    // write or a disable only fails or not.
-    const strerror: Record<number, string> = { 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 16: 'Device or resource busy' };
-    sc.steps.forEach((st, i) => {
-      const what = `${sc.name}, step ${i} (${st.text}): emulator ${emulated[i]}, kernel ${real[i]}`;
-      if (st.op.op === 'insmod') assert.equal(emulated[i], real[i], what);
-      else assert.equal(emulated[i] === 0, real[i] === 0, what);
-      if (st.op.op === 'rmmod' && emulated[i] !== 0) {
-        assert.match(r.console, new RegExp(`KLPKIT-B5-${n}-${i}-ERR rmmod: can't unload module '\\w+': ${strerror[emulated[i]!]}`), what);
-      }
-    });
-    const dmesg = r.data.split('\n').filter((l) => l.startsWith(`B5-${n} `)).map((l) => l.slice(`B5-${n} `.length)).join('\n');
-    assertLogIn(run.steps.flatMap((x) => x.log), dmesg);
-    assert.ok(run.passed, `${sc.name}: the scenario's own expectations hold under 6.1`);
-    // What the static key does to the patched function: the emulator's jump site state and the
-    // module's output must tell the same story (nop: the likely branch runs, "patched-branch").
-    if (sc.name === 'module-keyed static key') {
-      const values = sc.steps.map((_, i) => new RegExp(`KLPKIT-B5-${n}-${i}-VALUE (.*)`).exec(r.console)?.[1] ?? '');
-      assert.match(values[2]!, /^patched-branch homonym string B/, 'key off, and the branch is still taken');
-      assert.match(values[3]!, /^patched-branch homonym string B/);
-    }
-  }
+  const scenarios = bundledScenarios();
+  const { files, script } = scenarioBoot(scenarios);
+  const r = boot({ kernel, files, script, timeout: 240 });
+  await compareScenarios(scenarios, r, '6.1', SymbolDb.load(readFileSync(db), db));
 });

@@ -85,8 +85,7 @@ poweroff -f
  * /proc/kallsyms of Debian's kernel with some modules loaded, captured once per kernel version
  * and module set, and cached (it does not change).
  */
-export function capturedKallsyms(modules: readonly string[]): { kernel: KernelCorpus; text: string; console: string } {
-  const kernel = kernelCorpus();
+export function capturedKallsyms(modules: readonly string[], kernel: KernelCorpus = kernelCorpus()): { kernel: KernelCorpus; text: string; console: string } {
   const cacheDir = join(process.env.KLPKIT_CACHE ?? join(process.env.HOME ?? '/root', '.cache/klpkit'), 'kallsyms');
   mkdirSync(cacheDir, { recursive: true });
   const key = `${kernel.version}-${modules.map((m) => basename(m, '.ko')).join('+') || 'none'}`;

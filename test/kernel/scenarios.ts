@@ -1,0 +1,116 @@
+/**
+ * Running klp sim scenarios on a real kernel under QEMU and comparing each step with the
+ * emulator: the guest script for a scenario's steps, and the comparison of statuses, messages and
+ * (for the static key scenario) what the patched function does.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readElf } from '../../src/elf/index.js';
+import { moduleName } from '../../src/elf/module.js';
+import type { Design } from '../../src/loader/designs.js';
+import { parseScenario, readScenarioFiles, runScenario, type Scenario } from '../../src/loader/scenario.js';
+import type { SymbolDb } from '../../src/symbols/database.js';
+import { ROOT } from '../helpers/tools.js';
+import type { BootResult } from './qemu.js';
+
+export const waitTransition = (p: string): string =>
+  `for i in $(seq 1 100); do [ "$(cat /sys/kernel/livepatch/${p}/transition 2>/dev/null)" = 0 ] && break; sleep 0.1; done`;
+export const value = 'cat /sys/module/klpkit_target/parameters/value';
+
+/** Every emulator message must be in the kernel's dmesg (addresses in "loc ... val ..." differ). */
+export function assertLogIn(log: string[], dmesg: string): void {
+  const norm = (l: string): string => l.replace(/, loc .*$/, '');
+  const kernelLines = new Set(dmesg.split('\n').map((l) => norm(l.replace(/^\[\s*[\d.]+\]\s*/, ''))));
+  for (const l of log) assert.ok(kernelLines.has(norm(l)), `emulator said "${l}", the kernel did not; kernel:\n${[...kernelLines].filter((x) => /livepatch|module|klp/.test(x)).join('\n')}`);
+}
+
+/** The four bundled scenarios; `modules` replaces module files by alias (other builds of them). */
+export function bundledScenarios(modules: Record<string, string> = {}): Scenario[] {
+  const scDir = join(ROOT, 'examples/scenarios');
+  return ['patch-before-module', 'module-before-patch', 'module-reload', 'module-static-key'].map((n) => {
+    const f = join(scDir, `${n}.klpsim`);
+    const sc = parseScenario(readFileSync(f, 'utf8'), f);
+    for (const [alias, path] of sc.modules) {
+      const base = path.slice(path.lastIndexOf('/') + 1);
+      if (modules[base]) sc.modules.set(alias, modules[base]!);
+    }
+    return sc;
+  });
+}
+
+/** The guest script for a scenario's steps; `KLPKIT-B5-<n>-<i> <status>` and the module's value after each. */
+function scenarioScript(n: number, sc: Scenario, names: Map<string, string>): string {
+  const lines: string[] = [];
+  sc.steps.forEach((st, i) => {
+    const tag = `KLPKIT-B5-${n}-${i}`;
+    const op = st.op;
+    if (op.op === 'insmod') {
+      const path = sc.modules.get(op.module)!;
+      lines.push(`insmod /m/${n}/${path.slice(path.lastIndexOf('/') + 1)}; echo "${tag} $?"`);
+      if (names.get(path) === 'klpkit_patch') lines.push(waitTransition('klpkit_patch'));
+    } else if (op.op === 'rmmod') {
+      const name = sc.modules.has(op.name) ? names.get(sc.modules.get(op.name)!)! : op.name;
+      lines.push(`rmmod ${name} 2>/tmp/err; echo "${tag} $?"`, `sed "s/^/${tag}-ERR /" /tmp/err`);
+    } else if (op.op === 'disable') {
+      lines.push(`echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled; echo "${tag} $?"`, waitTransition('klpkit_patch'));
+    } else if (op.op === 'key') {
+      assert.equal(`${op.obj}:${op.name}`, 'klpkit_target:klpkit_target_key', 'the guest flips this key through the module parameter');
+      lines.push(`echo ${op.on ? 1 : 0} > /sys/module/klpkit_target/parameters/key; echo "${tag} $?"`);
+    } else {
+      assert.fail(`the guest has no modules.dep for ${st.text}`);
+    }
+    lines.push(`echo "${tag}-VALUE $(${value} 2>/dev/null)"`);
+  });
+  // Leave a clean kernel for the next scenario.
+  lines.push(`echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled 2>/dev/null`, waitTransition('klpkit_patch'), 'rmmod klpkit_patch 2>/dev/null', 'rmmod klpkit_target 2>/dev/null');
+  lines.push(`dmesg -c | sed "s/^/B5-${n} /" > /dev/ttyS1`);
+  return lines.join('\n');
+}
+
+/** The guest's files and script for running `scenarios` one after the other. */
+export function scenarioBoot(scenarios: readonly Scenario[]): { files: Record<string, string>; script: string; names: Map<string, string> } {
+  const files: Record<string, string> = {};
+  const names = new Map<string, string>();
+  scenarios.forEach((sc, n) => {
+    for (const path of sc.modules.values()) {
+      files[`m/${n}/${path.slice(path.lastIndexOf('/') + 1)}`] = path;
+      names.set(path, moduleName(readElf(readFileSync(path), { path }))!);
+    }
+  });
+  return { files, names, script: scenarios.map((sc, n) => scenarioScript(n, sc, names)).join('\n') };
+}
+
+/**
+ * Every step's status and every emulator message against the guest's; busybox's insmod exits with
+ * the errno, its rmmod exits 1 and prints strerror(errno); a key write or a disable only fails or not.
+ */
+export async function compareScenarios(scenarios: readonly Scenario[], r: BootResult, design: Design, db: SymbolDb, opts: { otherBuild?: boolean } = {}): Promise<void> {
+  const strerror: Record<number, string> = { 2: 'No such file or directory', 11: 'Resource temporarily unavailable', 16: 'Device or resource busy' };
+  for (const [n, sc] of scenarios.entries()) {
+    const run = runScenario(sc, design, db, await readScenarioFiles(sc));
+    const real = sc.steps.map((_, i) => Number(new RegExp(`KLPKIT-B5-${n}-${i} (\\d+)`).exec(r.console)?.[1] ?? NaN));
+    const emulated = run.steps.map((x) => x.rc);
+    assert.ok(real.every((x) => Number.isInteger(x)), `${sc.name}: every step reported a status: ${real.join(' ')}\n${r.console.slice(-2000)}`);
+    sc.steps.forEach((st, i) => {
+      const what = `${sc.name}, step ${i} (${st.text}): emulator ${emulated[i]}, kernel ${real[i]}`;
+      if (st.op.op === 'insmod') assert.equal(emulated[i], real[i], what);
+      else assert.equal(emulated[i] === 0, real[i] === 0, what);
+      if (st.op.op === 'rmmod' && emulated[i] !== 0) {
+        assert.match(r.console, new RegExp(`KLPKIT-B5-${n}-${i}-ERR rmmod: can't unload module '\\w+': ${strerror[emulated[i]!]}`), what);
+      }
+    });
+    const dmesg = r.data.split('\n').filter((l) => l.startsWith(`B5-${n} `)).map((l) => l.slice(`B5-${n} `.length)).join('\n');
+    assertLogIn(run.steps.flatMap((x) => x.log), dmesg);
+    // Addresses in expectations belong to the bundled build; another build has its own.
+    const failed = run.steps.flatMap((s) => s.expects.filter((x) => !x.ok && !(opts.otherBuild && /^expect(\[[^\]]*\])? address /.test(x.text))));
+    assert.deepEqual(failed.map((x) => `${x.text}: ${x.detail}`), [], `${sc.name}: the scenario's own expectations hold under ${design}`);
+    // What the static key does to the patched function: the emulator's jump site state and the
+    // module's output tell the same story (the site keeps its nop: the likely branch runs).
+    if (sc.name === 'module-keyed static key') {
+      const values = sc.steps.map((_, i) => new RegExp(`KLPKIT-B5-${n}-${i}-VALUE (.*)`).exec(r.console)?.[1] ?? '');
+      assert.match(values[2]!, /^patched-branch homonym string B/, 'key off, and the branch is still taken');
+      assert.match(values[3]!, /^patched-branch homonym string B/);
+    }
+  }
+}
