@@ -7,7 +7,8 @@
  *   kallsyms_names (u8: len, tokens...) | kallsyms_markers[(N+255)/256] (u32) |
  *   kallsyms_token_table (256 NUL-terminated strings) | kallsyms_token_index[256] (u16)
  * 6.2 added kallsyms_seqs_of_names after the markers and 6.4 moved offsets and relative_base to
- * the end (Masahiro Yamada, "scripts/kallsyms: change the output order"); both are handled.
+ * the end (Masahiro Yamada, "scripts/kallsyms: change the output order"); both are handled, and
+ * checked against the running kernel's /proc/kallsyms for Debian's 6.1 and 6.12 images.
  *
  * We find the token table by its digits ("0\0" ... "9\0" are the tokens for bytes 0x30..0x39,
  * since digits occur in symbol names), prove it with the token index that follows, walk back over
@@ -123,7 +124,8 @@ export function extractKallsyms(img: Uint8Array, file: string): KallsymsTable {
   const minN = (m - 1) * 256 + 1;
   const maxN = m * 256;
   let n = -1, names = -1, numSymsAt = -1;
-  for (let p = markersStart - 4 - lastMarker; p >= 0 && p > markersStart - 64 * 1024 * 1024; p -= 4) {
+  // kallsyms_num_syms is 4-aligned; the scan must step over aligned places whatever the names' length.
+  for (let p = (markersStart - 4 - lastMarker) & ~3; p >= 0 && p > markersStart - 64 * 1024 * 1024; p -= 4) {
     const v = dv.getUint32(p, true);
     if (v < minN || v > maxN) continue;
     const start = align(p + 4, 8);
