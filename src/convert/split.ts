@@ -43,7 +43,6 @@ export interface SplitResult {
   changed: boolean;
 }
 
-const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 
 export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string]): SplitResult {
   const problems: Problem[] = [];

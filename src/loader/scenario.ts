@@ -22,8 +22,9 @@ import { maybeDecompress } from '../elf/compress.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { UsageError } from '../errors.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { DESIGNS, DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
+import { DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
+import type { PermChange, WriteRecord } from './memory.js';
 import { archOf } from './module-loader.js';
 import { ModulesDep } from './modules-dep.js';
 
@@ -225,8 +226,8 @@ export interface DesignRun {
   design: Design;
   summary: string;
   steps: StepResult[];
-  violations: ReturnType<EmulatedKernel['memory']['writes']['filter']>;
-  permChanges: EmulatedKernel['memory']['permChanges'];
+  violations: WriteRecord[];
+  permChanges: readonly PermChange[];
   flips: number;
   passed: boolean;
 }
@@ -393,4 +394,3 @@ export function simulate(sc: Scenario, design: Design, db: SymbolDb, files: Scen
   return { run, kernel: k };
 }
 
-export const ALL_DESIGNS = DESIGNS;
