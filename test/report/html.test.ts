@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { withPage } from '../helpers/browser.js';
 import { readElf, writeElf } from '../../src/elf/index.js';
 import { klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
@@ -39,16 +39,7 @@ test('in Chromium: no console errors, the graph renders, search filters, hostile
   const html = join(dir, 'good.html');
   assert.equal(klp('check', good, '--db', db, '--design', 'all', '--html', html).status, 0);
   const evilHtml = join(dir, 'evil.html');
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+  await withPage(async (page, problems) => {
     await page.goto(`file://${html}`);
     assert.equal(await page.textContent('#verdict'), 'loads cleanly');
     // The simulated load under every design, with its log one click away.
@@ -74,8 +65,6 @@ test('in Chromium: no console errors, the graph renders, search filters, hostile
     assert.ok(((await page.textContent('#resolved')) ?? '').includes(evil.replace(/,/g, '')));
     assert.equal(await page.locator('img').count(), 0);
     assert.deepEqual(problems, []);
-  } finally {
-    await browser.close();
-  }
+  });
   assert.ok(existsSync(join(ROOT, 'test-artifacts/klp-check-report.png')));
 });

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { withPage } from '../helpers/browser.js';
 import { klp } from '../helpers/cli.js';
 import { ROOT } from '../helpers/tools.js';
 
@@ -32,16 +32,7 @@ test('klp sim --html: the picture, a click for the messages, hostile text stays 
   assert.equal((text.match(/<script/g) ?? []).length, 1, 'only our script');
   assert.ok(!/https?:\/\//.test(text.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')), 'no external assets');
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+  await withPage(async (page, problems) => {
     await page.goto(`file://${html}`);
     assert.equal(await page.textContent('#verdict'), 'every expectation holds');
     // 8 steps x 5 designs; the reload is refused by 4.x and 6.1 only, as expected.
@@ -62,8 +53,6 @@ test('klp sim --html: the picture, a click for the messages, hostile text stays 
     assert.ok(((await page.textContent('h2')) ?? '').includes(evil));
     assert.equal(await page.locator('img').count(), 0);
     assert.deepEqual(problems, []);
-  } finally {
-    await browser.close();
-  }
+  });
   assert.ok(existsSync(join(ROOT, 'test-artifacts/klp-sim-report.png')));
 });
