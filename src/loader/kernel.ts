@@ -564,7 +564,13 @@ export class EmulatedKernel {
       if (!found.ok) return einval(found.message);
       values.set(y, found.address);
       p.klpValues.set(y, found.address);
-      this.trace(`${p.name}: ${rs.name}: ${s.name} in ${s.obj} sympos ${s.pos} -> 0x${found.address.toString(16)}`);
+    }
+    // klp_resolve_symbols() has resolved every symbol of the section; now each relocation.
+    if (this.memory.record) {
+      for (const r of p.mod.elf.relocations(rs)) {
+        const s = parseKlpSym(r.symbol.name, this.k)!;
+        this.trace(`${p.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} ${arch.relocs.get(r.type)?.name ?? r.type} -> ${s.name} in ${s.obj} sympos ${s.pos} = 0x${values.get(r.symbol)!.toString(16)} (${rs.name})`);
+      }
     }
     return writeRelocations(p.mod, rs, arch, this.env, this.stage, by, (r) => values.get(r.symbol)!);
   }
