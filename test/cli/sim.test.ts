@@ -3,7 +3,8 @@
  * codes (0 expectations met, 1 not met or a step failed, 2 bad input), errors naming file and line.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -47,6 +48,12 @@ test('--step without a file: exit 1 when a step fails, 0 when all succeed', () =
   const r63 = klp('sim', ...src, '--design', '6.3', ...steps, '--step', 'key:klpkit_target:klpkit_target_key=off', '--brief');
   assert.equal(r63.status, 0, r63.stdout);
   assert.doesNotMatch(r63.stdout, /\[apply_relocations\]/, '--brief: no trace');
+  // Compressed modules load as they are.
+  copyFileSync(join(lp, 'klpkit_target.ko'), join(tmp, 'klpkit_target.ko'));
+  execFileSync('xz', ['-f', join(tmp, 'klpkit_target.ko')]);
+  const xz = klp('sim', ...src, '--design', 'per-object', '--step', `insmod:${tmp}/klpkit_target.ko.xz`, '--step', `insmod:${lp}/klpkit_patch.ko`);
+  assert.equal(xz.status, 0, xz.stdout);
+  assert.match(xz.stdout, /livepatch: 'klpkit_patch': patching complete/);
 });
 
 test('an unmet expectation: FAIL with file and line, exit 1', () => {
