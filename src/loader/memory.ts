@@ -59,27 +59,29 @@ export class Memory {
   /** Keep every write record (the scale test turns this off; violations are always kept). */
   record = true;
 
-  /** Regions are kept sorted by base address (they never overlap), so lookups are a binary search. */
-  map(r: Region): Region {
+  /**
+   * Regions are kept sorted by base address (they never overlap), so lookups are a binary search:
+   * the index of the first region whose base is >= addr, or > addr when `strictly`.
+   */
+  private firstFrom(addr: bigint, strictly: boolean): number {
     let lo = 0, hi = this.regions.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.regions[mid]!.base < r.base) lo = mid + 1;
+      const b = this.regions[mid]!.base;
+      if (b < addr || (strictly && b === addr)) lo = mid + 1;
       else hi = mid;
     }
-    this.regions.splice(lo, 0, r);
+    return lo;
+  }
+
+  map(r: Region): Region {
+    this.regions.splice(this.firstFrom(r.base, false), 0, r);
     return r;
   }
 
   unmap(r: Region): void {
     // The first region with r's base, then the few that share it (empty parts).
-    let lo = 0, hi = this.regions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.regions[mid]!.base < r.base) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < this.regions.length && this.regions[i]!.base === r.base; i++) {
+    for (let i = this.firstFrom(r.base, false); i < this.regions.length && this.regions[i]!.base === r.base; i++) {
       if (this.regions[i] === r) {
         this.regions.splice(i, 1);
         return;
@@ -89,12 +91,7 @@ export class Memory {
 
   find(addr: bigint, size: number): { region: Region; off: number } | undefined {
     // Only the regions with the greatest base <= addr can hold it.
-    let lo = 0, hi = this.regions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.regions[mid]!.base <= addr) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.firstFrom(addr, true);
     // Empty regions (a part without sections) share a base with the next region.
     const base = this.regions[lo - 1]?.base;
     for (let i = lo - 1; i >= 0 && this.regions[i]!.base === base; i--) {
