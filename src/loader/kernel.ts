@@ -239,7 +239,7 @@ export class EmulatedKernel {
     if (this.traits.relocs === 'per-object') {
       // The hook on the other side: every loaded patch's relocations for this module.
       for (const p of this.patchesFor(name)) {
-        if (this.traits.absentReadOnly) for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(p.mod, `klp.${name}.${part}`, RW_NX, 'flip');
+        if (this.traits.absentReadOnly) this.protectKlp(p.mod, name, RW_NX, 'flip');
         for (const rs of this.klpRelaSections(p, name)) {
           const n = this.applyKlpSection(p, rs, arch, 'memcpy', mod);
           if (isErr(n)) return this.failPerObject(mod, p, n);
@@ -269,15 +269,13 @@ export class EmulatedKernel {
           this.protect(mod, `klp.${obj}.text`, RO_X, 'protect');
           this.protect(mod, `klp.${obj}.rodata`, RO_NX, 'protect');
         } else if (this.traits.absentReadOnly) {
-          for (const part of ['text', 'rodata', 'ro_after_init']) this.protect(mod, `klp.${obj}.${part}`, RO_NX, 'protect');
+          this.protectKlp(mod, obj, RO_NX, 'protect');
         }
       }
     }
     if (this.traits.relocs === 'per-object') {
       for (const p of this.patchesFor(name)) {
-        this.protect(p.mod, `klp.${name}.text`, RO_X, 'protect');
-        this.protect(p.mod, `klp.${name}.rodata`, RO_NX, 'protect');
-        this.protect(p.mod, `klp.${name}.ro_after_init`, RO_NX, 'protect');
+        this.protectKlp(p.mod, name, 'present', 'protect');
       }
     }
     this.setState(mod, 'COMING');
@@ -450,11 +448,20 @@ export class EmulatedKernel {
    * the next arrival starts from the state of the first.
    */
   private retireObject(q: Patch, name: string): void {
-    const parts = ['text', 'rodata', 'ro_after_init'];
-    for (const part of parts) this.protect(q.mod, `klp.${name}.${part}`, RW_NX, 'release');
+    this.protectKlp(q.mod, name, RW_NX, 'release');
     this.clearObjectRelocs(q, name, 'per-object');
     this.revertKlpArch(q, name);
-    if (this.traits.absentReadOnly) for (const part of parts) this.protect(q.mod, `klp.${name}.${part}`, RO_NX, 'protect');
+    if (this.traits.absentReadOnly) this.protectKlp(q.mod, name, RO_NX, 'protect');
+  }
+
+  /**
+   * Set the permissions of a patch's per-object text, rodata and arch entries for `obj`: all the
+   * same, or 'present' (text RO+X, the rest RO+NX, as module_enable_ro() leaves a formed object).
+   */
+  private protectKlp(mod: LoadedModule, obj: string, to: Perms | 'present', kind: PermChange['kind']): void {
+    for (const part of ['text', 'rodata', 'ro_after_init']) {
+      this.protect(mod, `klp.${obj}.${part}`, to !== 'present' ? to : part === 'text' ? RO_X : RO_NX, kind);
+    }
   }
 
   /**
