@@ -4,6 +4,7 @@
  * relocations stay pending, as for a patch loaded before them).
  */
 import type { ElfFile } from '../elf/file.js';
+import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { readElf } from '../elf/reader.js';
 import { writeElf } from '../elf/writer.js';
 import { splitModule } from '../convert/split.js';
@@ -23,18 +24,24 @@ export interface PatchSimulation {
   flips: number;
 }
 
+/**
+ * The per-object designs need a split patch: split a livepatch module that is not split yet, in
+ * memory (the ElfFile is edited; the loader reads the edited model). Returns what it did, for the log.
+ */
+export function splitForDesign(elf: ElfFile, design: Design): string[] {
+  if (DESIGN_TRAITS[design].relocs !== 'per-object' || !isLivepatchModule(elf)) return [];
+  const name = moduleName(elf) ?? elf.path;
+  const r = splitModule(elf);
+  return [
+    ...(r.changed ? [`klp sim: ${name}: split for the per-object design (klp split): ${r.objects.map((o) => `.klp.*.${o.object}`).join(', ')}`] : []),
+    ...r.problems.map((p) => `klp sim: ${name}: not split: ${p.message}`),
+  ];
+}
+
 export function simulatePatchLoad(db: SymbolDb, design: Design, elf: ElfFile): PatchSimulation {
   // A private copy: insmod must not see (or leave) edits, and per-object designs split it first.
-  let copy = readElf(writeElf(elf), { path: elf.path });
-  const notes: SimEvent[] = [];
-  if (DESIGN_TRAITS[design].relocs === 'per-object') {
-    const r = splitModule(copy);
-    if (r.changed) {
-      notes.push({ stage: 'insmod', kind: 'trace', text: `klp split applied in memory: ${r.objects.map((o) => `.klp.*.${o.object}`).join(', ')}` });
-      copy = readElf(writeElf(copy), { path: elf.path });
-    }
-    for (const p of r.problems) notes.push({ stage: 'insmod', kind: 'trace', text: `not split: ${p.message}` });
-  }
+  const copy = readElf(writeElf(elf), { path: elf.path });
+  const notes: SimEvent[] = splitForDesign(copy, design).map((text) => ({ stage: 'insmod', kind: 'trace', text }));
   const k = new EmulatedKernel(db, design);
   const status = k.insmod(copy);
   return { design, summary: DESIGN_TRAITS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips };

@@ -13,19 +13,19 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Arch } from '../arch/types.js';
-import { splitModule } from '../convert/split.js';
 import { parseKlpSym } from '../convert/names.js';
 import type { ElfFile } from '../elf/file.js';
 import { readElf } from '../elf/reader.js';
 import { readInputFile } from '../elf/load.js';
 import { maybeDecompress } from '../elf/compress.js';
-import { isLivepatchModule, moduleName } from '../elf/module.js';
+import { moduleName } from '../elf/module.js';
 import { UsageError } from '../errors.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
 import type { PermChange, WriteRecord } from './memory.js';
 import { archOf } from './module-loader.js';
+import { splitForDesign } from './patch-sim.js';
 import { ModulesDep } from './modules-dep.js';
 
 export class ScenarioError extends UsageError {}
@@ -235,11 +235,7 @@ export interface DesignRun {
 /** Load a module file fresh for each insmod; for per-object designs split it first (in memory). */
 function loadFor(files: ScenarioFiles, path: string, design: Design, note: (m: string) => void): ElfFile {
   const elf = readElf(files.bytes.get(path)!, { path });
-  if (DESIGN_TRAITS[design].relocs === 'per-object' && isLivepatchModule(elf)) {
-    const r = splitModule(elf);
-    if (r.changed) note(`klp sim: ${moduleName(elf) ?? path}: split for the per-object design (klp split): ${r.objects.map((o) => `.klp.*.${o.object}`).join(', ')}`);
-    for (const p of r.problems) note(`klp sim: ${moduleName(elf) ?? path}: not split: ${p.message}`);
-  }
+  for (const m of splitForDesign(elf, design)) note(m);
   return elf;
 }
 
