@@ -33,8 +33,8 @@ export function splitForDesign(elf: ElfFile, design: Design): string[] {
   const name = moduleName(elf) ?? elf.path;
   const r = splitModule(elf);
   return [
-    ...(r.changed ? [`klp sim: ${name}: split for the per-object design (klp split): ${r.objects.map((o) => `.klp.*.${o.object}`).join(', ')}`] : []),
-    ...r.problems.map((p) => `klp sim: ${name}: not split: ${p.message}`),
+    ...(r.changed ? [`${name}: split in memory for the per-object design (klp split): ${r.objects.map((o) => `.klp.*.${o.object}`).join(', ')}`] : []),
+    ...r.problems.map((p) => `${name}: not split for the per-object design: ${p.message}`),
   ];
 }
 
