@@ -105,3 +105,14 @@ export function capturedKallsyms(modules: readonly string[], kernel: KernelCorpu
   writeFileSync(cachedConsole, r.console, 'latin1');
   return { kernel, text: r.data, console: r.console };
 }
+
+/** Where a table read without booting differs from the running kernel's /proc/kallsyms (first 10). */
+export function kallsymsMismatches(ours: ReadonlyArray<{ name: string; type: string; address: bigint | undefined }>, kernel: ReadonlyArray<{ name: string; type: string; address: bigint | undefined }>): string[] {
+  const out: string[] = [];
+  if (ours.length !== kernel.length) out.push(`${ours.length} symbols read, the kernel lists ${kernel.length}`);
+  for (let i = 0; i < ours.length && out.length < 10; i++) {
+    const s = ours[i]!, d = kernel[i];
+    if (!d || s.name !== d.name || s.type !== d.type || s.address !== d.address) out.push(`#${i}: ours ${s.address?.toString(16)} ${s.type} ${s.name}, kernel ${d?.address?.toString(16)} ${d?.type} ${d?.name}`);
+  }
+  return out;
+}
