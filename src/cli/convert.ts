@@ -1,9 +1,9 @@
 /** `klp convert IN.ko -o OUT.ko`: relocations to non-exported symbols become livepatch relocations. */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
+import { outputPath, reportProblems } from './output.js';
 import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
@@ -74,10 +74,7 @@ export function registerConvert(program: Command): void {
     .option('-v, --verbose', 'print every converted relocation')
     .option('--per-object', 'for the per-object loader design: convert module-keyed __jump_table/.static_call_sites entries too, then klp split')
     .action((input, opts) => runCommand(async () => {
-      if (opts.inPlace && opts.output) throw new UsageError('give -o OUT.ko or --in-place, not both');
-      if (!opts.dryRun && !opts.output && !opts.inPlace) throw new UsageError('give -o OUT.ko, --in-place or --dry-run');
-      if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o, or --in-place');
-      const output = opts.inPlace ? input : opts.output;
+      const output = outputPath(input, opts, true);
       const explicit = new Map<string, Resolution>();
       if (opts.map) {
         const text = await readFile(opts.map, 'latin1').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${opts.map}: cannot read (${e.code})`); });
@@ -113,8 +110,7 @@ export function registerConvert(program: Command): void {
         if (split) out(renderSplitText(split));
       }
       if (r.problems.length > 0) {
-        for (const p of r.problems) process.stderr.write(`klp: error: ${escapeText(input)}: ${escapeText(p.where)}: ${escapeText(p.message).replace(/\\x0a/g, '\n')}\n  -> ${escapeText(p.hint)}\n`);
-        process.stderr.write(`klp: ${r.problems.length} problem(s); nothing written\n`);
+        reportProblems(input, r.problems);
         return EXIT.FINDINGS;
       }
       if (!opts.dryRun) await writeFileAtomic(output!, r.changed || split?.changed ? writeElf(elf) : elf.source);

@@ -1,11 +1,9 @@
 /** `klp split IN.ko -o OUT.ko`: each module object's code into `.klp.text.<obj>` (the per-object design). */
-import { resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import type { Problem } from '../convert/convert.js';
 import { splitModule, type SplitResult } from '../convert/split.js';
+import { outputPath, reportProblems } from './output.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
-import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 
@@ -22,11 +20,6 @@ export function renderSplitText(r: SplitResult): string {
   return lines.join('\n');
 }
 
-export function reportProblems(input: string, problems: readonly Problem[]): void {
-  for (const p of problems) process.stderr.write(`klp: error: ${escapeText(input)}: ${escapeText(p.where)}: ${escapeText(p.message)}\n  -> ${escapeText(p.hint)}\n`);
-  process.stderr.write(`klp: ${problems.length} problem(s); nothing written\n`);
-}
-
 export function registerSplit(program: Command): void {
   program.command('split')
     .description('move each klp_object\'s code into .klp.text.<obj> (and data, and .klp.arch.<obj> special entries) for the per-object loader design')
@@ -35,10 +28,7 @@ export function registerSplit(program: Command): void {
     .option('--in-place', 'replace IN with the split module (atomically)')
     .option('--json', 'machine-readable result')
     .action((input, opts) => runCommand(async () => {
-      if (opts.inPlace && opts.output) throw new UsageError('give -o OUT.ko or --in-place, not both');
-      if (!opts.output && !opts.inPlace) throw new UsageError('give -o OUT.ko or --in-place');
-      if (opts.output && resolve(opts.output) === resolve(input)) throw new UsageError('refusing to write over the input; give another -o, or --in-place');
-      const output = opts.inPlace ? input : opts.output!;
+      const output = outputPath(input, opts, false)!;
       const elf = await loadElf(input);
       const r = splitModule(elf);
       if (opts.json) out(toJson({ input, output: r.problems.length ? null : output, ...r }));
