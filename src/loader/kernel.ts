@@ -58,11 +58,12 @@ export class EmulatedKernel {
   private readonly modules = new Map<string, LoadedModule>();
   private readonly patches = new Map<string, Patch>();
   /** Exports of the loaded modules, and vmlinux exports looked up so far (resolve_symbol). */
-  private readonly moduleExports = new Map<string, bigint>();
-  private readonly exportOwner = new Map<string, string>();
+  private readonly moduleExports = new Map<string, { address: bigint; owner: string }>();
   /** Modules that resolved a symbol against each module's exports (its source_list: lsmod's "Used by"). */
   private readonly holders = new Map<string, Set<string>>();
   private readonly uses = new Map<string, Set<string>>();
+  /** The modules whose exports the module being loaded has resolved so far (simplify_symbols). */
+  private resolvedFrom = new Set<string>();
   private readonly vmlinuxExports = new Map<string, bigint | undefined>();
   /** Relocations written by the module loader (apply_relocations) so far. */
   relocationsApplied = 0;
@@ -94,8 +95,11 @@ export class EmulatedKernel {
       kernel: this.k,
       memory: this.memory,
       resolveExport: (name) => {
-        const a = this.moduleExports.get(name);
-        if (a !== undefined) return a;
+        const e = this.moduleExports.get(name);
+        if (e !== undefined) {
+          this.resolvedFrom.add(e.owner);
+          return e.address;
+        }
         if (!this.vmlinuxExports.has(name)) {
           this.vmlinuxExports.set(name, db.lookup(name).find((d) => d.object === 'vmlinux' && d.exported)?.address ?? undefined);
         }
@@ -204,6 +208,7 @@ export class EmulatedKernel {
   insmod(elf: ElfFile): number {
     const name = moduleName(elf) ?? '?';
     this.at('load_module');
+    this.resolvedFrom = new Set();
     if (this.modules.has(name)) return ERRNO.EEXIST!;
     const arch = archOf(elf);
     if (isErr(arch)) return this.failLoad(undefined, arch);
@@ -306,17 +311,9 @@ export class EmulatedKernel {
 
     this.modules.set(name, mod);
     collectExports(mod);
-    for (const [n, a] of mod.exports) {
-      this.moduleExports.set(n, a);
-      this.exportOwner.set(n, name);
-    }
+    for (const [n, address] of mod.exports) this.moduleExports.set(n, { address, owner: name });
     // ref_module(): this module now holds every module whose export it resolved.
-    const uses = new Set<string>();
-    for (const y of elf.allSymbols) {
-      if (y.section !== null || y.name === '') continue;
-      const owner = this.exportOwner.get(y.name);
-      if (owner !== undefined && owner !== name) uses.add(owner);
-    }
+    const uses = this.resolvedFrom;
     this.uses.set(name, uses);
     for (const u of uses) {
       if (!this.holders.has(u)) this.holders.set(u, new Set());
@@ -478,10 +475,7 @@ export class EmulatedKernel {
 
   /** Drop a module that was registered: its exports, its entry, its memory. */
   private forget(mod: LoadedModule): void {
-    for (const n of mod.exports.keys()) {
-      this.moduleExports.delete(n);
-      this.exportOwner.delete(n);
-    }
+    for (const n of mod.exports.keys()) this.moduleExports.delete(n);
     for (const u of this.uses.get(mod.name) ?? []) this.holders.get(u)?.delete(mod.name);
     this.uses.delete(mod.name);
     this.modules.delete(mod.name);
