@@ -23,7 +23,7 @@ import { applyAlternatives, readAlternatives } from './alternatives.js';
 import { JumpLabels } from './jump-label.js';
 import { Memory, RO_NX, RO_X, RW_NX, RW_X, permString, type PermChange, type Perms, type Writer } from './memory.js';
 import {
-  allocateModule, applyRelocations, archOf, collectExports, freeModule, simplifySymbols, writeRelocations,
+  allocateModule, applyRelocations, archOf, collectExports, freeModule, relocatedBytes, simplifySymbols, writeRelocations,
   type KernelEnv, type LoadedModule, type StageError,
 } from './module-loader.js';
 
@@ -633,11 +633,11 @@ export class EmulatedKernel {
         const size = arch.relocs.get(r.type)?.size ?? 0;
         if (size === 0) continue;
         const value = p.klpValues.get(r.symbol);
-        const expected = value === undefined ? undefined : arch.applyRela!({ type: r.type, val: value + r.addend, loc, module: p.name, read: (n) => new Uint8Array(n) }, this.k);
+        const expected = value === undefined ? undefined : relocatedBytes(arch, r.type, value + r.addend, loc, this.k);
         const cur = this.memory.read(loc, size);
         if (!cur) continue;
         if (by === 'per-object' && cur.every((b) => b === 0)) continue; // a failed arrival stopped before it
-        if (expected?.ok && 'bytes' in expected && !expected.bytes.every((b, i) => b === cur[i])) {
+        if (expected && !expected.every((b, i) => b === cur[i])) {
           this.kernel(`module: x86/modules: Invalid relocation target, existing value does not match expected value for type ${r.type}, loc ${loc.toString(16)}, val ${(value! + r.addend).toString(16)}`);
           return;
         }

@@ -140,6 +140,16 @@ export function archOf(elf: ElfFile): Arch | StageError {
   return arch;
 }
 
+/**
+ * The bytes apply_relocate_add() would write for S + A = `val` at `loc` into a zeroed place:
+ * what a relocated location must hold (6.3's clearing check, scenario expectations). Undefined
+ * when the relocation would be refused or writes nothing.
+ */
+export function relocatedBytes(arch: Arch, type: number, val: bigint, loc: bigint, kernel: { major: number; minor: number }): Uint8Array | undefined {
+  const o = arch.applyRela!({ type, val, loc, module: '', read: (n) => new Uint8Array(n) }, kernel);
+  return o.ok && 'bytes' in o ? o.bytes : undefined;
+}
+
 /** How a write is labelled in the audit: `module:section+0xoff (TYPE symbol)`. */
 export function describeReloc(mod: LoadedModule, rs: Section, r: Relocation, arch: Arch): string {
   return `${mod.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} (${arch.relocs.get(r.type)?.name ?? r.type} ${r.symbol.name || '(section)'})`;

@@ -24,7 +24,7 @@ import type { SymbolDb } from '../symbols/database.js';
 import { DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
 import type { PermChange, WriteRecord } from './memory.js';
-import { archOf } from './module-loader.js';
+import { archOf, relocatedBytes } from './module-loader.js';
 import { splitForDesign } from './patch-sim.js';
 import { ModulesDep } from './modules-dep.js';
 
@@ -305,11 +305,7 @@ function check(k: EmulatedKernel, e: Expect, rc: number, log: string[]): { ok: b
           const loc = base + r.offset;
           const size = arch.relocs.get(r.type)?.size ?? 0;
           const cur = k.memory.read(loc, size) ?? new Uint8Array(0);
-          let want: Uint8Array | undefined = new Uint8Array(size);
-          if (e.state === 'applied') {
-            const o = target === undefined ? undefined : arch.applyRela!({ type: r.type, val: target + r.addend, loc, module: e.module, read: (m) => new Uint8Array(m) }, { major: 6, minor: 3 });
-            want = o?.ok && 'bytes' in o ? o.bytes : undefined;
-          }
+          const want = e.state === 'zero' ? new Uint8Array(size) : target === undefined ? undefined : relocatedBytes(arch, r.type, target + r.addend, loc, { major: 6, minor: 3 });
           const same = want !== undefined && want.every((b, i) => b === cur[i]);
           ok &&= same;
           places.push(`${rs.infoSection.name}+0x${r.offset.toString(16)}: ${hex(cur)}`);
