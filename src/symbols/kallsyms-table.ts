@@ -28,6 +28,13 @@ export interface KallsymsTable {
 const DIGITS = new Uint8Array([...'0123456789'].flatMap((c) => [c.charCodeAt(0), 0]));
 const align = (v: number, a: number): number => Math.ceil(v / a) * a;
 
+/** Index of the first NUL in img[from, from + max], or -1: a token is short, so never scan the image for one. */
+function nulWithin(img: Uint8Array, from: number, max: number): number {
+  const end = Math.min(img.length, from + max + 1);
+  for (let i = from; i < end; i++) if (img[i] === 0) return i;
+  return -1;
+}
+
 function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
   const first = needle[0]!;
   for (let i = hay.indexOf(first, from); i >= 0 && i <= hay.length - needle.length; i = hay.indexOf(first, i + 1)) {
@@ -45,8 +52,8 @@ function tryTokens(img: Uint8Array, dv: DataView, digits: number): Tokens | unde
   // Tokens 0x30..0xff: 208 strings from the '0' token on.
   let p = digits;
   for (let n = 0; n < 208; n++) {
-    const z = img.indexOf(0, p);
-    if (z < 0 || z - p > 512) return undefined;
+    const z = nulWithin(img, p, 512);
+    if (z < 0) return undefined;
     p = z + 1;
   }
   for (const a of [8, 4, 2]) {
@@ -60,7 +67,7 @@ function tryTokens(img: Uint8Array, dv: DataView, digits: number): Tokens | unde
     let ok = true;
     for (let i = 0; i < 256 && ok; i++) {
       const s = table + idx(i);
-      const z = img.indexOf(0, s);
+      const z = nulWithin(img, s, 512);
       if (z < 0) { ok = false; break; }
       if (i < 255 && idx(i + 1) !== idx(i) + (z - s) + 1) ok = false;
       if (i === 255 && z + 1 !== p) ok = false;
@@ -93,10 +100,16 @@ export function extractKallsyms(img: Uint8Array, file: string): KallsymsTable {
   // end right before the token table in 6.1 as released, or before kallsyms_seqs_of_names (3
   // bytes a symbol) where that was added (6.2, and backported to some 6.1 stable kernels, such
   // as Debian's). Scan back from the token table for the end of such a run.
+  //
+  // Each candidate end is walked back until the run breaks. A candidate that starts inside a run
+  // already walked breaks at the same place with fewer values, so the next candidate starts at the
+  // break: every word is read at most twice, whatever the image holds (a crafted run of 65,536
+  // increasing words took minutes when every 4-byte position restarted the walk).
   let markers: number[] = [];
   let markersStart = -1;
   let markersEnd = -1;
-  for (let end = tokens.table - (tokens.table % 4); end > 0 && end > tokens.table - 16 * 1024 * 1024 && markersStart < 0; end -= 4) {
+  const lowest = Math.max(0, tokens.table - 16 * 1024 * 1024);
+  for (let end = tokens.table - (tokens.table % 4); end > lowest && markersStart < 0;) {
     const vals: number[] = [];
     let p = end - 4;
     let prev = Infinity;
@@ -113,6 +126,8 @@ export function extractKallsyms(img: Uint8Array, file: string): KallsymsTable {
       markersStart = p;
       markersEnd = end;
     }
+    // The word at p broke the run (or was its 0): the next walk starts there.
+    end = Math.min(end - 4, p + 4);
   }
   if (markersStart < 0) throw new ElfError('UNSUPPORTED', { file, offset: tokens.table }, 'kallsyms markers not found before the token table');
   const m = markers.length;
@@ -125,7 +140,10 @@ export function extractKallsyms(img: Uint8Array, file: string): KallsymsTable {
   const maxN = m * 256;
   let n = -1, names = -1, numSymsAt = -1;
   // kallsyms_num_syms is 4-aligned; the scan must step over aligned places whatever the names' length.
-  for (let p = (markersStart - 4 - lastMarker) & ~3; p >= 0 && p > markersStart - 64 * 1024 * 1024; p -= 4) {
+  // The names end at the markers: the last block holds at most 256 entries of at most 2 + 512
+  // bytes (KSYM_NAME_LEN tokens), so num_syms lies within that much before the last marker's name.
+  const window = markersStart - lastMarker - 256 * (2 + 512) - 16;
+  for (let p = (markersStart - 4 - lastMarker) & ~3; p >= 0 && p > window; p -= 4) {
     const v = dv.getUint32(p, true);
     if (v < minN || v > maxN) continue;
     const start = align(p + 4, 8);

@@ -69,3 +69,23 @@ export function synthRelocObject(opts: { machine: number; elfClass: 32 | 64; lit
   sh(5, 34, 3, 0, shstrOff, shstr.length, 0, 0, 1, 0);
   return b;
 }
+
+/**
+ * A valid kallsyms token table (digits at 0x30..0x39, a u16 index proving it) after `words`
+ * increasing u32 values that never reach 0: the markers walk must not restart at every word.
+ */
+export function craftedKallsymsImage(words: number): Uint8Array {
+  const tokens = Array.from({ length: 256 }, (_, i) => (i >= 0x30 && i <= 0x39 ? String.fromCharCode(i) : `t${i.toString(16)}`));
+  const table = Buffer.from(tokens.map((t) => `${t}\0`).join(''), 'latin1');
+  const runStart = 64;
+  const tableAt = runStart + 4 * words;
+  const indexAt = Math.ceil((tableAt + table.length) / 8) * 8;
+  const img = new Uint8Array(indexAt + 512 + 64);
+  const dv = new DataView(img.buffer);
+  for (let i = 0; i < words; i++) dv.setUint32(runStart + 4 * i, 1_000_000 + 300 * i, true);
+  img.set(table, tableAt);
+  let off = 0;
+  tokens.forEach((t, i) => { dv.setUint16(indexAt + 2 * i, off, true); off += t.length + 1; });
+  return img;
+}
+

@@ -3,6 +3,10 @@
  * crash, whatever the bytes.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ElfError } from '../../src/elf/index.js';
@@ -11,6 +15,7 @@ import { parseKallsyms, parseSystemMap } from '../../src/symbols/kallsyms-text.j
 import { parseSymbolsKlp } from '../../src/symbols/symbols-klp.js';
 import { parseSymvers } from '../../src/symbols/symvers.js';
 import { extractKallsyms } from '../../src/symbols/kallsyms-table.js';
+import { ROOT } from '../helpers/tools.js';
 
 const runs = Number(process.env.KLPKIT_FUZZ_RUNS ?? 1500);
 const typedOnly = (fn: () => unknown): void => {
@@ -61,4 +66,24 @@ test('database loader: corrupted files are typed errors; lookups on a loaded fil
 
 test('kallsyms table extraction from random images: typed errors only', () => {
   fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 4096 }), (img) => typedOnly(() => extractKallsyms(img, 'hostile-image'))), { numRuns: 300, seed: 5 });
+});
+
+test('a crafted image with a long run before the token table is refused in linear time (it hung for minutes)', () => {
+  // In a child process: a synchronous hang cannot be interrupted by the test runner's timeout.
+  // 60 s is a hang guard, not a timing claim: the fixed search takes milliseconds, the old one
+  // took about a minute for 32,768 words and grew quadratically.
+  const dir = mkdtempSync(join(tmpdir(), 'klpkit-kallsyms-'));
+  const script = join(dir, 'run.ts');
+  writeFileSync(script, `
+    import { extractKallsyms } from ${JSON.stringify(join(ROOT, 'src/symbols/kallsyms-table.ts'))};
+    import { craftedKallsymsImage } from ${JSON.stringify(join(ROOT, 'test/helpers/synth.ts'))};
+    for (const words of [16384, 65536, 262144]) {
+      try { extractKallsyms(craftedKallsymsImage(words), 'hostile-run'); console.log(words, 'accepted'); }
+      catch (e) { console.log(words, (e as Error).message); }
+    }`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000, cwd: ROOT });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.signal, null, 'the kallsyms search did not finish within 60 s: it is not linear');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [16384, 65536, 262144].map((w) => `${w} hostile-run (offset 0x${(64 + 4 * w).toString(16)}): kallsyms markers not found before the token table`));
 });
