@@ -1,6 +1,5 @@
 /** `klp symbols build|find|export|info`: the symbol database. */
-import { resolve } from 'node:path';
-import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import { readInputFile, writeFileAtomic } from '../elf/load.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
@@ -9,7 +8,8 @@ import { SymbolDb } from '../symbols/database.js';
 import { exportSymbolsKlp } from '../symbols/symbols-klp.js';
 import type { SymbolDefinition } from '../symbols/types.js';
 import { progressBar } from './progress.js';
-import { EXIT, out, runCommand, toJson } from './run.js';
+import { refuseInputs, sourceInputs } from './output.js';
+import { err, EXIT, out, runCommand, toJson } from './run.js';
 
 export async function loadDb(path: string): Promise<SymbolDb> {
   return SymbolDb.load(await readInputFile(path, 'symbol database', 'build one with klp symbols build'), path);
@@ -46,14 +46,13 @@ export function registerSymbols(program: Command): void {
     .requiredOption('-o, --output <db>', 'database file to write')
     .addOption(new Option('-j, --jobs <n>', 'threads for the module scan (default: all cores)').argParser((v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs must be 1..64, not '${v}'`);
+      if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('--jobs must be a whole number from 1 to 64');
       return n;
     }))
     .option('-q, --quiet', 'no progress bar')
     .option('--keep-going', 'write the database even if some modules cannot be read')
     .action((opts) => runCommand(async () => {
-      const inputs = [opts.vmlinuz, opts.kallsyms, opts.systemMap, opts.vmlinux, opts.symbolsKlp, opts.symvers].filter(Boolean).map((p) => resolve(p as string));
-      if (inputs.includes(resolve(opts.output))) throw new UsageError(`refusing to write the database over an input: ${opts.output}`);
+      refuseInputs(opts.output, '-o', sourceInputs(opts));
       const t0 = Date.now();
       const bar = progressBar('scanning modules', !!opts.quiet);
       let result;
@@ -63,14 +62,14 @@ export function registerSymbols(program: Command): void {
         bar.done();
       }
       const { db, failures } = result;
-      for (const f of failures) process.stderr.write(`klp: warning: ${f.message}\n`);
+      for (const f of failures) err(`klp: warning: ${f.message}\n`);
       if (failures.length > 0 && !opts.keepGoing) {
-        process.stderr.write(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read; no database written (use --keep-going to write one without them)\n`);
+        err(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read; no database written (use --keep-going to write one without them)\n`);
         return EXIT.BAD_INPUT;
       }
       await writeFileAtomic(opts.output, db.serialize());
       const counts = db.objectCounts();
-      process.stderr.write(`klp: wrote ${opts.output}: ${db.objects.length} objects, ${db.count} symbols` +
+      err(`klp: wrote ${opts.output}: ${db.objects.length} objects, ${db.count} symbols` +
         `${counts.has('vmlinux') ? ` (vmlinux ${counts.get('vmlinux')})` : ''}` +
         `${failures.length ? `, ${failures.length} modules skipped` : ''}, exports from ${db.meta.exportsFrom}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }));
@@ -91,7 +90,7 @@ export function registerSymbols(program: Command): void {
         for (const d of defs) out(fmtDef(d));
       }
       if (defs.length === 0) {
-        process.stderr.write(`klp: no symbol '${escapeText(name)}'${opts.object ? ` in ${escapeText(opts.object)}` : ''} in ${opts.db}\n`);
+        err(`klp: no symbol '${escapeText(name)}'${opts.object ? ` in ${escapeText(opts.object)}` : ''} in ${opts.db}\n`);
         return EXIT.FINDINGS;
       }
     }));
@@ -104,10 +103,10 @@ export function registerSymbols(program: Command): void {
       const db = await loadDb(opts.db);
       const text = exportSymbolsKlp(db);
       if (opts.output) {
-        if (resolve(opts.output) === resolve(opts.db)) throw new UsageError('refusing to write over the database');
+        refuseInputs(opts.output, '-o', [{ flag: '--db', path: opts.db }]);
         await writeFileAtomic(opts.output, Buffer.from(text, 'latin1'));
       } else {
-        process.stdout.write(text);
+        process.stdout.write(Buffer.from(text, 'latin1'));
       }
     }));
 
