@@ -2,7 +2,7 @@
 import { Option, type Command } from '@commander-js/extra-typings';
 import { checkModule, type CheckResult } from '../check/check.js';
 import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ElfFile } from '../elf/file.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { DESIGNS, parseDesign, DESIGN_TRAITS, type Design } from '../loader/designs.js';
@@ -13,6 +13,7 @@ import { escapeText } from '../report/escape.js';
 import { dbFromOptions } from './convert.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 import { progressBar } from './progress.js';
+import { refuseInputs, sourceInputs } from './output.js';
 import { addSourceOptions, loadDb } from './symbols.js';
 
 export function renderCheckText(r: CheckResult): string {
@@ -51,6 +52,7 @@ export function registerCheck(program: Command): void {
     .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
     .option('-q, --quiet', 'no progress bar (batch mode)')
     .action((patch, opts) => runCommand(async () => {
+      if (opts.html) refuseInputs(opts.html, '--html', [{ flag: 'the patch', path: patch }, { flag: '--dbs', path: opts.dbs }, ...sourceInputs(opts)]);
       const elf = await loadElf(patch);
       if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
@@ -65,7 +67,6 @@ export function registerCheck(program: Command): void {
         }
       }
       if (opts.html) {
-        if (resolve(opts.html) === resolve(patch)) throw new UsageError('refusing to write the report over the patch');
         await writeFileAtomic(opts.html, Buffer.from(renderCheckHtml(r, simulations), 'utf8'));
       }
       if (opts.json) {

@@ -1,11 +1,10 @@
 /** `klp convert IN.ko -o OUT.ko`: relocations to non-exported symbols become livepatch relocations. */
-import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
-import { outputPath, reportProblems } from './output.js';
+import { outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
 import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
-import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { loadElf, readInputFile, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
@@ -75,9 +74,10 @@ export function registerConvert(program: Command): void {
     .option('--per-object', 'for the per-object loader design: convert module-keyed __jump_table/.static_call_sites entries too, then klp split')
     .action((input, opts) => runCommand(async () => {
       const output = outputPath(input, opts, true);
+      if (output) refuseInputs(output, opts.inPlace ? '--in-place' : '-o', [...sourceInputs(opts), { flag: '--map', path: opts.map }]);
       const explicit = new Map<string, Resolution>();
       if (opts.map) {
-        const text = await readFile(opts.map, 'latin1').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${opts.map}: cannot read (${e.code})`); });
+        const text = (await readInputFile(opts.map, '--map file')).toString('latin1');
         try {
           for (const [k, v] of parseMapFile(text, opts.map)) explicit.set(k, v);
         } catch (e) {

@@ -5,7 +5,8 @@
  * 2 bad input or usage, 3 internal error (a bug in klpkit: please report it).
  */
 import { ElfError } from '../elf/errors.js';
-import { UsageError } from '../errors.js';
+import { clip, UsageError } from '../errors.js';
+import { termSafe } from '../report/escape.js';
 
 export { UsageError };
 
@@ -24,23 +25,30 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
 }
 
 export function reportError(e: unknown): number {
-  if (e instanceof ElfError) {
-    process.stderr.write(`klp: error: ${e.message}\n`);
-    return EXIT.BAD_INPUT;
-  }
-  if (e instanceof UsageError) {
-    process.stderr.write(`klp: error: ${e.message}\n`);
+  if (e instanceof ElfError || e instanceof UsageError) {
+    // One line, whatever the message holds: names from the input may contain newlines.
+    err(`klp: error: ${e.message.replace(/\n/g, '\\x0a')}`);
     return EXIT.BAD_INPUT;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`klp: internal error: ${msg}\n  this is a bug in klpkit; set KLP_DEBUG=1 for a stack trace and report it\n`);
+  err(`klp: internal error: ${msg}\n  this is a bug in klpkit; set KLP_DEBUG=1 for a stack trace and report it`);
   if (process.env.KLP_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return EXIT.INTERNAL;
 }
 
-/** Write to stdout; a closed pipe (`klp ... | head`) ends the process quietly. */
+/**
+ * Write to stdout; a closed pipe (`klp ... | head`) ends the process quietly. Every byte a terminal
+ * would interpret is escaped here, whatever the caller forgot (docs/threat-model.md).
+ */
 export function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  const safe = termSafe(text);
+  process.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+}
+
+/** Write a message to stderr: escaped as out() is, and each line cut to a readable length. */
+export function err(text: string): void {
+  const lines = termSafe(text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+  process.stderr.write(`${lines.map((l) => clip(l, 2000)).join('\n')}\n`);
 }
 
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

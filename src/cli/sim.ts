@@ -2,14 +2,14 @@
  * `klp sim SCENARIO [--design D | --all-designs]`: run load/unload steps in the loader emulator,
  * or without a file: `klp sim --db DB --step insmod:PATH --step rmmod:NAME ...`.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
 import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
 import { renderSimText } from '../report/sim-text.js';
 import { renderSimHtml } from '../report/sim-html.js';
-import { writeFileAtomic } from '../elf/load.js';
+import { readInputFile, writeFileAtomic } from '../elf/load.js';
+import { refuseInputs, sourceInputs } from './output.js';
 import { buildDatabase } from '../symbols/build.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { UsageError } from '../errors.js';
@@ -44,7 +44,7 @@ export function registerSim(program: Command): void {
       if (file && opts.modulesDep) throw new UsageError('a scenario file names its modules.dep with a modules-dep line');
       let sc: Scenario;
       if (file) {
-        sc = parseScenario(await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`${file}: cannot read (${e.code})`); }), file);
+        sc = parseScenario((await readInputFile(file, 'scenario')).toString('utf8'), file);
       } else {
         sc = { file: 'command line', name: 'command line', notes: [], symbols: {}, modules: new Map(), designs: undefined, steps: [], ...(opts.modulesDep ? { modulesDep: resolve(opts.modulesDep) } : {}) };
         opts.step!.forEach((s, i) => {
@@ -66,7 +66,9 @@ export function registerSim(program: Command): void {
       const files = await readScenarioFiles(sc);
       const runs = designs.map((d) => runScenario(sc, d, db, files));
       if (opts.html) {
-        if (file && resolve(opts.html) === resolve(file)) throw new UsageError('refusing to write the report over the scenario');
+        refuseInputs(opts.html, '--html', [{ flag: 'the scenario', path: file }, { flag: '--modules-dep', path: sc.modulesDep },
+          ...sourceInputs(opts), ...sourceInputs(sc.symbols).map((i) => ({ ...i, flag: `the scenario's ${i.flag.slice(2)} line` })),
+          ...[...files.bytes.keys()].map((p) => ({ flag: 'module', path: p }))]);
         await writeFileAtomic(opts.html, Buffer.from(renderSimHtml([{ scenario: sc, runs }]), 'utf8'));
       }
       if (opts.json) {

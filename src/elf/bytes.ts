@@ -53,11 +53,18 @@ export class ByteReader {
   i64(off: number): bigint {
     return this.view.getBigInt64(off, this.le);
   }
-  /** A 64-bit field as a number; values past 2^53 become Infinity so that bounds checks fail. */
-  u64n(off: number): number {
+  /**
+   * A 64-bit offset or size as a number. A value past 2^53 fits no file and no memory, and a double
+   * would round it: it is refused here, with its exact value, so no size is ever a float.
+   */
+  u64n(off: number, what = 'offset or size'): number {
     const lo = this.view.getUint32(off + (this.le ? 0 : 4), this.le);
     const hi = this.view.getUint32(off + (this.le ? 4 : 0), this.le);
-    return hi >= 0x200000 ? Infinity : hi * 0x100000000 + lo;
+    if (hi >= 0x200000) {
+      throw new ElfError('BAD_HEADER', { file: this.file, offset: off },
+        `${what} 0x${this.u64(off).toString(16)} is larger than any file or memory (2^53 bytes)`, 'the header is corrupt');
+    }
+    return hi * 0x100000000 + lo;
   }
 }
 

@@ -19,6 +19,7 @@ export type ElfErrorCode =
   | 'TOO_LARGE'
   | 'DECOMPRESS'
   | 'UNSUPPORTED'
+  | 'READ'
   | 'WRITE';
 
 export interface ElfErrorPlace {

@@ -2,21 +2,72 @@
  * Files on disk: read (decompressing .ko.xz/.zst/.gz transparently) and write atomically.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants as FS, type Stats } from 'node:fs';
+import { lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { maybeDecompress, type DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
 import { readElf } from './reader.js';
 
-/** Read any input file, turning I/O errors into an ElfError that names the file. */
-export async function readInputFile(path: string, what = 'file', hint?: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
+/**
+ * The most bytes any one input is read to, whatever it is: a regular file, a pipe or a device
+ * (`/dev/zero` never ends). The largest real input, an unstripped vmlinux, is a few hundred MiB.
+ * `KLPKIT_MAX_INPUT_BYTES` lowers (or raises) it, e.g. for a sandbox with little memory.
+ */
+export const MAX_INPUT_BYTES = ((): number => {
+  const env = process.env['KLPKIT_MAX_INPUT_BYTES'];
+  return env && /^[1-9]\d{0,15}$/.test(env) ? Number(env) : 1024 * 1024 * 1024;
+})();
+
+/** What kind of file a stat describes, in the words `ls -l` users know. */
+export function fileKind(st: Stats): string {
+  if (st.isFile()) return 'regular file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  if (st.isFIFO()) return 'pipe';
+  if (st.isSocket()) return 'socket';
+  return 'special file';
+}
+
+/**
+ * Read any input file, turning I/O errors into an ElfError that names the file. Regular files are
+ * refused up front when larger than the ceiling; pipes and devices are read in chunks and refused
+ * as soon as they pass it, so memory stays bounded whatever the path names.
+ */
+export async function readInputFile(path: string, what = 'file', hint?: string, maxBytes = MAX_INPUT_BYTES): Promise<Buffer> {
+  const fail = (e: unknown): never => {
+    if (e instanceof ElfError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new ElfError('NOT_ELF', { file: path }, `cannot read ${what} (${code})`,
+    throw new ElfError('READ', { file: path }, `cannot read ${what} (${code})`,
       hint ?? (code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'expected a file, not a directory' : undefined));
+  };
+  // O_NONBLOCK would make a FIFO without a writer read as empty; a blocking open is what cat does.
+  const fh = await open(path, 'r').catch(fail);
+  try {
+    const st = await fh.stat().catch(fail);
+    if (st.isDirectory()) fail(Object.assign(new Error(), { code: 'EISDIR' }));
+    const tooLarge = (seen: string): ElfError => new ElfError('TOO_LARGE', { file: path },
+      `${what} is ${seen} (a ${fileKind(st)}); klpkit reads at most ${maxBytes} bytes of one input`,
+      st.isFile() ? 'is this the right file?' : 'give a regular file of bounded size');
+    if (st.isFile()) {
+      if (st.size > maxBytes) throw tooLarge(`${st.size} bytes`);
+      return await fh.readFile().catch(fail);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null).catch(fail);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > maxBytes) throw tooLarge(`more than ${maxBytes} bytes`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 
@@ -28,17 +79,64 @@ export async function loadElf(path: string, opts: Pick<DecompressOptions, 'maxBy
 }
 
 /**
- * Write bytes to `path` atomically: a temporary file in the same directory, then rename, so a
- * reader never sees a partial file and a failure leaves no output behind.
+ * Write bytes to `path` so that nothing is half-done:
+ * - a new or regular file: a temporary file in the same directory, then rename, so a reader never
+ *   sees a partial file and a failure leaves no output behind; a file that is replaced keeps its
+ *   mode and owner (as `sed -i` does), and a symlink stays a symlink (its target is replaced);
+ * - a character device or a FIFO (`-o /dev/null`, `-o /dev/stdout`, a named pipe): written as a
+ *   stream, never renamed over, so the node itself is never replaced;
+ * - anything else (a directory, a socket, a dangling symlink): refused.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o666): Promise<void> {
+  const failed = (e: unknown, what = 'cannot write output'): ElfError => {
+    if (e instanceof ElfError) return e;
+    return new ElfError('WRITE', { file: path }, `${what} (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
+  };
+  let target = path;
+  let st: Stats | undefined;
   try {
-    await writeFile(tmp, bytes, { mode, flag: 'wx' });
-    await rename(tmp, path);
+    const l = await lstat(path);
+    if (l.isSymbolicLink()) {
+      target = await realpath(path).catch((e: unknown) => { throw failed(e, 'the output is a symlink whose target cannot be resolved'); });
+    }
+    st = await stat(target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || target !== path) throw failed(e);
+  }
+  if (st && (st.isCharacterDevice() || st.isFIFO())) {
+    const fh = await open(target, FS.O_WRONLY).catch((e: unknown) => { throw failed(e); });
+    try {
+      await fh.write(bytes).catch((e: unknown) => { throw failed(e); });
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    return;
+  }
+  if (st && !st.isFile()) throw new ElfError('WRITE', { file: path }, `the output is a ${fileKind(st)}`, 'give a file name for -o');
+  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', st ? st.mode & 0o7777 : mode);
+    try {
+      await fh.write(bytes);
+      if (st) {
+        // open() applied the umask: set the exact mode, then the owner (root may replace a file
+        // it does not own; it must come back as it was).
+        await fh.chmod(st.mode & 0o7777);
+        if (st.uid !== process.getuid?.() || st.gid !== process.getgid?.()) {
+          await fh.chown(st.uid, st.gid).catch((e: unknown) => {
+            throw new ElfError('WRITE', { file: path }, `cannot keep the owner ${st.uid}:${st.gid} of the file it replaces (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`,
+              'write to another file with -o, or run as the owner');
+          });
+          // chown clears set-id bits; put the mode back.
+          await fh.chmod(st.mode & 0o7777);
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new ElfError('WRITE', { file: path }, `cannot write output (${code})`);
+    throw failed(e);
   }
 }

@@ -173,7 +173,7 @@ function readHeader(r: ByteReader, cls: 32 | 64): ElfHeader {
   if (cls === 64) {
     return {
       type: r.u16(16), machine: r.u16(18), version: r.u32(20), entry: r.u64(24),
-      phoff: r.u64n(32), shoff: r.u64n(40), flags: r.u32(48), ehsize: r.u16(52),
+      phoff: r.u64n(32, 'e_phoff'), shoff: r.u64n(40, 'e_shoff'), flags: r.u32(48), ehsize: r.u16(52),
       phentsize: r.u16(54), phnum: r.u16(56), shentsize: r.u16(58), shnum: r.u16(60), shstrndx: r.u16(62),
     };
   }
@@ -193,7 +193,7 @@ function readShdr(r: ByteReader, off: number, cls: 32 | 64): RawShdr {
   if (cls === 64) {
     return {
       name: r.u32(off), type: r.u32(off + 4), flags: r.u64(off + 8), addr: r.u64(off + 16),
-      offset: r.u64n(off + 24), size: r.u64n(off + 32), link: r.u32(off + 40), info: r.u32(off + 44),
+      offset: r.u64n(off + 24, 'sh_offset'), size: r.u64n(off + 32, 'sh_size'), link: r.u32(off + 40), info: r.u32(off + 44),
       addralign: r.u64(off + 48), entsize: r.u64(off + 56),
     };
   }

@@ -19,7 +19,7 @@ import { readElf } from '../elf/reader.js';
 import { readInputFile } from '../elf/load.js';
 import { maybeDecompress } from '../elf/compress.js';
 import { moduleName } from '../elf/module.js';
-import { UsageError } from '../errors.js';
+import { clip, UsageError } from '../errors.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
@@ -83,13 +83,13 @@ function words(line: string, err: (m: string) => never): string[] {
 
 function parseWhere(s: string, err: (m: string) => never): Where {
   const m = /^([^:\s]+):([^+\s]+)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(s);
-  if (!m) err(`'${s}' is not MODULE:SYMBOL[+OFFSET] (e.g. klpkit_patch:livepatch_klpkit_target_report+0x1a)`);
+  if (!m) err(`'${clip(s)}' is not MODULE:SYMBOL[+OFFSET] (e.g. klpkit_patch:livepatch_klpkit_target_report+0x1a)`);
   return { module: m[1]!, name: m[2]!, offset: m[3] ? Number(m[3]) : 0 };
 }
 
 function parseSymRef(s: string, err: (m: string) => never): { obj: string; name: string; pos: number } {
   const m = /^([^:\s]+):([^,\s]+)(?:,(\d+))?$/.exec(s);
-  if (!m) err(`'${s}' is not OBJECT:SYMBOL[,SYMPOS]`);
+  if (!m) err(`'${clip(s)}' is not OBJECT:SYMBOL[,SYMPOS]`);
   return { obj: m[1]!, name: m[2]!, pos: m[3] ? Number(m[3]) : 0 };
 }
 
@@ -107,7 +107,7 @@ export function parseStep(w: string[], err: (m: string) => never): StepOp {
       err(`key takes OBJECT:KEY on|off (e.g. key klpkit_target:klpkit_target_key off)`);
     }
   }
-  return err(`unknown step '${w.join(' ')}': use insmod MODULE, modprobe NAME, rmmod NAME, disable PATCH or key OBJECT:KEY on|off`);
+  return err(`unknown step '${clip(w.join(' '))}': use insmod MODULE, modprobe NAME, rmmod NAME, disable PATCH or key OBJECT:KEY on|off`);
 }
 
 function parseExpect(w: string[], err: (m: string) => never): Expect {
@@ -127,7 +127,7 @@ function parseExpect(w: string[], err: (m: string) => never): Expect {
     case 'bytes': {
       if (rest.length < 2) err('expect bytes takes MODULE:SYMBOL[+OFF] and hex bytes (?? for any)');
       const bytes = rest.slice(1).join('').replace(/\s/g, '').match(/.{1,2}/g) ?? [];
-      return { kind, where: parseWhere(rest[0]!, err), bytes: bytes.map((x) => (x === '??' ? null : /^[0-9a-f]{2}$/i.test(x) ? parseInt(x, 16) : err(`'${x}' is not a hex byte`))) };
+      return { kind, where: parseWhere(rest[0]!, err), bytes: bytes.map((x) => (x === '??' ? null : /^[0-9a-f]{2}$/i.test(x) ? parseInt(x, 16) : err(`'${clip(x)}' is not a hex byte`))) };
     }
     case 'jump': needs(2); if (rest[1] !== 'jmp' && rest[1] !== 'nop') err('expect jump takes MODULE:SYMBOL jmp|nop'); return { kind, where: parseWhere(rest[0]!, err), state: rest[1] };
     case 'reloc': {
@@ -138,14 +138,14 @@ function parseExpect(w: string[], err: (m: string) => never): Expect {
     }
     case 'address': {
       needs(2);
-      if (!/^0x[0-9a-f]+$/i.test(rest[1]!)) err(`'${rest[1]}' is not a hex address`);
+      if (!/^0x[0-9a-f]+$/i.test(rest[1]!)) err(`'${clip(rest[1]!)}' is not a hex address`);
       return { kind, ...parseSymRef(rest[0]!, err), address: BigInt(rest[1]!) };
     }
     case 'loaded': case 'not-loaded': needs(1); return { kind, name: rest[0]! };
     case 'violations': case 'flips': needs(1); if (!/^\d+$/.test(rest[0]!)) err(`expect ${kind} takes a count`); return { kind, count: Number(rest[0]) };
     case 'no-violations': needs(0); return { kind: 'violations', count: 0 };
   }
-  return err(`unknown expectation '${kind ?? ''}': use ok, fail, log, no-log, bytes, jump, reloc, address, loaded, not-loaded, violations, no-violations, flips`);
+  return err(`unknown expectation '${clip(kind ?? '')}': use ok, fail, log, no-log, bytes, jump, reloc, address, loaded, not-loaded, violations, no-violations, flips`);
 }
 
 export function parseScenario(text: string, file: string): Scenario {
@@ -200,7 +200,7 @@ export function parseScenario(text: string, file: string): Scenario {
         sc.steps.push({ line, text: args.join(' '), op: parseStep(args, err), expects: [] });
         return;
     }
-    err(`unknown directive '${head}': use name, note, db, kallsyms, symvers, vmlinuz, system-map, modules, modules-dep, designs, module, step, expect`);
+    err(`unknown directive '${clip(head)}': use name, note, db, kallsyms, symvers, vmlinuz, system-map, modules, modules-dep, designs, module, step, expect`);
   });
   if (sc.steps.length === 0) throw new ScenarioError(`${file}: no steps`);
   const mp = sc.steps.find((st) => st.op.op === 'modprobe');

@@ -15,6 +15,22 @@ export function escapeText(s: string): string {
   return out;
 }
 
+/**
+ * What a terminal would act on rather than show: C0 controls except tab and newline, DEL, C1
+ * controls (U+0080..U+009F: 0x9b is a one-byte CSI), and the bidirectional overrides that can make
+ * text read differently from what it is. Escaped text (escapeText) holds none of these, so
+ * termSafe() can be applied again at the output boundary without changing it.
+ */
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Make any text safe to print: every byte that came from an input and that a terminal would interpret becomes \xNN (or \u{NNNN}). */
+export function termSafe(s: string): string {
+  return s.replace(TERMINAL_UNSAFE, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
 const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(s: string): string {

@@ -1,0 +1,183 @@
+/**
+ * The promises of docs/threat-model.md about everything around the ELF bytes: option values,
+ * devices and pipes as inputs, outputs that name inputs or special files, modes and owners,
+ * terminal bytes and 64-bit numbers. Each case is one an independent hostile campaign broke (#13).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { assertCleanError, KLP, klp } from '../helpers/cli.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
+import { buildObject, ROOT, runStatus } from '../helpers/tools.js';
+
+const { dir, dbFile, kallsyms, symvers, modules } = await fixtureDb('hostile-io');
+const lp = buildObject(dir, ['lp_main.c'], 'lp_io.o');
+
+/** One line on stderr, `klp: error:` first, no stack trace. */
+function oneLine(r: { status: number; stderr: string }, status = 2): void {
+  assert.equal(r.status, status, r.stderr);
+  assert.ok(assertCleanError(r.stderr), r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+}
+
+test('a bad option value is a usage error: exit 2, one line, no stack trace', () => {
+  for (const j of ['65', 'x', '', '-1', '0', '1e3']) {
+    const r = klp('symbols', 'build', '--kallsyms', kallsyms, '-o', join(dir, 'never.klpdb'), '-j', j);
+    oneLine(r);
+    assert.match(r.stderr, /-j/);
+    assert.equal(existsSync(join(dir, 'never.klpdb')), false);
+  }
+  oneLine(klp('elf', '--no-such-option', lp));
+  oneLine(klp('no-such-command'));
+  oneLine(klp('sim', '--design', 'nonsense', '--step', 'rmmod:x'));
+});
+
+test('devices and pipes are read with the same ceiling as files, and the message says which was hit', () => {
+  const env = { ...process.env, KLPKIT_MAX_INPUT_BYTES: String(1 << 20) };
+  const run = (...args: string[]) => runStatus(process.execPath, [KLP, ...args], { cwd: ROOT, env });
+  for (const r of [
+    run('elf', '/dev/zero'),
+    run('symbols', 'info', '--db', '/dev/zero'),
+    run('convert', lp, '--kallsyms', '/dev/zero', '--dry-run'),
+    run('sim', '--db', dbFile, '--step', 'insmod:/dev/zero'),
+  ]) {
+    oneLine(r);
+    assert.match(r.stderr, /\/dev\/zero.*is more than 1048576 bytes \(a character device\); klpkit reads at most 1048576 bytes of one input/, r.stderr);
+  }
+  // A pipe that never ends: the shell's `yes` behind /dev/stdin.
+  const piped = spawnSync('sh', ['-c', `yes | "${process.execPath}" "${KLP}" elf /dev/stdin`], { env, encoding: 'latin1' });
+  assert.equal(piped.status, 2, piped.stderr);
+  assert.match(piped.stderr, /is more than 1048576 bytes \(a pipe\)/);
+  // A regular file over the ceiling is refused before it is read.
+  const big = join(dir, 'big.ko');
+  writeFileSync(big, Buffer.alloc((1 << 20) + 1));
+  const r = run('elf', big);
+  oneLine(r);
+  assert.match(r.stderr, /is 1048577 bytes \(a regular file\)/);
+});
+
+test('an output that would replace any input is refused: by path, symlink, hard link, or inside --modules', () => {
+  const out = join(dir, 'io-out.ko');
+  const map = join(dir, 'io.map');
+  writeFileSync(map, '# nothing\n');
+  const link = join(dir, 'db-link.klpdb');
+  if (!existsSync(link)) symlinkSync(dbFile, link);
+  const hard = join(dir, 'lp-hard.o');
+  if (!existsSync(hard)) linkSync(lp, hard);
+  const before = readFileSync(dbFile);
+  const cases: Array<[string[], RegExp]> = [
+    [['convert', lp, '--db', dbFile, '-o', dbFile], /it would replace --db /],
+    [['convert', lp, '--db', dbFile, '-o', link], /it would replace --db /],
+    [['convert', lp, '--kallsyms', kallsyms, '--symvers', symvers, '-o', kallsyms], /it would replace --kallsyms /],
+    [['convert', lp, '--kallsyms', kallsyms, '--symvers', symvers, '-o', symvers], /it would replace --symvers /],
+    [['convert', lp, '--db', dbFile, '--map', map, '-o', map], /it would replace --map /],
+    [['convert', lp, '--db', dbFile, '-o', hard], /it would replace the input /],
+    [['check', lp, '--db', dbFile, '--html', dbFile], /it would replace --db /],
+    [['check', lp, '--db', dbFile, '--html', lp], /it would replace the patch /],
+    [['sim', '--db', dbFile, '--step', `insmod:${lp}`, '--html', lp], /it would replace /],
+    [['sim', '--db', dbFile, '--step', `insmod:${lp}`, '--html', dbFile], /it would replace --db /],
+    [['symbols', 'build', '--kallsyms', kallsyms, '--modules', modules, '-o', join(modules, 'fixture_mod.ko')], /a file inside --modules /],
+    [['symbols', 'export', '--db', dbFile, '--format', 'symbols-klp', '-o', link], /it would replace --db /],
+  ];
+  for (const [args, why] of cases) {
+    const r = klp(...args);
+    oneLine(r);
+    assert.match(r.stderr, why, args.join(' '));
+  }
+  assert.deepEqual(readFileSync(dbFile), before, 'the database is untouched');
+  assert.ok(lstatSync(link).isSymbolicLink());
+  // A new file, or an unrelated existing one, is fine.
+  assert.equal(klp('convert', lp, '--db', dbFile, '--map', map, '-o', out).status, 0);
+});
+
+test('-o a character device or a FIFO writes to it as a stream; the node stays what it was', () => {
+  // As root a private copy of /dev/null, so that a regression cannot replace the system's; a user
+  // cannot replace /dev/null anyway.
+  const root = process.getuid?.() === 0;
+  const nul = root ? join(dir, 'null') : '/dev/null';
+  if (root && !existsSync(nul)) spawnSync('mknod', [nul, 'c', '1', '3']);
+  const r = klp('convert', lp, '--db', dbFile, '-o', nul);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(statSync(nul).isCharacterDevice(), `${nul} is still a device`);
+  const fifo = join(dir, 'out.fifo');
+  if (!existsSync(fifo)) spawnSync('mkfifo', [fifo]);
+  // The reader: `cat` counts what the writer sent through the FIFO.
+  const w = spawnSync('sh', ['-c', `cat "${fifo}" | wc -c > "${fifo}.count" & "${process.execPath}" "${KLP}" convert "${lp}" --db "${dbFile}" -o "${fifo}"; s=$?; wait; exit $s`], { encoding: 'latin1' });
+  assert.equal(w.status, 0, w.stderr);
+  assert.ok(lstatSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+  const plain = join(dir, 'plain-out.ko');
+  assert.equal(klp('convert', lp, '--db', dbFile, '-o', plain).status, 0);
+  assert.equal(Number(readFileSync(`${fifo}.count`, 'latin1').trim()), statSync(plain).size, 'the whole module went through the FIFO');
+  const sub = join(dir, 'a-directory');
+  mkdirSync(sub, { recursive: true });
+  const d = klp('convert', lp, '--db', dbFile, '-o', sub);
+  oneLine(d);
+  assert.match(d.stderr, /the output is a directory/);
+});
+
+test('--in-place and -o over an existing file keep its mode and owner; a symlink stays a symlink', () => {
+  const mod = join(dir, 'in-place.o');
+  copyFileSync(lp, mod);
+  chmodSync(mod, 0o600);
+  assert.equal(klp('convert', mod, '--db', dbFile, '--in-place').status, 0);
+  assert.equal(statSync(mod).mode & 0o7777, 0o600);
+  const target = join(dir, 'owned.ko');
+  writeFileSync(target, 'old');
+  chmodSync(target, 0o444);
+  const root = process.getuid?.() === 0;
+  if (root) chownSync(target, 1234, 2345);
+  const r = klp('convert', lp, '--db', dbFile, '-o', target);
+  assert.equal(r.status, 0, r.stderr);
+  const st = statSync(target);
+  assert.equal(st.mode & 0o7777, 0o444);
+  if (root) assert.deepEqual([st.uid, st.gid], [1234, 2345]);
+  assert.notEqual(readFileSync(target, 'latin1'), 'old');
+  const viaLink = join(dir, 'out-link.ko');
+  if (!existsSync(viaLink)) symlinkSync(target, viaLink);
+  assert.equal(klp('convert', lp, '--db', dbFile, '-o', viaLink).status, 0);
+  assert.ok(lstatSync(viaLink).isSymbolicLink(), 'the symlink is kept; its target is replaced');
+});
+
+test('bytes from inputs never reach the terminal raw, and long echoes are cut', () => {
+  const raw = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/;
+  // A scenario word of 100 KB full of escape sequences.
+  const sc = join(dir, 'evil.scenario');
+  writeFileSync(sc, `designs: 6.1\nbogus \x1b]0;pwned\x07${'\x1b[2J'.repeat(25000)}\n`, 'latin1');
+  const s = klp('sim', sc, '--db', dbFile);
+  oneLine(s);
+  assert.doesNotMatch(s.stderr, raw);
+  assert.ok(s.stderr.length < 2100, `the echo is cut (${s.stderr.length} bytes)`);
+  // A --map line with escape bytes.
+  const map = join(dir, 'evil.map');
+  writeFileSync(map, 'homonym\x1b[31m=fixture_mod,\x9b1\n', 'latin1');
+  const m = klp('convert', lp, '--db', dbFile, '--map', map, '--dry-run');
+  assert.equal(m.status, 2, m.stderr);
+  assert.doesNotMatch(m.stderr, raw);
+  assert.match(m.stderr, /\\x1b\[31m/);
+  // A database header with terminal bytes, shown by symbols info.
+  const db = readFileSync(dbFile, 'latin1');
+  const evil = join(dir, 'evil.klpdb');
+  writeFileSync(evil, db.replace(/\n/, '\x1b]0;title\x07\n'), 'latin1');
+  const i = klp('symbols', 'info', '--db', evil);
+  assert.doesNotMatch(i.stdout + i.stderr, raw);
+  // A kallsyms dump with terminal bytes in a symbol name that the patch needs.
+  const ks = join(dir, 'evil-kallsyms.txt');
+  writeFileSync(ks, readFileSync(kallsyms, 'latin1').replace('nr_processes', 'nr_pro\x1b[8mcesses'), 'latin1');
+  const c = klp('convert', lp, '--kallsyms', ks, '--symvers', symvers, '--modules', modules, '--dry-run');
+  assert.doesNotMatch(c.stdout + c.stderr, raw);
+});
+
+test('64-bit offsets and sizes are reported exactly, never as floats', () => {
+  const bytes = readFileSync(lp);
+  // Section header 1's sh_size (Elf64_Shdr + 32) set to 0xffffffffffffffe8.
+  const shoff = Number(bytes.readBigUInt64LE(0x28));
+  bytes.writeBigUInt64LE(0xffffffffffffffe8n, shoff + 64 + 32);
+  const bad = join(dir, 'huge-size.o');
+  writeFileSync(bad, bytes);
+  const r = klp('elf', bad);
+  oneLine(r);
+  assert.match(r.stderr, /0xffffffffffffffe8/);
+  assert.doesNotMatch(r.stderr, /Infinity|NaN|e\+/);
+});
