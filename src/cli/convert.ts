@@ -2,9 +2,9 @@
 import type { Command } from '@commander-js/extra-typings';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
-import { outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
+import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
 import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
-import { loadElf, readInputFile, writeFileAtomic } from '../elf/load.js';
+import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
@@ -113,7 +113,7 @@ export function registerConvert(program: Command): void {
         reportProblems(input, r.problems);
         return EXIT.FINDINGS;
       }
-      if (!opts.dryRun) await writeFileAtomic(output!, r.changed || split?.changed ? writeElf(elf) : elf.source);
+      if (!opts.dryRun) await writeModuleAtomic(output!, r.changed || split?.changed ? writeElf(elf) : elf.source, outputCompression(output!, opts.inPlace, elf.compression));
       return EXIT.OK;
     }));
 }

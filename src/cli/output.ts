@@ -2,6 +2,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Problem } from '../convert/convert.js';
+import { compressionOfName, type Compression } from '../elf/compress.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import { err } from './run.js';
@@ -15,6 +16,15 @@ export function outputPath(input: string, opts: { output?: string | undefined; i
   if (!opts.dryRun && !opts.output && !opts.inPlace) throw new UsageError(dryRunOffered ? 'give -o OUT.ko, --in-place or --dry-run' : 'give -o OUT.ko or --in-place');
   if (opts.output) refuseInputs(opts.output, '-o', [{ flag: 'the input', path: input }], 'give another -o, or --in-place');
   return opts.inPlace ? input : opts.output;
+}
+
+/**
+ * How the written module is compressed: `--in-place` keeps the input's format (a `.ko.xz` is
+ * replaced by a `.ko.xz`); `-o` follows the name it is given (`-o out.ko.zst` compresses,
+ * `-o out.ko` does not), as `make modules_install` names its files.
+ */
+export function outputCompression(output: string, inPlace: boolean | undefined, input: string | undefined): Compression | undefined {
+  return inPlace ? (input as Compression | undefined) : compressionOfName(output);
 }
 
 /** An input of a command: the option that named it (for the message) and its path. */

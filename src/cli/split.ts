@@ -1,8 +1,8 @@
 /** `klp split IN.ko -o OUT.ko`: each module object's code into `.klp.text.<obj>` (the per-object design). */
 import type { Command } from '@commander-js/extra-typings';
 import { splitModule, type SplitResult } from '../convert/split.js';
-import { outputPath, reportProblems } from './output.js';
-import { loadElf, writeFileAtomic } from '../elf/load.js';
+import { outputCompression, outputPath, reportProblems } from './output.js';
+import { loadElf, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { escapeText } from '../report/escape.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
@@ -37,7 +37,7 @@ export function registerSplit(program: Command): void {
         reportProblems(input, r.problems);
         return EXIT.FINDINGS;
       }
-      await writeFileAtomic(output, r.changed ? writeElf(elf) : elf.source);
+      await writeModuleAtomic(output, r.changed ? writeElf(elf) : elf.source, outputCompression(output, opts.inPlace, elf.compression));
       return EXIT.OK;
     }));
 }

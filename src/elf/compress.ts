@@ -6,9 +6,11 @@
  * A decompression bomb is stopped at a ceiling (DEFAULT_MAX_DECOMPRESSED, 512 MiB: the largest
  * module of a distribution kernel is a few tens of MiB), so memory stays bounded.
  */
-import { gunzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ElfError } from './errors.js';
+import { decompressXz } from './xz.js';
 
 export type Compression = 'xz' | 'zstd' | 'gzip';
 
@@ -54,22 +56,7 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
       d.push(bytes, true);
       return concat(chunks, total);
     }
-    const { XzReadableStream } = await loadXz();
-    const stream = new XzReadableStream(new Blob([bytes]).stream());
-    const reader = stream.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > max) {
-        await reader.cancel().catch(() => undefined);
-        throw bomb();
-      }
-      chunks.push(value);
-    }
-    return concat(chunks, total);
+    return await decompressXz(bytes, { file, maxBytes: max });
   } catch (e) {
     if (e instanceof ElfError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
@@ -89,10 +76,38 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-type XzModule = { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };
-let xzModule: Promise<XzModule> | undefined;
-function loadXz(): Promise<XzModule> {
-  // The package is CommonJS; ESM interop puts its exports on `default`. Loaded on first use only.
-  xzModule ??= import('xz-decompress').then((m) => ((m as { default?: XzModule }).default ?? (m as unknown as XzModule)));
-  return xzModule;
+/** The file-name suffix Kbuild gives a module compressed this way. */
+export const COMPRESSION_SUFFIX: Record<Compression, string> = { xz: '.xz', zstd: '.zst', gzip: '.gz' };
+
+/** The compression a file name asks for (`foo.ko.xz`), or none. */
+export function compressionOfName(path: string): Compression | undefined {
+  return (Object.keys(COMPRESSION_SUFFIX) as Compression[]).find((k) => path.endsWith(COMPRESSION_SUFFIX[k]));
+}
+
+/**
+ * Compress a module as `make modules_install` does (scripts/Makefile.modinst, cmd_gzip / cmd_xz /
+ * cmd_zstd): gzip -n, xz with a CRC32 check and a 1 MiB dictionary (the in-kernel decompressor,
+ * kernel/module/decompress.c, checks CRC32 only), zstd. gzip is zlib's; xz and zstd are the tools
+ * Kbuild itself runs, so the result is what the kernel build would have made. The result is
+ * decompressed again and compared, so a broken tool cannot produce a module that does not load.
+ */
+export async function compress(bytes: Uint8Array, kind: Compression, file: string): Promise<Uint8Array> {
+  let out: Uint8Array;
+  if (kind === 'gzip') {
+    out = gzipSync(bytes, { level: 9 });
+  } else {
+    const [tool, args, pkg] = kind === 'xz' ? ['xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], 'xz-utils'] : ['zstd', ['-q', '-c'], 'zstd'];
+    const r = spawnSync(tool, args, { input: bytes, maxBuffer: bytes.length * 2 + (1 << 20) });
+    if (r.error || r.status !== 0) {
+      const why = r.error ? (r.error as NodeJS.ErrnoException).code ?? r.error.message : `exit ${r.status}: ${r.stderr.toString('latin1').trim().slice(0, 200)}`;
+      throw new ElfError('WRITE', { file }, `cannot compress the output with ${tool} (${why})`,
+        `install ${pkg}, or write the plain module (-o NAME.ko) and compress it yourself`);
+    }
+    out = r.stdout;
+  }
+  const back = await decompress(out, kind, { file });
+  if (Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) !== 0) {
+    throw new ElfError('WRITE', { file }, `${kind} output does not decompress to the module`, 'write the plain module (-o NAME.ko)');
+  }
+  return out;
 }

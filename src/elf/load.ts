@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as FS, type Stats } from 'node:fs';
 import { lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { maybeDecompress, type DecompressOptions } from './compress.js';
+import { compress, maybeDecompress, type Compression, type DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
 import { readElf } from './reader.js';
@@ -139,4 +139,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
     await rm(tmp, { force: true }).catch(() => undefined);
     throw failed(e);
   }
+}
+
+/**
+ * Write a module, compressed as `compression` says (a `.ko.xz` stays a `.ko.xz`), atomically.
+ */
+export async function writeModuleAtomic(path: string, bytes: Uint8Array, compression: Compression | undefined): Promise<void> {
+  await writeFileAtomic(path, compression ? await compress(bytes, compression, path) : bytes);
 }

@@ -11,7 +11,7 @@ import { decompress, detectCompression } from '../elf/compress.js';
 import { ElfError } from '../elf/errors.js';
 import { readInputFile } from '../elf/load.js';
 import { isElf } from '../elf/reader.js';
-import { decompressXzBcj } from '../elf/xz-bcj.js';
+import { decompressXz } from '../elf/xz.js';
 import { extractKallsyms, type KallsymsTable } from './kallsyms-table.js';
 
 export interface KernelImage {
@@ -46,7 +46,7 @@ export async function decompressBzImage(bytes: Uint8Array, file: string): Promis
   const kind = detectCompression(payload);
   const max = 1024 * 1024 * 1024;
   let image: Uint8Array;
-  if (kind === 'xz') image = await decompressXzBcj(payload, { file, maxBytes: max });
+  if (kind === 'xz') image = await decompressXz(payload, { file, maxBytes: max });
   else if (kind === 'gzip') image = await decompress(payload, kind, { file, maxBytes: max });
   // The zstd frame is followed by the decompressed size, 4 bytes the build appends
   // (scripts/Makefile.lib cmd_zstd22_with_size) and a zstd decoder would take for a next frame.

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
 import { assertCleanError, KLP, klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
@@ -180,4 +181,45 @@ test('64-bit offsets and sizes are reported exactly, never as floats', () => {
   oneLine(r);
   assert.match(r.stderr, /0xffffffffffffffe8/);
   assert.doesNotMatch(r.stderr, /Infinity|NaN|e\+/);
+});
+
+test('xz: a dictionary larger than the decoder allocates is no reason to refuse; the decoded size is', () => {
+  const xz = join(dir, 'bigdict.o.xz');
+  const packed = spawnSync('xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c', lp]).stdout;
+  // Block header at 12: size byte, flags, filter id 0x21, props size 1, the dictionary property.
+  assert.deepEqual([...packed.subarray(13, 16)], [0x00, 0x21, 0x01]);
+  packed[16] = 37; // 1.5 GiB
+  packed.writeUInt32LE(crc32(packed.subarray(12, 20)), 20);
+  writeFileSync(xz, packed);
+  assert.equal(spawnSync('xz', ['-t', xz]).status, 0, 'xz itself accepts it');
+  const r = klp('elf', xz);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /xz-compressed/);
+});
+
+test('--in-place and -o NAME.ko.{xz,zst,gz} write the module compressed as the name says; -o NAME.ko writes it plain', () => {
+  const plain = join(dir, 'ref.ko');
+  assert.equal(klp('convert', lp, '--db', dbFile, '-o', plain).status, 0);
+  const ref = readFileSync(plain);
+  const tools: Array<[string, string[], string[]]> = [
+    ['.xz', ['xz', '-c'], ['xz', '-dc']], ['.zst', ['zstd', '-q', '-c'], ['zstd', '-dqc']], ['.gz', ['gzip', '-n', '-c'], ['gzip', '-dc']],
+  ];
+  for (const [suffix, pack, unpack] of tools) {
+    const file = join(dir, `inplace.o${suffix}`);
+    writeFileSync(file, spawnSync(pack[0]!, [...pack.slice(1), lp]).stdout);
+    const r = klp('convert', file, '--db', dbFile, '--in-place');
+    assert.equal(r.status, 0, r.stderr);
+    const back = spawnSync(unpack[0]!, [...unpack.slice(1), file], { maxBuffer: 1 << 26 });
+    assert.equal(back.status, 0, `${unpack.join(' ')} reads what --in-place wrote`);
+    assert.deepEqual(back.stdout, ref, `${suffix}: the converted module, recompressed`);
+    const named = join(dir, `named.ko${suffix}`);
+    assert.equal(klp('convert', lp, '--db', dbFile, '-o', named).status, 0);
+    assert.deepEqual(spawnSync(unpack[0]!, [...unpack.slice(1), named], { maxBuffer: 1 << 26 }).stdout, ref);
+    const out = join(dir, `from${suffix}.ko`);
+    writeFileSync(file, spawnSync(pack[0]!, [...pack.slice(1), lp]).stdout);
+    assert.equal(klp('convert', file, '--db', dbFile, '-o', out).status, 0);
+    assert.deepEqual(readFileSync(out), ref, '-o NAME.ko is plain');
+  }
+  // Kbuild's xz settings: CRC32 check (the in-kernel decompressor checks nothing else).
+  assert.match(spawnSync('xz', ['-lvv', join(dir, 'named.ko.xz')], { encoding: 'latin1' }).stdout, /CRC32/);
 });

@@ -1,16 +1,22 @@
 /**
- * .xz streams with the x86 BCJ filter, as the kernel compresses its boot image
- * (scripts/xz_wrap.sh: `xz --check=crc32 --x86 --lzma2=...`).
+ * .xz streams: compressed modules (Makefile.modinst: `xz --check=crc32 --lzma2=dict=1MiB`) and the
+ * kernel's boot image (scripts/xz_wrap.sh: `xz --check=crc32 --x86 --lzma2=...`).
  *
- * The WebAssembly xz decoder we use (xz-embedded) is built without BCJ filters, and no pure-JS
- * LZMA2 decoder is worth a dependency. So we rewrite the stream: every block header loses its
- * BCJ filter (LZMA2 alone remains), the check becomes "none", and the index and footer are
- * rebuilt with fresh CRC32s. xz-embedded then yields the BCJ-encoded bytes, which we decode here
- * (the x86 branch converter of the LZMA SDK / liblzma simple/x86.c), and the original CRC32 check
- * of each block is verified on the result, so nothing is taken on trust.
+ * The decoder is xz-embedded built to WebAssembly (the xz-decompress package), read through the
+ * stream's own index first, for two things it cannot do alone:
+ * - The dictionary size in a block header is what the encoder used, not what decoding needs: no
+ *   match reaches further back than the block's decoded size, which the index gives. xz-embedded
+ *   allocates the declared size and refuses above 64 MiB, so a valid module with a 1.5 GiB
+ *   dictionary (`xz -t` accepts it) would be called corrupt. Each declared size is lowered to the
+ *   smallest LZMA2 size that holds the block; only the decoded size is bounded (the bomb ceiling).
+ * - It is built without BCJ filters. A stream that uses x86 BCJ is rewritten: every block header
+ *   loses its BCJ filter (LZMA2 alone remains), the check becomes "none", and the index and footer
+ *   are rebuilt with fresh CRC32s. xz-embedded then yields the BCJ-encoded bytes, which we decode
+ *   here (the x86 branch converter of the LZMA SDK / liblzma simple/x86.c), and the original CRC32
+ *   check of each block is verified on the result, so nothing is taken on trust.
  */
 import { crc32 } from 'node:zlib';
-import { decompress, type DecompressOptions } from './compress.js';
+import type { DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 
 const FILTER_X86 = 0x04;
@@ -46,13 +52,13 @@ function u32le(n: number): number[] {
 
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
-interface Block { headerSize: number; compressedSize: number; uncompressedSize: number; bcj: boolean; lzma2Props: number[]; start: number }
+interface Block { headerSize: number; compressedSize: number; uncompressedSize: number; bcj: boolean; lzma2Props: number[]; propsAt: number; start: number }
 
 /**
- * Decompress one .xz stream that may use the x86 BCJ filter. `bytes` may carry trailing data
- * after the stream (the kernel appends the decompressed size).
+ * Decompress one .xz stream, which may use the x86 BCJ filter. `bytes` may carry trailing data
+ * after the stream (the kernel appends the decompressed size to its boot image).
  */
-export async function decompressXzBcj(bytes: Uint8Array, opts: DecompressOptions = {}): Promise<Uint8Array> {
+export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = {}): Promise<Uint8Array> {
   const file = opts.file ?? '<memory>';
   const bad = (offset: number, what: string): ElfError => new ElfError('DECOMPRESS', { file, offset }, `xz: ${what}`);
   if (bytes.length < 32 || bytes[0] !== 0xfd || bytes[1] !== 0x37 || bytes[2] !== 0x7a || bytes[3] !== 0x58 || bytes[4] !== 0x5a || bytes[5] !== 0) {
@@ -93,11 +99,12 @@ export async function decompressXzBcj(bytes: Uint8Array, opts: DecompressOptions
     let q = blockStart + 2;
     if (flags & 0x40) q = readVli(bytes, q, file).next;
     if (flags & 0x80) q = readVli(bytes, q, file).next;
-    const filters: Array<{ id: number; props: number[] }> = [];
+    const filters: Array<{ id: number; props: number[]; at: number }> = [];
     for (let k = 0; k <= (flags & 3); k++) {
       const id = readVli(bytes, q, file);
       const size = readVli(bytes, id.next, file);
-      filters.push({ id: id.value, props: [...bytes.subarray(size.next, size.next + size.value)] });
+      if (size.next + size.value > blockStart + headerSize - 4) throw bad(q, 'filter flags run past the block header');
+      filters.push({ id: id.value, props: [...bytes.subarray(size.next, size.next + size.value)], at: size.next });
       q = size.next + size.value;
     }
     const last = filters[filters.length - 1]!;
@@ -106,15 +113,38 @@ export async function decompressXzBcj(bytes: Uint8Array, opts: DecompressOptions
       throw new ElfError('UNSUPPORTED', { file, offset: blockStart },
         `xz filter chain ${filters.map((f) => `0x${f.id.toString(16)}`).join(',')} is not supported (LZMA2, optionally after x86 BCJ with start offset 0)`);
     }
+    if (last.props.length !== 1 || last.props[0]! > 40) throw bad(last.at, 'bad LZMA2 dictionary size');
     const compressedSize = unpadded.value - headerSize - checkSize;
     if (compressedSize <= 0) throw bad(blockStart, 'bad unpadded size in index');
-    blocks.push({ headerSize, compressedSize, uncompressedSize: unc.value, bcj, lzma2Props: last.props, start: blockStart });
+    blocks.push({ headerSize, compressedSize, uncompressedSize: unc.value, bcj, lzma2Props: [neededDictProp(last.props[0]!, unc.value)], propsAt: last.at, start: blockStart });
     blockStart += unpadded.value + pad4(unpadded.value);
   }
   if (blockStart !== indexStart) throw bad(blockStart, 'blocks do not end where the index starts');
   const total = blocks.reduce((n, b) => n + b.uncompressedSize, 0);
   const max = opts.maxBytes ?? Infinity;
   if (total > max) throw new ElfError('TOO_LARGE', { file, offset: 0 }, `xz data decompresses to more than ${max} bytes`);
+  for (const b of blocks) {
+    if (dictSize(b.lzma2Props[0]!) > XZ_EMBEDDED_DICT_MAX) {
+      throw new ElfError('UNSUPPORTED', { file, offset: b.start },
+        `xz block of ${b.uncompressedSize} bytes needs a dictionary above the decoder's ${XZ_EMBEDDED_DICT_MAX} bytes`,
+        'decompress it with `xz -d` and give the plain file');
+    }
+  }
+
+  if (!blocks.some((b) => b.bcj)) {
+    // LZMA2 alone: the stream as it is, with only the dictionary sizes lowered; xz-embedded checks
+    // the stream's own CRCs.
+    const stream = bytes.slice(0, footer + 12);
+    for (const b of blocks) {
+      if (stream[b.propsAt] === b.lzma2Props[0]) continue;
+      stream[b.propsAt] = b.lzma2Props[0]!;
+      const crcAt = b.start + b.headerSize - 4;
+      new DataView(stream.buffer, stream.byteOffset).setUint32(crcAt, crc32(stream.subarray(b.start, crcAt)), true);
+    }
+    const out = await xzEmbedded(stream, file, max);
+    if (out.length !== total) throw bad(0, `decoded ${out.length} bytes, the index says ${total}`);
+    return out;
+  }
 
   // Rebuild the stream: check none, LZMA2-only block headers, fresh index and footer.
   const parts: Uint8Array[] = [];
@@ -146,7 +176,7 @@ export async function decompressXzBcj(bytes: Uint8Array, opts: DecompressOptions
     stream.set(x, o);
     o += x.length;
   }
-  const out = await decompress(stream, 'xz', opts);
+  const out = await xzEmbedded(stream, file, max);
   if (out.length !== total) throw bad(0, `decoded ${out.length} bytes, the index says ${total}`);
 
   // Undo BCJ per block, then verify each block's original check (CRC32 only; others are trusted to LZMA2).
@@ -161,6 +191,63 @@ export async function decompressXzBcj(bytes: Uint8Array, opts: DecompressOptions
     at += b.uncompressedSize;
   }
   return out;
+}
+
+/** xz-embedded's limit as the xz-decompress package builds it: 64 MiB dictionaries decode, 96 MiB do not. */
+const XZ_EMBEDDED_DICT_MAX = 64 * 1024 * 1024;
+
+/** An LZMA2 dictionary-size property (0..40) as bytes (liblzma lzma2_decoder.c). */
+function dictSize(prop: number): number {
+  return prop === 40 ? 0xffffffff : (2 | (prop & 1)) * 2 ** (Math.floor(prop / 2) + 11);
+}
+
+/** The smallest property at or below `prop` whose dictionary still holds `decoded` bytes. */
+function neededDictProp(prop: number, decoded: number): number {
+  let p = 0;
+  while (p < prop && dictSize(p) < decoded) p++;
+  return p;
+}
+
+/** Run xz-embedded on a stream it can decode, stopping at `max` decoded bytes. */
+async function xzEmbedded(stream: Uint8Array, file: string, max: number): Promise<Uint8Array> {
+  const bomb = (): ElfError =>
+    new ElfError('TOO_LARGE', { file, offset: 0 }, `xz data decompresses to more than ${max} bytes`,
+      'a decompression bomb or not a kernel module; raise the limit only for trusted input');
+  const { XzReadableStream } = await loadXz();
+  const reader = new XzReadableStream(new Blob([stream]).stream()).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel().catch(() => undefined);
+        throw bomb();
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof ElfError) throw e;
+    throw new ElfError('DECOMPRESS', { file, offset: 0 }, `xz data is corrupt: ${e instanceof Error ? e.message : String(e)}`, 'the compressed module is damaged; re-fetch it');
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+type XzModule = { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };
+let xzModule: Promise<XzModule> | undefined;
+function loadXz(): Promise<XzModule> {
+  // The package is CommonJS; ESM interop puts its exports on `default`. Loaded on first use only.
+  xzModule ??= import('xz-decompress').then((m) => ((m as { default?: XzModule }).default ?? (m as unknown as XzModule)));
+  return xzModule;
 }
 
 const ALLOWED = [true, true, true, false, true, false, false, false];
