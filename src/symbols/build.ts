@@ -7,7 +7,7 @@ import { ElfError } from '../elf/errors.js';
 import { loadElf, readInputFile } from '../elf/load.js';
 import { readElf } from '../elf/reader.js';
 import { SymbolDb, type BuildInput } from './database.js';
-import { parseKallsyms, parseSystemMap } from './kallsyms-text.js';
+import { kallsymsExports, parseKallsyms, parseSystemMap } from './kallsyms-text.js';
 import { listModuleFiles, scanModules, type ScanFailure } from './scan.js';
 import { parseSymbolsKlp } from './symbols-klp.js';
 import { parseSymvers } from './symvers.js';
@@ -47,6 +47,11 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   const input: BuildInput = { sources: [] };
   const exports: ExportInfo[] = [];
   let exportsFrom: string[] = [];
+  const addExports = (found: ExportInfo[], from: string): void => {
+    if (found.length === 0) return;
+    exports.push(...found);
+    exportsFrom.push(from);
+  };
 
   if (opts.vmlinuz) {
     const k = await decompressBzImage(await readInputFile(opts.vmlinuz), opts.vmlinuz);
@@ -61,8 +66,10 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
     const dump = parseKallsyms(await readText(opts.kallsyms), opts.kallsyms);
     input.vmlinux = { symbols: dump.vmlinux, source: opts.kallsyms, order: 'kallsyms' };
     if (dump.modules.size > 0) input.dumpModules = dump.modules;
+    if (!opts.symvers) addExports(kallsymsExports(dump.vmlinux), 'kallsyms __ksymtab_ entries');
   } else if (opts.systemMap) {
     input.vmlinux = { symbols: parseSystemMap(await readText(opts.systemMap), opts.systemMap), source: opts.systemMap, order: 'address' };
+    if (!opts.symvers) addExports(kallsymsExports(input.vmlinux.symbols), 'System.map __ksymtab_ entries');
   } else if (opts.vmlinux) {
     const elf = await loadElf(opts.vmlinux);
     input.vmlinux = { symbols: vmlinuxElfSymbols(elf), source: opts.vmlinux, order: 'address' };

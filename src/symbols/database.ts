@@ -330,6 +330,20 @@ export class SymbolDb {
     return out;
   }
 
+  /**
+   * How many symbols an object exports. No kernel exports nothing: zero for vmlinux means the
+   * database was built without export data for it (a bare kallsyms dump of a kernel whose dump has
+   * no `__ksymtab_` lines, a System.map without --symvers).
+   */
+  exportCount(object: string): number {
+    const o = this.objectIndex.get(object);
+    if (o === undefined) return 0;
+    let n = 0;
+    const c = this.col;
+    for (let i = 0; i < this.count; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) n++;
+    return n;
+  }
+
   /** Number of definitions per object. */
   objectCounts(): Map<string, number> {
     const counts = new Array<number>(this.objects.length).fill(0);

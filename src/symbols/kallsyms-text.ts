@@ -4,7 +4,7 @@
  * in /proc/kallsyms. Serial-console captures end lines with CRLF; both are accepted.
  */
 import { lineError } from './errors.js';
-import type { RawSymbol } from './types.js';
+import type { ExportInfo, RawSymbol } from './types.js';
 
 export interface KallsymsDump {
   /** vmlinux symbols in file order (kallsyms table order: ascending address). */
@@ -49,4 +49,24 @@ export function parseSystemMap(text: string, file: string): RawSymbol[] {
   const { vmlinux, modules } = parseKallsyms(text, file);
   if (modules.size > 0) throw lineError(file, 1, 'a System.map has no [module] columns; this looks like /proc/kallsyms', 'pass it with --kallsyms');
   return vmlinux;
+}
+
+/**
+ * vmlinux's exports as a kallsyms dump or System.map shows them: EXPORT_SYMBOL leaves a
+ * `__ksymtab_<name>` entry in `__ksymtab` or `__ksymtab_gpl` (include/linux/export.h, 5.4 to 6.12
+ * at least), and the `__start___ksymtab_gpl`/`__stop___ksymtab_gpl` bounds tell the GPL ones
+ * apart when addresses are real (a dump taken as root). Namespaces are not visible here.
+ */
+export function kallsymsExports(symbols: readonly RawSymbol[], object = 'vmlinux'): ExportInfo[] {
+  const at = (n: string): bigint | undefined => symbols.find((y) => y.name === n)?.address;
+  const gplStart = at('__start___ksymtab_gpl');
+  const gplStop = at('__stop___ksymtab_gpl');
+  const bounded = gplStart !== undefined && gplStop !== undefined && gplStart !== 0n && gplStart < gplStop;
+  const out: ExportInfo[] = [];
+  for (const y of symbols) {
+    if (!y.name.startsWith('__ksymtab_') || y.name.length === '__ksymtab_'.length) continue;
+    const gpl = bounded && y.address !== undefined && y.address >= gplStart! && y.address < gplStop!;
+    out.push({ name: y.name.slice('__ksymtab_'.length), object, type: gpl ? 'EXPORT_SYMBOL_GPL' : 'EXPORT_SYMBOL', namespace: '' });
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
 import { readElf, SHN, writeElf } from '../../src/elf/index.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
-import { fixtureDb } from '../helpers/fixture-db.js';
+import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
 import { buildObject } from '../helpers/tools.js';
 
@@ -167,4 +167,31 @@ test('klp convert CLI: --dry-run writes nothing, --json plan, errors exit 1 with
   assert.ok(assertCleanError(same.stderr));
   assert.equal(klp('convert', lp, '-o', out).status, 2, 'no symbol data');
   assert.equal(klp('convert', lp, '--db', dbFile, '-o', out, '--sym', 'garbage').status, 2);
+});
+
+test('without export data for vmlinux, convert refuses instead of turning exported calls into livepatch relocations; __ksymtab_ lines are export data', () => {
+  const bare = join(dir, 'bare-kallsyms.txt');
+  writeFileSync(bare, FIXTURE_KALLSYMS.join('\n') + '\n');
+  const modules = join(dir, 'modules');
+  const r = klp('convert', lp, '--kallsyms', bare, '--modules', modules, '--dry-run');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: \d+ vmlinux symbol\(s\) would become livepatch relocations \(.*__fentry__/);
+  assert.match(r.stderr, /-> give --symvers Module\.symvers/);
+  // The same dump with the __ksymtab_ entries /proc/kallsyms has (6.1 and 6.12 both list them),
+  // GPL-ness from the __ksymtab_gpl bounds.
+  const marked = join(dir, 'marked-kallsyms.txt');
+  writeFileSync(marked, [...FIXTURE_KALLSYMS, 'ffffffff82462390 R __start___ksymtab', 'ffffffff82462390 r __ksymtab_seq_printf',
+    'ffffffff82462400 R __start___ksymtab_gpl', 'ffffffff82462400 R __stop___ksymtab', 'ffffffff82462400 r __ksymtab_klp_enable_patch',
+    'ffffffff8246240c r __ksymtab___fentry__', 'ffffffff82462418 R __stop___ksymtab_gpl', ''].join('\n'));
+  const ok = klp('convert', lp, '--kallsyms', marked, '--modules', modules, '--dry-run', '--json');
+  assert.equal(ok.status, 0, ok.stderr);
+  const j = JSON.parse(ok.stdout) as { plan: Array<{ symbol: string }>; kept: Array<{ symbol: string }> };
+  assert.deepEqual(j.kept.map((x) => x.symbol).sort(), ['__fentry__', 'klp_enable_patch', 'seq_printf']);
+  assert.ok(!j.plan.some((p) => ['__fentry__', 'klp_enable_patch', 'seq_printf'].includes(p.symbol)));
+  const db = join(dir, 'marked.klpdb');
+  assert.equal(klp('symbols', 'build', '--kallsyms', marked, '-o', db, '-q').status, 0);
+  assert.match(klp('symbols', 'find', '--db', db, 'klp_enable_patch').stdout, /EXPORT_SYMBOL_GPL/);
+  const seq = klp('symbols', 'find', '--db', db, 'seq_printf').stdout;
+  assert.match(seq, /EXPORT_SYMBOL/);
+  assert.doesNotMatch(seq, /EXPORT_SYMBOL_GPL/);
 });
