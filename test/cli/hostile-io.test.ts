@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, realpathSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { assertCleanError, KLP, klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
 import { buildObject, ROOT, runStatus } from '../helpers/tools.js';
@@ -223,3 +224,89 @@ test('--in-place and -o NAME.ko.{xz,zst,gz} write the module compressed as the n
   // Kbuild's xz settings: CRC32 check (the in-kernel decompressor checks nothing else).
   assert.match(spawnSync('xz', ['-lvv', join(dir, 'named.ko.xz')], { encoding: 'latin1' }).stdout, /CRC32/);
 });
+
+/**
+ * The campaign's input classes, mixed at random through the commands that read and write files:
+ * devices, pipes, symlinks, directories, outputs naming inputs, and text inputs full of terminal
+ * bytes. Whatever the mix: exit 0, 1 or 2, no stack trace, no raw terminal byte, no input changed,
+ * no device replaced. Each run starts the CLI, so the count is a hundredth of KLPKIT_FUZZ_RUNS.
+ */
+test('fuzz: hostile paths and bytes through every command that reads or writes files', () => {
+  const fz = join(dir, 'fuzz');
+  mkdirSync(fz, { recursive: true });
+  const root = process.getuid?.() === 0;
+  const dev = root ? join(fz, 'null') : '/dev/null';
+  if (root && !existsSync(dev)) spawnSync('mknod', [dev, 'c', '1', '3']);
+  const textChars = fc.constantFrom(...'abc_019 \t\n=,.[]'.split(''), '\x1b', '\x1b[2J', '\x07', '\x00', '\x9b', '\x7f', '\u202e', 'ffffffff81000000 T ', '0x0\t', 'EXPORT_SYMBOL\t');
+  const text = fc.array(textChars, { maxLength: 200 }).map((a) => a.join(''));
+  const regular = [lp, dbFile, kallsyms, symvers];
+  const links: Record<string, string> = { 'lp.link': lp, 'db.link': dbFile, 'dangling.link': join(fz, 'nowhere') };
+  for (const [name, to] of Object.entries(links)) if (!existsSync(join(fz, name)) && !lstatSafe(join(fz, name))) symlinkSync(to, join(fz, name));
+  mkdirSync(join(fz, 'dir'), { recursive: true });
+  const env = { ...process.env, KLPKIT_MAX_INPUT_BYTES: String(4 << 20) };
+  const inputPick = fc.constantFrom('lp', 'db', 'text', 'dev/zero', 'dev/null', 'stdin', 'lp.link', 'db.link', 'dangling.link', 'dir');
+  const outputPick = fc.constantFrom('new', 'device', 'lp', 'db', 'text', 'lp.link', 'db.link', 'dir', 'dangling.link');
+  const commands = fc.constantFrom('elf', 'convert-db', 'convert-src', 'symbols-build', 'symbols-info', 'check-html', 'sim-html', 'sim-scenario', 'split');
+  const saved = new Map(regular.map((f) => [f, readFileSync(f)]));
+  let n = 0;
+  fc.assert(fc.property(commands, inputPick, inputPick, outputPick, text, text, (cmd, inA, inB, outP, body, stdin) => {
+    n++;
+    const textFile = join(fz, `text-${n}.txt`);
+    writeFileSync(textFile, body, 'latin1');
+    const path = (p: string): string => ({
+      lp, db: dbFile, text: textFile, 'dev/zero': '/dev/zero', 'dev/null': '/dev/null', stdin: '/dev/stdin', dir: join(fz, 'dir'),
+    } as Record<string, string>)[p] ?? join(fz, p);
+    const fresh = join(fz, `out-${n}.ko`);
+    const out = outP === 'new' ? fresh : outP === 'device' ? dev : path(outP);
+    const a = path(inA);
+    const b = path(inB);
+    const args: Record<string, string[]> = {
+      'elf': ['elf', a],
+      'convert-db': ['convert', a, '--db', b, '--map', textFile, '-o', out],
+      'convert-src': ['convert', a, '--kallsyms', b, '--symvers', textFile, '-o', out],
+      'symbols-build': ['symbols', 'build', '--kallsyms', a, '--symvers', b, '-q', '-o', out],
+      'symbols-info': ['symbols', 'info', '--db', a],
+      'check-html': ['check', a, '--db', b, '--html', out],
+      'sim-html': ['sim', '--db', b, '--step', `insmod:${a}`, '--html', out],
+      'sim-scenario': ['sim', textFile, '--db', b],
+      'split': ['split', a, '-o', out],
+    };
+    const r = spawnSync(process.execPath, [KLP, ...args[cmd]!], { cwd: ROOT, env, input: stdin, encoding: 'latin1', timeout: 60_000 });
+    const what = `${args[cmd]!.join(' ')} (stdin ${JSON.stringify(stdin)})`;
+    assert.equal(r.signal, null, `${what}: no hang`);
+    assert.ok([0, 1, 2].includes(r.status ?? -1), `${what}: exit ${r.status}\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at |node:internal/, what);
+    assert.doesNotMatch(r.stdout + r.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/, `${what}: raw terminal bytes`);
+    if (r.status !== 0) assert.equal(existsSync(fresh), false, `${what}: no output on failure`);
+    assert.ok(statSync(dev).isCharacterDevice(), `${what}: the device is still a device`);
+    assert.ok(lstatSync(join(fz, 'lp.link')).isSymbolicLink() && lstatSync(join(fz, 'db.link')).isSymbolicLink(), `${what}: symlinks stay`);
+    // The command's inputs are unchanged; an output it was allowed to write (a symlink to a file
+    // that is no input of this command) is put back for the next run.
+    const inputs: Record<string, string[]> = {
+      'elf': [a], 'convert-db': [a, b], 'convert-src': [a, b], 'symbols-build': [a, b], 'symbols-info': [a],
+      'check-html': [a, b], 'sim-html': [a, b], 'sim-scenario': [b], 'split': [a],
+    };
+    for (const [f, bytes] of saved) {
+      const isInput = inputs[cmd]!.some((i) => realpathSafe(i) === f);
+      if (isInput) assert.deepEqual(readFileSync(f), bytes, `${what}: input ${f} changed`);
+      else writeFileSync(f, bytes);
+    }
+  }), { numRuns: Math.max(40, Math.ceil(Number(process.env.KLPKIT_FUZZ_RUNS ?? 0) / 100)), seed: 13 });
+});
+
+function realpathSafe(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function lstatSafe(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

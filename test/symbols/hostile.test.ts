@@ -15,6 +15,7 @@ import { parseKallsyms, parseSystemMap } from '../../src/symbols/kallsyms-text.j
 import { parseSymbolsKlp } from '../../src/symbols/symbols-klp.js';
 import { parseSymvers } from '../../src/symbols/symvers.js';
 import { extractKallsyms } from '../../src/symbols/kallsyms-table.js';
+import { craftedKallsymsImage } from '../helpers/synth.js';
 import { ROOT } from '../helpers/tools.js';
 
 const runs = Number(process.env.KLPKIT_FUZZ_RUNS ?? 1500);
@@ -66,6 +67,14 @@ test('database loader: corrupted files are typed errors; lookups on a loaded fil
 
 test('kallsyms table extraction from random images: typed errors only', () => {
   fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 4096 }), (img) => typedOnly(() => extractKallsyms(img, 'hostile-image'))), { numRuns: 300, seed: 5 });
+});
+
+test('crafted kallsyms tables (runs of numbers before a valid token table), mutated: typed errors only', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 4096 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), (words, muts) => {
+    const img = craftedKallsymsImage(words);
+    for (const [o, v] of muts) img[o % img.length] = v;
+    typedOnly(() => extractKallsyms(img, 'hostile-crafted'));
+  }), { numRuns: Math.max(50, Math.ceil(runs / 10)), seed: 6 });
 });
 
 test('a crafted image with a long run before the token table is refused in linear time (it hung for minutes)', () => {
