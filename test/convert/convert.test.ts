@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
+import { readKlpPatches } from '../../src/convert/klp-objects.js';
 import { readElf, SHN, writeElf } from '../../src/elf/index.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
 import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';
@@ -194,4 +195,17 @@ test('without export data for vmlinux, convert refuses instead of turning export
   const seq = klp('symbols', 'find', '--db', db, 'seq_printf').stdout;
   assert.match(seq, /EXPORT_SYMBOL/);
   assert.doesNotMatch(seq, /EXPORT_SYMBOL_GPL/);
+});
+
+test('a klp_object whose funcs hold only the terminator is an object (the kernel applies its relocations)', () => {
+  const path = variant('lp_nofuncs', ['-DLP_NOFUNCS']);
+  const elf = readElf(readFileSync(path), { path });
+  const patches = readKlpPatches(elf);
+  assert.deepEqual(patches.map((p) => p.objects.map((o) => [o.name, o.funcs.length])), [[[null, 1], ['fixture_mod', 0]]]);
+  // No klp_func says which object fixture_key's user patches; the key is named explicitly.
+  const { r, out } = convert(path, new Map([['fixture_key', { obj: 'fixture_mod', pos: 0 }]]));
+  assert.deepEqual(r.problems, [], 'fixture_mod is declared: no "not among the patch\'s klp_objects"');
+  assert.ok(r.plan.some((p) => p.object === 'fixture_mod'));
+  const c = klp('check', out, '--db', dbFile);
+  assert.doesNotMatch(c.stdout + c.stderr, /never applied|not among the patch's klp_objects/);
 });
