@@ -196,8 +196,10 @@ export class SymbolDb {
       col.object[j] = object;
       col.type[j] = rType[i]!;
       let flags = bind << F_BIND_SHIFT;
-      // An export names the global definition; a same-named local is a different symbol.
-      const e = bind !== 0 ? exportsById.get(rName[i]!)?.find((x) => x.object === objects[object]!.name) : undefined;
+      // An export names the global definition; a same-named local is a different symbol. A
+      // source that gives names only (symbols.klp: type '?') cannot tell, so its names take the
+      // export as upstream klp-convert does.
+      const e = bind !== 0 || rType[i] === 0x3f ? exportsById.get(rName[i]!)?.find((x) => x.object === objects[object]!.name) : undefined;
       if (e) {
         flags |= F_EXPORTED;
         if (e.type === 'EXPORT_SYMBOL_GPL') flags |= F_GPL;

@@ -18,7 +18,8 @@ export function exportSymbolsKlp(db: SymbolDb): string {
   const lines = [SYMBOLS_KLP_HEADER];
   for (const o of db.objects) {
     lines.push(`*${o.name}`);
-    const order = kallsymsOrder(db.objectSymbols(o.name));
+    // A name is one line: an empty name (a module's section symbols) would be a blank line.
+    const order = kallsymsOrder(db.objectSymbols(o.name).filter((s) => s.name !== ''));
     for (const s of order) lines.push(s.name);
     // Upstream recognises exports by their __ksymtab_ companion; add it where the source lacked it.
     const present = new Set(order.map((s) => s.name));

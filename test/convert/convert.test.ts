@@ -2,6 +2,7 @@
  * klp convert on gcc-built livepatch fixtures, checked with GNU readelf and reread by our layer.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -208,4 +209,24 @@ test('a klp_object whose funcs hold only the terminator is an object (the kernel
   assert.ok(r.plan.some((p) => p.object === 'fixture_mod'));
   const c = klp('check', out, '--db', dbFile);
   assert.doesNotMatch(c.stdout + c.stderr, /never applied|not among the patch's klp_objects/);
+});
+
+test('symbols.klp: __ksymtab_ lines are exports in every input mode; a Kbuild-style list with undefined names is not ambiguous; export writes no blank lines', () => {
+  // Upstream's format as Kbuild writes it (nm -f posix of vmlinux and each module): the module's
+  // list holds its undefined names too (__fentry__, seq_printf).
+  const list = join(dir, 'symbols.klp');
+  const nm = execFileSync('nm', ['-f', 'posix', join(dir, 'modules', 'fixture_mod.ko')], { encoding: 'latin1' }).split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+  assert.ok(nm.includes('__fentry__'), 'nm lists the module\'s undefined names too');
+  writeFileSync(list, ['klp-convert-symbol-data.0.1', '*vmlinux', ...FIXTURE_KALLSYMS.map((l) => l.split(' ')[2]!),
+    '__ksymtab_seq_printf', '__ksymtab_klp_enable_patch', '__ksymtab___fentry__', '*fixture_mod', ...nm, ''].join('\n'));
+  const r = klp('convert', lp, '--symbols-klp', list, '--dry-run', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { plan: Array<{ symbol: string; object: string }>; kept: Array<{ symbol: string }> };
+  assert.deepEqual(j.kept.map((x) => x.symbol).sort(), ['__fentry__', 'klp_enable_patch', 'seq_printf']);
+  assert.ok(!j.plan.some((p) => ['__fentry__', 'klp_enable_patch', 'seq_printf'].includes(p.symbol)), 'exports stay ordinary relocations');
+  const exported = join(dir, 'exported.klp');
+  assert.equal(klp('symbols', 'export', '--db', dbFile, '--format', 'symbols-klp', '-o', exported).status, 0);
+  const text = readFileSync(exported, 'latin1');
+  assert.doesNotMatch(text, /\n\n/, 'no blank lines');
+  assert.match(text, /\n\*fixture_mod\n/);
 });
