@@ -8,6 +8,7 @@ import { SHF, SHN } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpPatchInfo } from '../convert/klp-objects.js';
+import { initTargetProblem } from '../convert/special.js';
 import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { klpFindAmong } from '../symbols/sympos.js';
@@ -105,6 +106,10 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
       add({ severity: 'error', code: 'UNDECLARED_OBJECT', where: s.name,
         message: `relocations for object '${obj}', which is not among the patch's klp_objects (${[...declared].join(', ')}): they are never applied`,
         hint: `declare a klp_object for '${obj}' or fix the section's object; the kernel loads this silently and the code crashes when it runs`, kernelCatches: false });
+    }
+    const initProblem = initTargetProblem(s.infoSection?.name ?? '', obj);
+    if (initProblem) {
+      add({ severity: 'error', code: 'LATE_INIT_TARGET', where: s.name, message: initProblem.message, hint: initProblem.hint, kernelCatches: false });
     }
     if (!s.hasFlag(SHF.ALLOC)) {
       add({ severity: obj === 'vmlinux' ? 'warning' : 'error', code: 'NOT_ALLOC', where: s.name,

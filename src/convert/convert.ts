@@ -27,7 +27,7 @@ import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
   type KernelVersion,
 } from './names.js';
-import { specialSectionProblem } from './special.js';
+import { initTargetProblem, specialSectionProblem } from './special.js';
 import { SPLITTABLE_SPECIAL } from './split.js';
 
 export type Resolution = { obj: string; pos: number };
@@ -275,6 +275,11 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       const special = opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k);
       if (special) {
         problem({ symbol: name, where, message: `${target.name} entry needs '${name}' from ${lpObj}: ${special.why}`, hint: special.wayOut });
+        continue;
+      }
+      const init = initTargetProblem(target.name, lpObj);
+      if (init) {
+        problem({ symbol: name, where, message: init.message, hint: init.hint });
         continue;
       }
       // The kernel's x86 loader refuses a livepatch relocation whose target bytes are not zero.

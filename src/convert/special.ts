@@ -63,3 +63,20 @@ export function specialSectionProblem(section: string, object: string, k: Kernel
   }
   return s;
 }
+
+/**
+ * A livepatch relocation for a module that targets the patch's init code or data
+ * (`.klp.rela.<mod>..init.text`). Sections whose name starts with `.init` are laid out as init
+ * memory (kernel/module/main.c module_init_layout_section) and freed once the patch's init
+ * function returns (do_init_module -> do_free_init); if the module arrives later,
+ * klp_module_coming -> klp_init_object_loaded -> klp_apply_section_relocs writes through the
+ * section's old address into freed memory: the kernel checks nothing. References to vmlinux from
+ * init code are fine: vmlinux relocations are applied while the patch loads, before init runs.
+ */
+export function initTargetProblem(target: string, object: string): { message: string; hint: string } | undefined {
+  if (object === 'vmlinux' || !target.startsWith('.init')) return undefined;
+  return {
+    message: `a relocation for module '${object}' in ${target}: if ${object} loads after the patch, the kernel applies it after the patch's init memory has been freed, writing into freed memory`,
+    hint: `move the reference to ${object} out of __init code (into a helper without __init), or load ${object} before the patch every time`,
+  };
+}

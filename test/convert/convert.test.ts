@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
 import { readKlpPatches } from '../../src/convert/klp-objects.js';
-import { readElf, SHN, writeElf } from '../../src/elf/index.js';
+import { readElf, SHF, SHN, writeElf } from '../../src/elf/index.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
 import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
@@ -229,4 +229,30 @@ test('symbols.klp: __ksymtab_ lines are exports in every input mode; a Kbuild-st
   const text = readFileSync(exported, 'latin1');
   assert.doesNotMatch(text, /\n\n/, 'no blank lines');
   assert.match(text, /\n\*fixture_mod\n/);
+});
+
+test('init code that reaches a module symbol is refused (freed before a late module arrives); vmlinux from init code is fine; check reports one converted elsewhere', () => {
+  const path = variant('lp_initref', ['-DLP_INIT_REF']);
+  const { r } = convert(path);
+  assert.equal(r.problems.length, 1, JSON.stringify(r.problems));
+  assert.equal(r.problems[0]!.symbol, 'counter_b');
+  assert.match(r.problems[0]!.where, /^\.init\.text\+0x/);
+  assert.match(r.problems[0]!.message, /a relocation for module 'fixture_mod' in \.init\.text: if fixture_mod loads after the patch, the kernel applies it after the patch's init memory has been freed/);
+  assert.match(r.problems[0]!.hint, /out of __init code/);
+  // Converted anyway (by a tool that does not check): klp check names the section.
+  const elf = readElf(readFileSync(path), { path });
+  const forced = convertModule(elf, { db, targetKernel: '6.1' });
+  assert.equal(forced.problems.length, 1);
+  const rela = elf.findSectionByName('.rela.init.text')!;
+  const klpSec = elf.createRelaSection('.klp.rela.fixture_mod..init.text', rela.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH);
+  const moved = elf.relocations(rela).find((x) => x.symbol.name === 'counter_b')!;
+  elf.relocations(klpSec).push(moved);
+  rela._relocs = elf.relocations(rela).filter((x) => x !== moved);
+  moved.symbol.name = '.klp.sym.fixture_mod.counter_b,0';
+  moved.symbol.shndx = SHN.LIVEPATCH;
+  const out = join(dir, 'lp_initref.forced.o');
+  writeFileSync(out, writeElf(elf));
+  const c = klp('check', out, '--db', dbFile);
+  assert.equal(c.status, 1, c.stdout + c.stderr);
+  assert.match(c.stdout + c.stderr, /\.klp\.rela\.fixture_mod\.\.init\.text.*a relocation for module 'fixture_mod' in \.init\.text/);
 });
