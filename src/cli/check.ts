@@ -1,6 +1,6 @@
 /** `klp check PATCH.ko`: will it load, and what does every livepatch relocation and klp_func resolve to. */
 import { Option, type Command } from '@commander-js/extra-typings';
-import { checkModule, type CheckResult } from '../check/check.js';
+import { checkModule, type CheckResult, type Finding } from '../check/check.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ElfFile } from '../elf/file.js';
@@ -57,13 +57,30 @@ export function registerCheck(program: Command): void {
       if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
       const designs: Design[] = opts.design === 'all' ? [...DESIGNS] : opts.design ? [parseDesign(opts.design)] : [];
-      const rules = designs.length === 1 ? `${DESIGN_TRAITS[designs[0]!].kernel.major}.${DESIGN_TRAITS[designs[0]!].kernel.minor}` : opts.targetKernel;
-      const r = checkModule(elf, { db, targetKernel: rules, perObject: designs.length === 1 && DESIGN_TRAITS[designs[0]!].relocs === 'per-object' });
+      const rulesOf = (d: Design): string => `${DESIGN_TRAITS[d].kernel.major}.${DESIGN_TRAITS[d].kernel.minor}`;
+      const checkUnder = (d: Design): CheckResult => checkModule(elf, { db, targetKernel: rulesOf(d), perObject: DESIGN_TRAITS[d].relocs === 'per-object' });
+      const r = designs.length === 1 ? checkUnder(designs[0]!) : checkModule(elf, { db, targetKernel: opts.targetKernel });
       const simulations: PatchSimulation[] = designs.map((d) => simulatePatchLoad(db, d, elf));
-      for (const s of simulations) {
+      // One verdict per design, however it is asked: a design's verdict is the check under its
+      // kernel's rules plus the emulator's load. Under --design all, what a design's rules find
+      // beyond the main check's is added as that design's findings.
+      const verdicts: Array<{ design: Design; errors: Finding[] }> = [];
+      for (const [i, d] of designs.entries()) {
+        const own = designs.length === 1 ? r : checkUnder(d);
+        const errors = own.findings.filter((f) => f.severity === 'error');
+        const s = simulations[i]!;
         if (s.status !== 0) {
-          r.findings.push({ severity: 'error', code: 'EMULATOR', where: `emulated kernel, design ${s.design}`,
+          errors.push({ severity: 'error', code: 'EMULATOR', where: `emulated kernel, design ${s.design}`,
             message: `insmod exits ${s.status}: ${s.log.slice(-2).join(' / ')}`, hint: 'see the messages above; they are the kernel\'s', kernelCatches: true });
+        }
+        verdicts.push({ design: d, errors });
+        const seen = new Set(r.findings.map((f) => `${f.code}\0${f.where}\0${f.message}`));
+        for (const f of errors) {
+          if (f.code === 'EMULATOR' || own === r) {
+            if (!seen.has(`${f.code}\0${f.where}\0${f.message}`)) r.findings.push(f);
+          } else if (!seen.has(`${f.code}\0${f.where}\0${f.message}`)) {
+            r.findings.push({ ...f, where: `design ${d} (kernel rules ${rulesOf(d)}): ${f.where}` });
+          }
         }
       }
       if (opts.html) {
@@ -71,10 +88,14 @@ export function registerCheck(program: Command): void {
       }
       if (opts.json) {
         const { patches: _p, ...rest } = r;
-        out(toJson({ ...rest, ...(simulations.length ? { simulations } : {}) }));
+        out(toJson({ ...rest, ...(simulations.length ? { simulations, verdicts: verdicts.map((v) => ({ design: v.design, loadsCleanly: v.errors.length === 0, errors: v.errors.length })) } : {}) }));
       } else {
         out(renderCheckText(r));
         for (const s of simulations) out(renderPatchSimulation(s));
+        if (verdicts.length > 1) {
+          out('verdict by design:');
+          for (const v of verdicts) out(`  ${v.design.padEnd(14)} ${v.errors.length ? `will NOT load cleanly (${v.errors.length} error(s)): ${escapeText(v.errors[0]!.message)}` : 'loads cleanly'}`);
+        }
       }
       return r.findings.some((f) => f.severity === 'error') ? EXIT.FINDINGS : EXIT.OK;
     }));

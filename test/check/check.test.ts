@@ -152,3 +152,20 @@ test('klp check --design: the patch is also loaded in the loader emulator, under
   assert.match(r.stdout, /emulated kernel, design 6\.3: insmod -> 22\b.*\n  livepatch: symbol position 4 for symbol 'nr_processes' in object 'vmlinux' not found/);
   assert.equal(klp('check', converted, '--db', dbFile, '--design', '5.x').status, 2, 'unknown designs are refused');
 });
+
+test('one verdict per design: --design D and --design all agree for every design', () => {
+  const raw2 = buildObject(dir, ['lp_main.c'], 'lp_novm.o', ['-DLP_NO_VMLINUX_OBJ']);
+  const elf = load(raw2);
+  assert.deepEqual(convertModule(elf, { db }).problems, []);
+  const path = join(dir, 'lp_novm.klp.o');
+  writeFileSync(path, writeElf(elf));
+  const all = klp('check', path, '--db', dbFile, '--design', 'all');
+  const allJson = JSON.parse(klp('check', path, '--db', dbFile, '--design', 'all', '--json').stdout) as { verdicts: Array<{ design: string; loadsCleanly: boolean }> };
+  const each = allJson.verdicts.map((v) => [v.design, klp('check', path, '--db', dbFile, '--design', v.design).status === 0]);
+  assert.deepEqual(allJson.verdicts.map((v) => [v.design, v.loadsCleanly]), each, 'the same design gives the same answer however it is asked');
+  // Before 5.8 vmlinux relocations of a patch without a vmlinux klp_object are never applied.
+  assert.deepEqual(each.find(([d]) => d === '4.x'), ['4.x', false]);
+  assert.equal(all.status, 1, 'one design fails: --design all exits 1');
+  assert.match(all.stdout, /verdict by design:\n  4\.x +will NOT load cleanly \(\d+ error\(s\)\): vmlinux relocations in a patch without a vmlinux klp_object/);
+  assert.match(all.stdout, /\n  6\.1 +loads cleanly/);
+});
