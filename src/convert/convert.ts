@@ -336,7 +336,19 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // 3. Rewrite. Annotation sections (and the symbols they define) go first.
   if (annotations.sections.length > 0) {
     const gone = new Set(annotations.sections);
-    elf.removeSymbols((y) => y.section !== null && gone.has(y.section));
+    const goneSyms = new Set(elf.symbols(elf.symtab!).filter((y) => y.section !== null && gone.has(y.section)));
+    // Debug info describes the annotation arrays too (`vmlinux_relocs` in .debug_info when
+    // Kbuild builds with -g, as Debian's CONFIG_DEBUG_INFO does): those relocations go with the
+    // data they point at, as upstream klp-convert drops them. The loader never applies relocations
+    // of non-allocated sections (kernel/module/main.c apply_relocations), so nothing is lost.
+    if (goneSyms.size > 0) {
+      for (const rs of elf.sections) {
+        if (!rs.isRelocation || gone.has(rs) || !rs.infoSection || gone.has(rs.infoSection) || rs.infoSection.hasFlag(SHF.ALLOC)) continue;
+        const relocs = elf.relocations(rs);
+        if (relocs.some((r) => goneSyms.has(r.symbol))) rs._relocs = relocs.filter((r) => !goneSyms.has(r.symbol));
+      }
+    }
+    elf.removeSymbols((y) => goneSyms.has(y));
     elf.removeSections(gone);
   }
   // How many relocations in allocated sections use each undefined symbol: a symbol whose every

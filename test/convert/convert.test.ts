@@ -256,3 +256,17 @@ test('init code that reaches a module symbol is refused (freed before a late mod
   assert.equal(c.status, 1, c.stdout + c.stderr);
   assert.match(c.stdout + c.stderr, /\.klp\.rela\.fixture_mod\.\.init\.text.*a relocation for module 'fixture_mod' in \.init\.text/);
 });
+
+test('a module built with debug info (-g, as Kbuild builds against Debian\'s headers): the annotations go, with the debug relocations that point at them', () => {
+  const path = variant('lp_debug', ['-g']);
+  const before = readElf(readFileSync(path), { path });
+  const dbgRela = before.sections.filter((s) => s.isRelocation && s.infoSection?.name.startsWith('.debug'));
+  assert.ok(dbgRela.some((s) => before.relocations(s).some((r) => r.symbol.name === 'fixture_relocs')), 'gcc describes the annotation array in .debug_info');
+  const { r, out } = convert(path);
+  assert.deepEqual(r.problems, []);
+  assert.ok(r.removedSections.some((n) => n.startsWith('.klp.module_relocs.')));
+  // GNU readelf reads the result without complaint, and no relocation is left against the array.
+  assert.deepEqual(readelfComplaints(out), []);
+  assert.ok(!readelfSymbols(out).some((y) => y.name === 'fixture_relocs'));
+  assert.ok(readelfRelocs(out).some((x) => x.section.startsWith('.rela.debug_info')), 'the rest of the debug info stays');
+});
