@@ -7,6 +7,9 @@
  * 6.1 refuses (no relocation clearing before 6.3), and which works once the patch is gone.
  * Boot 2: late module patching (the patch first, then the module); a wrong sympos, which the
  * kernel refuses as klp convert predicted.
+ * Boot 6: two patches in the shape of upstream klp-convert's selftests (klp_objects without
+ * klp_funcs, symbols resolved by KLP_MODULE_RELOC annotations alone, built with Debian's -g), in
+ * both load orders.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,8 +43,14 @@ const target = kbuild('klpkit_target', 'target');
 const patch = kbuild('klpkit_patch', 'patch', ['KBUILD_MODPOST_WARN=1']);
 const branchy = kbuild('klpkit_patch', 'patch-branch', ['KBUILD_MODPOST_WARN=1', 'KCFLAGS=-DKLPKIT_STATIC_BRANCH']);
 
+const convMod = kbuild('klpkit_conv_mod', 'conv_mod');
+const conv1 = kbuild('klpkit_conv1', 'conv1', ['KBUILD_MODPOST_WARN=1']);
+const conv2 = kbuild('klpkit_conv2', 'conv2', ['KBUILD_MODPOST_WARN=1']);
+
 const db = join(dir, 'kernel.klpdb');
 const b = klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '--modules', join(dir, 'target'), '-o', db, '--quiet');
+const convDb = join(dir, 'conv.klpdb');
+assert.equal(klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '--modules', join(dir, 'conv_mod'), '-o', convDb, '--quiet').status, 0);
 assert.equal(b.status, 0, b.stderr);
 const vmOnlyDb = join(dir, 'vmlinux-only.klpdb');
 assert.equal(klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '-o', vmOnlyDb, '--quiet').status, 0);
@@ -297,4 +306,53 @@ test('boot 5: the bundled scenarios (examples/scenarios) on the real kernel agre
   const { files, script } = scenarioBoot(scenarios);
   const r = boot({ kernel, files, script, timeout: 240 });
   await compareScenarios(scenarios, r, '6.1', SymbolDb.load(readFileSync(db), db));
+});
+
+test('boot 6: upstream-shaped selftest patches, converted from their annotations alone, print the expected lines in both load orders', () => {
+  // Kbuild built them with Debian's flags: debug info describes the annotation arrays too.
+  assert.ok(readElf(readFileSync(conv1), { path: conv1 }).findSectionByName('.rela.debug_info'), 'built with -g');
+  const out1 = join(dir, 'conv1.klp.ko');
+  const out2 = join(dir, 'conv2.klp.ko');
+  for (const [from, to] of [[conv1, out1], [conv2, out2]] as const) {
+    const c = klp('convert', from, '--db', convDb, '-o', to, '--json');
+    assert.equal(c.status, 0, c.stderr);
+    const j = JSON.parse(c.stdout) as { plan: Array<{ newSymbol: string; resolvedBy: string }>; kept: Array<{ symbol: string }> };
+    assert.ok(j.plan.filter((x) => x.newSymbol.startsWith('.klp.sym.klpkit_conv_mod.')).every((x) => x.resolvedBy === 'KLP_MODULE_RELOC'));
+    assert.ok(['_printk', 'param_get_int', 'klp_enable_patch'].every((n) => j.kept.some((k) => k.symbol === n)), 'exports stay ordinary');
+  }
+  const r = boot({
+    kernel,
+    files: { 'm/conv_mod.ko': convMod, 'm/conv1.ko': out1, 'm/conv2.ko': out2 },
+    script: `
+echo "KLPKIT-CMDLINE $(cat /proc/cmdline)"
+insmod /m/conv_mod.ko; echo "KLPKIT-C1-MOD $?"
+insmod /m/conv1.ko; echo "KLPKIT-C1-PATCH $?"
+${waitTransition('klpkit_conv1')}
+echo 1 > /sys/module/klpkit_conv1/parameters/print_debug
+echo 0 > /sys/kernel/livepatch/klpkit_conv1/enabled
+${waitTransition('klpkit_conv1')}
+rmmod klpkit_conv1; echo "KLPKIT-C1-RMPATCH $?"
+rmmod klpkit_conv_mod; echo "KLPKIT-C1-RMMOD $?"
+insmod /m/conv2.ko; echo "KLPKIT-C2-PATCH $?"
+${waitTransition('klpkit_conv2')}
+insmod /m/conv_mod.ko; echo "KLPKIT-C2-MOD $?"
+echo 1 > /sys/module/klpkit_conv2/parameters/print_debug
+dmesg > /dev/ttyS1
+`,
+  });
+  const c = r.console;
+  for (const m of ['C1-MOD', 'C1-PATCH', 'C1-RMPATCH', 'C1-RMMOD', 'C2-PATCH', 'C2-MOD']) assert.match(c, new RegExp(`KLPKIT-${m} 0\\b`), m);
+  const cmdline = /KLPKIT-CMDLINE (.*)/.exec(c)![1]!.trim();
+  const expected = (n: 1 | 2, pos: 1 | 2): string[] => [
+    `klpkit_conv${n}: saved_command_line: ${cmdline}`,
+    `klpkit_conv${n}: driver_name, 0: klpkit_conv_mod`,
+    `klpkit_conv${n}: klpkit_conv_driver_name(), 0: klpkit_conv_mod`,
+    `klpkit_conv${n}: homonym_string, ${pos}: homonym string ${pos === 1 ? 'A' : 'B'}`,
+    `klpkit_conv${n}: get_homonym_string(), ${pos}: homonym string ${pos === 1 ? 'A' : 'B'}`,
+  ];
+  // Whole lines, in order: the kernel's words are the spec.
+  const printed = r.data.split('\n').map((l) => l.replace(/^\[\s*[\d.]+\]\s*/, '').trimEnd()).filter((l) => /^klpkit_conv\d: /.test(l));
+  // The first livepatch taints the kernel (kernel/module/main.c check_modinfo_livepatch), once.
+  assert.deepEqual(printed, ['klpkit_conv1: tainting kernel with TAINT_LIVEPATCH', ...expected(1, 1), ...expected(2, 2)]);
+  assert.match(r.data, /livepatch: applying patch 'klpkit_conv2' to loading module 'klpkit_conv_mod'/);
 });
