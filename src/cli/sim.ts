@@ -2,7 +2,7 @@
  * `klp sim SCENARIO [--design D | --all-designs]`: run load/unload steps in the loader emulator,
  * or without a file: `klp sim --db DB --step insmod:PATH --step rmmod:NAME ...`.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
 import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js';
 import { dbFromOptions } from './convert.js';
 import { addSourceOptions, loadDb } from './symbols.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
+import { escapeText } from '../report/escape.js';
 
 /** The scenario's own symbol sources, when the command line gives none. */
 async function scenarioDb(sc: Scenario): Promise<SymbolDb> {
@@ -53,7 +54,7 @@ export function registerSim(program: Command): void {
           const words = k ? ['key', k[1]!, k[2] === 'on' || k[2] === '1' ? 'on' : 'off'] : [s.slice(0, Math.max(0, s.indexOf(':'))), s.slice(s.indexOf(':') + 1)];
           sc.steps.push({ line: i + 1, text: words.join(' '), op: parseStep(words, err), expects: [] });
         });
-        if (sc.steps.some((st) => st.op.op === 'modprobe') && !sc.modulesDep) throw new UsageError('modprobe steps need --modules-dep FILE (the modules.dep depmod wrote)');
+        if (sc.steps.some((st) => st.op.op === 'modprobe') && !sc.modulesDep) throw new UsageError(`modprobe steps need --modules-dep FILE (the modules.dep depmod writes): ${depmodHint(opts.modules)}`);
       }
       let designs: Design[];
       try {
@@ -80,4 +81,17 @@ export function registerSim(program: Command): void {
       const failed = hasExpectations ? runs.some((r) => !r.passed) : runs.some((r) => r.steps.some((s) => s.rc !== 0));
       return failed ? EXIT.FINDINGS : EXIT.OK;
     }));
+}
+
+/**
+ * What to run for modules.dep: `depmod -b ROOT VERSION` writes ROOT/lib/modules/VERSION/modules.dep
+ * for a tree unpacked under ROOT (a Debian package's data, as `dpkg -x` leaves it).
+ */
+export function depmodHint(modules: string | undefined): string {
+  const m = modules ? /^(.*?)\/?lib\/modules\/([^/]+)/.exec(resolve(modules)) : null;
+  if (m) {
+    const root = m[1] || '/';
+    return `run \`depmod -b ${escapeText(root)} ${escapeText(m[2]!)}\` and give --modules-dep ${escapeText(join(root, 'lib/modules', m[2]!, 'modules.dep'))}`;
+  }
+  return 'for a tree unpacked under ROOT with modules in ROOT/lib/modules/VERSION, run `depmod -b ROOT VERSION` and give --modules-dep ROOT/lib/modules/VERSION/modules.dep';
 }

@@ -204,7 +204,7 @@ export function parseScenario(text: string, file: string): Scenario {
   });
   if (sc.steps.length === 0) throw new ScenarioError(`${file}: no steps`);
   const mp = sc.steps.find((st) => st.op.op === 'modprobe');
-  if (mp && !sc.modulesDep) throw new ScenarioError(`${file}:${mp.line}: modprobe needs a modules-dep line (the modules.dep depmod wrote)`);
+  if (mp && !sc.modulesDep) throw new ScenarioError(`${file}:${mp.line}: modprobe needs a modules-dep line: the modules.dep that \`depmod -b ROOT VERSION\` writes to ROOT/lib/modules/VERSION/modules.dep for a tree unpacked under ROOT`);
   return sc;
 }
 

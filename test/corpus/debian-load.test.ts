@@ -17,6 +17,7 @@ import { parseScenario, readScenarioFiles, runScenario } from '../../src/loader/
 import { buildDatabase } from '../../src/symbols/build.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
 import { run, tempDir } from '../helpers/tools.js';
+import { klp } from '../helpers/cli.js';
 
 const corpus = kernelCorpus();
 const { db } = await buildDatabase({ vmlinuz: join(corpus.root, 'boot', `vmlinuz-${corpus.version}`) });
@@ -81,4 +82,22 @@ test('klp sim modprobe: dependencies from modules.dep first; a used module canno
     const run = runScenario(sc, d, db, files);
     assert.deepEqual(run.steps.flatMap((x) => x.expects.filter((e) => !e.ok).map((e) => `${e.text}: ${e.detail}`)), [], d);
   }
+});
+
+test('klp sim modprobe without modules.dep says exactly what to run; running it makes the step work', () => {
+  const { dir } = tempDir('klpkit-depmod-hint-');
+  const rel = join(dir, 'lib/modules', corpus.version);
+  mkdirSync(rel, { recursive: true });
+  symlinkSync(corpus.modulesDir, join(rel, 'kernel'));
+  for (const f of ['modules.order', 'modules.builtin', 'modules.builtin.modinfo']) cpSync(join(corpus.root, 'lib/modules', corpus.version, f), join(rel, f));
+  const vmlinuz = join(corpus.root, 'boot', `vmlinuz-${corpus.version}`);
+  const first = klp('sim', '--vmlinuz', vmlinuz, '--modules', join(rel, 'kernel'), '--step', 'modprobe:minix', '--brief');
+  assert.equal(first.status, 2, first.stderr);
+  const m = /run `(depmod -b \S+ \S+)` and give --modules-dep (\S+)\)?/.exec(first.stderr);
+  assert.ok(m, first.stderr);
+  assert.equal(m[1], `depmod -b ${dir} ${corpus.version}`);
+  const [cmd, ...args] = m[1]!.split(' ');
+  run(cmd!, args);
+  const then = klp('sim', '--vmlinuz', vmlinuz, '--modules', join(rel, 'kernel'), '--modules-dep', m[2]!, '--step', 'modprobe:minix', '--brief');
+  assert.equal(then.status, 0, then.stderr);
 });
