@@ -8,6 +8,7 @@
  * overflow-checked; PC32/PLT32 are not (their check was #if 0 and removed in 6.3).
  */
 import { EM } from '../elf/constants.js';
+import { hashedPointer } from './printk.js';
 import { relocTable, type Arch, type RelaInput, type RelaOutcome } from './types.js';
 
 export const x86_64: Arch = {
@@ -76,46 +77,47 @@ function applyRelaInPlace(bytes: Uint8Array, dv: DataView, off: number, type: nu
 const U64 = (1n << 64n) - 1n;
 
 /**
- * arch/x86/kernel/module.c __apply_relocate_add() for one relocation: compute, check overflow
- * (32, 32S), require the target bytes to be zero, then write little-endian. The zero check's
- * message says "Skipping invalid relocation target" up to 6.2 and "Invalid relocation target"
- * from 6.3 (commit 0c05e7bd2d01).
+ * arch/x86/kernel/module.c for one relocation, in each version's order: 6.1's
+ * __apply_relocate_add() checks the target is zero, then computes (PC32/PLT32: val -= loc),
+ * writes, and checks 32/32S overflow after the write; 6.3's __write_relocate_add() checks
+ * overflow and computes first, then checks the target. The zero check's message says "Skipping
+ * invalid relocation target" up to 6.2 and "Invalid relocation target" from 6.3 (commit
+ * 0c05e7bd2d01), and prints val as it stands at that point; loc is `%p`, a hashed pointer.
  */
 function applyRela(r: RelaInput, k: { major: number; minor: number }): RelaOutcome {
-  let val = r.val & U64;
+  const sa = r.val & U64; // S + A
+  const since63 = k.major > 6 || (k.major === 6 && k.minor >= 3);
   let size: number;
+  let pcrel = false;
+  let check: 'u32' | 's32' | undefined;
+  switch (r.type) {
+    case 0: return { ok: true, size: 0 }; // R_X86_64_NONE: nothing to write
+    case 1: size = 8; break; // 64
+    case 10: size = 4; check = 'u32'; break; // 32
+    case 11: size = 4; check = 's32'; break; // 32S
+    case 2: case 4: size = 4; pcrel = true; break; // PC32, PLT32: no overflow check (#if 0, removed in 6.3)
+    case 24: size = 8; pcrel = true; break; // PC64
+    default:
+      return { ok: false, errno: 'ENOEXEC', kind: 'unknown-type', messages: [`${r.module}: Unknown rela relocation: ${r.type}`] };
+  }
+  const val = pcrel ? (sa - r.loc) & U64 : sa;
+  const overflows = check === 'u32' ? sa !== BigInt.asUintN(32, sa) : check === 's32' ? BigInt.asIntN(64, sa) !== BigInt.asIntN(32, sa) : false;
   const overflow = (): RelaOutcome => ({
     ok: false, errno: 'ENOEXEC', kind: 'overflow',
     messages: [`overflow in relocation type ${r.type} val ${val.toString(16)}`, `\`${r.module}' likely not compiled with -mcmodel=kernel`],
   });
-  switch (r.type) {
-    case 0: return { ok: true, size: 0 }; // R_X86_64_NONE: nothing to write
-    case 1: size = 8; break; // 64
-    case 10: // 32
-      if (val !== BigInt.asUintN(32, val)) return overflow();
-      size = 4;
-      break;
-    case 11: // 32S
-      if (BigInt.asIntN(64, val) !== BigInt.asIntN(32, val)) return overflow();
-      size = 4;
-      break;
-    case 2: case 4: // PC32, PLT32: no overflow check (it was #if 0, and removed in 6.3)
-      val = (val - r.loc) & U64;
-      size = 4;
-      break;
-    case 24: // PC64
-      val = (val - r.loc) & U64;
-      size = 8;
-      break;
-    default:
-      return { ok: false, errno: 'ENOEXEC', kind: 'unknown-type', messages: [`${r.module}: Unknown rela relocation: ${r.type}`] };
-  }
+  // 6.3+ (__write_relocate_add): the switch checks overflow and computes val (S+A-P for PC
+  // relocations), then the zero check prints that val. Before 6.3 (__apply_relocate_add): each
+  // case checks the target first and prints val as S+A (the check precedes `val -= loc`), and the
+  // 32/32S overflow check comes after the write.
+  if (since63 && overflows) return overflow();
   const cur = r.read(size);
   if (!cur) return { ok: false, errno: 'ENOEXEC', kind: 'outside', messages: [`${r.module}: relocation at 0x${r.loc.toString(16)} is outside the module`] };
   if (cur.some((b) => b !== 0)) {
-    const what = k.major > 6 || (k.major === 6 && k.minor >= 3) ? 'Invalid relocation target' : 'Skipping invalid relocation target';
-    return { ok: false, errno: 'ENOEXEC', kind: 'nonzero', messages: [`x86/modules: ${what}, existing value is nonzero for type ${r.type}, loc ${r.loc.toString(16)}, val ${val.toString(16)}`] };
+    const what = since63 ? 'Invalid relocation target' : 'Skipping invalid relocation target';
+    return { ok: false, errno: 'ENOEXEC', kind: 'nonzero', messages: [`x86/modules: ${what}, existing value is nonzero for type ${r.type}, loc ${hashedPointer(r.loc)}, val ${(since63 ? val : sa).toString(16)}`] };
   }
+  if (overflows) return overflow();
   const bytes = new Uint8Array(size);
   const dv = new DataView(bytes.buffer);
   if (size === 8) dv.setBigUint64(0, val, true);

@@ -8,11 +8,12 @@
  * `events` adds the emulator's trace: stages, module states, every livepatch relocation with its
  * symbol, object, sympos and address, and every permission change.
  */
+import { hashedPointer } from '../arch/printk.js';
 import type { Arch } from '../arch/types.js';
 import { SHN } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';
-import { moduleName } from '../elf/module.js';
+import { isLivepatchModule, modinfoValue, moduleName } from '../elf/module.js';
 import { readKlpPatches, type KlpObjectInfo } from '../convert/klp-objects.js';
 import { parseKlpRelaObject, parseKlpSym } from '../convert/names.js';
 import { findObjectSymbol } from '../check/check.js';
@@ -217,6 +218,7 @@ export class EmulatedKernel {
     if (isErr(mod)) return this.failLoad(undefined, mod);
     const core = mod.regions.get('core.text')!;
     this.at('layout_and_allocate');
+    this.taintOnLoad(elf, name);
     this.trace(`${name}: ${mod.livepatch ? 'livepatch module, ' : ''}core at 0x${core.base.toString(16)} (text ${mod.layout.core.textSize}, rodata ${mod.layout.core.roSize - mod.layout.core.textSize}, ro_after_init ${mod.layout.core.roAfterInitSize - mod.layout.core.roSize}, data ${mod.layout.core.size - mod.layout.core.roAfterInitSize} bytes)`
       + [...mod.layout.klp.keys()].map((o) => `, .klp sections of ${o} at 0x${mod.regions.get(`klp.${o}.text`)!.base.toString(16)}`).join(''));
     this.setState(mod, 'UNFORMED');
@@ -360,6 +362,29 @@ export class EmulatedKernel {
       }
     }
     return 0;
+  }
+
+  /** What the running kernel has printed once (pr_*_once) or is tainted with (test_taint). */
+  private readonly once = new Set<string>();
+
+  /**
+   * The taint messages of a load, each once per boot: layout_and_allocate -> check_modinfo prints
+   * "loading out-of-tree module taints kernel." unless already TAINT_OOT_MODULE, and
+   * check_modinfo_livepatch pr_notice_once(".. tainting kernel with TAINT_LIVEPATCH"); then
+   * load_module, for a module without a valid signature (CONFIG_MODULE_SIG without _FORCE, as
+   * Debian builds), pr_notice_once(".. module verification failed: ..."). kernel/module/main.c,
+   * 6.1 and 6.12 alike. A signature is taken as valid when one is appended (it is not verified).
+   */
+  private taintOnLoad(elf: ElfFile, name: string): void {
+    const first = (key: string, line: string): void => {
+      if (this.once.has(key)) return;
+      this.once.add(key);
+      this.kernel(line);
+    };
+    if (modinfoValue(elf, 'intree') === undefined) first('oot', `${name}: loading out-of-tree module taints kernel.`);
+    if (isLivepatchModule(elf)) first('livepatch', `${name}: tainting kernel with TAINT_LIVEPATCH`);
+    const tail = Buffer.from(elf.source.subarray(Math.max(0, elf.source.length - 28))).toString('latin1');
+    if (tail !== '~Module signature appended~\n') first('unsigned', `${name}: module verification failed: signature and/or required key missing - tainting kernel`);
   }
 
   private failLoad(mod: LoadedModule | undefined, e: StageError): number {
@@ -638,7 +663,10 @@ export class EmulatedKernel {
         if (!cur) continue;
         if (by === 'per-object' && cur.every((b) => b === 0)) continue; // a failed arrival stopped before it
         if (expected && !expected.every((b, i) => b === cur[i])) {
-          this.kernel(`module: x86/modules: Invalid relocation target, existing value does not match expected value for type ${r.type}, loc ${loc.toString(16)}, val ${(value! + r.addend).toString(16)}`);
+          // 6.3's __write_relocate_add(apply=false) prints val as computed: S+A-P for PC relocations.
+          const sa = BigInt.asUintN(64, value! + r.addend);
+          const val = arch.relocs.get(r.type)?.kind === 'pcrel' ? BigInt.asUintN(64, sa - loc) : sa;
+          this.kernel(`module: x86/modules: Invalid relocation target, existing value does not match expected value for type ${r.type}, loc ${hashedPointer(loc)}, val ${val.toString(16)}`);
           return;
         }
         this.memory.write(loc, new Uint8Array(size), this.stage, writer, `${p.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} cleared`);
