@@ -173,6 +173,19 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
     }
   }
 
+  // The per-object design gives each module object its own .klp.text.<obj> (klp split); a patch
+  // built without -ffunction-sections cannot be split, and its relocations for a late module then
+  // go into read-only core text on 6.3's path (text_poke), not the design's own.
+  if (opts.perObject) {
+    const unsplit = new Set(elf.sections.filter((s) => s.isLivepatchRela && s.infoSection && !s.infoSection.name.startsWith('.klp.'))
+      .map((s) => parseKlpRelaObject(s.name)).filter((o): o is string => !!o && o !== 'vmlinux'));
+    for (const obj of unsplit) {
+      add({ severity: 'note', code: 'NOT_SPLIT', where: obj,
+        message: `the patch is not split for '${obj}': under the per-object design its relocations for ${obj} are written into read-only text with text_poke when ${obj} arrives, and cleared the same way when it goes, as 6.3 does`,
+        hint: `build the patch with -ffunction-sections -fdata-sections (Kbuild: ccflags-y += -ffunction-sections -fdata-sections), then klp split (or klp convert --per-object), so that ${obj} gets its own .klp.text.${obj}`, kernelCatches: false });
+    }
+  }
+
   // klp_func: old_name / old_sympos in their object.
   for (const patch of patches) {
     for (const o of patch.objects) {

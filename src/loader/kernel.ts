@@ -199,6 +199,14 @@ export class EmulatedKernel {
     return this.memory.writes.filter((w) => w.violation).length;
   }
 
+  /** text_poke() writes: 6.3's late relocations, and per-object's into patches not split. */
+  get textPokes(): number {
+    return this.memory.writes.filter((w) => w.by === 'text_poke').length;
+  }
+
+  /** Patch parts ('patch:object') that the per-object design met unsplit. */
+  readonly unsplit = new Set<string>();
+
   get flips(): number {
     return this.memory.permChanges.filter((c) => c.kind === 'flip').length;
   }
@@ -248,7 +256,7 @@ export class EmulatedKernel {
       for (const p of this.patchesFor(name)) {
         if (this.traits.absentReadOnly) this.protectKlp(p.mod, name, RW_NX, 'flip');
         for (const rs of this.klpRelaSections(p, name)) {
-          const n = this.applyKlpSection(p, rs, arch, 'memcpy', mod);
+          const n = this.applyKlpSection(p, rs, arch, this.klpWriter(p, rs, name), mod);
           if (isErr(n)) return this.failPerObject(mod, p, n);
         }
       }
@@ -477,6 +485,26 @@ export class EmulatedKernel {
   }
 
   /**
+   * How per-object writes a patch's relocations for `obj` into their target: a split patch's
+   * targets are its own `.klp.*.<obj>` parts, writable while the object arrives (memcpy); a patch
+   * built without -ffunction-sections keeps them in its core text, read-only since it was formed,
+   * so the design takes 6.3's path for them (text_poke, and text_poke again to clear them when the
+   * object goes): every existing livepatch keeps working, at the cost of late text pokes.
+   */
+  private klpWriter(p: Patch, rs: Section, obj: string): Writer {
+    const addr = p.mod.sectionAddr.get(rs.infoSection!);
+    const inPart = addr !== undefined && [...p.mod.regions.entries()].some(([k, r]) =>
+      k.startsWith(`klp.${obj}.`) && addr >= r.base && addr < r.base + BigInt(r.bytes.length));
+    if (inPart) return 'memcpy';
+    const key = `${p.name}:${obj}`;
+    if (!this.unsplit.has(key)) {
+      this.unsplit.add(key);
+      this.trace(`${p.name}: ${rs.name} targets ${rs.infoSection!.name}, not a .klp part of ${obj} (the patch is not split): written with text_poke, as 6.3 does`);
+    }
+    return 'text_poke';
+  }
+
+  /**
    * Set the permissions of a patch's per-object text, rodata and arch entries for `obj`: all the
    * same, or 'present' (text RO+X, the rest RO+NX, as module_enable_ro() leaves a formed object).
    */
@@ -650,8 +678,8 @@ export class EmulatedKernel {
    */
   private clearObjectRelocs(p: Patch, objName: string, by: Writer | 'per-object'): void {
     const arch = archOf(p.mod.elf) as Arch;
-    const writer: Writer = by === 'per-object' ? 'memcpy' : by;
     for (const rs of this.klpRelaSections(p, objName)) {
+      const writer: Writer = by === 'per-object' ? this.klpWriter(p, rs, objName) : by;
       const base = p.mod.sectionAddr.get(rs.infoSection!)!;
       for (const r of p.mod.elf.relocations(rs)) {
         const loc = base + r.offset;

@@ -229,6 +229,10 @@ export interface DesignRun {
   violations: WriteRecord[];
   permChanges: readonly PermChange[];
   flips: number;
+  /** text_poke() writes (6.3's late relocations; per-object's into patches not split). */
+  textPokes: number;
+  /** Patch parts ('patch:object') the per-object design met unsplit (written as 6.3 does). */
+  unsplit: string[];
   passed: boolean;
 }
 
@@ -380,7 +384,7 @@ export function simulate(sc: Scenario, design: Design, db: SymbolDb, files: Scen
   }
   const violations = k.memory.writes.filter((w) => w.violation);
   const run: DesignRun = {
-    design, summary: DESIGN_TRAITS[design].summary, steps, violations, permChanges: k.memory.permChanges, flips: k.flips,
+    design, summary: DESIGN_TRAITS[design].summary, steps, violations, permChanges: k.memory.permChanges, flips: k.flips, textPokes: k.textPokes, unsplit: [...k.unsplit],
     passed: steps.every((s) => s.expects.every((x) => x.ok)),
   };
   return { run, kernel: k };

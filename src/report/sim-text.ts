@@ -23,7 +23,11 @@ export function renderSimText(sc: Scenario, runs: readonly DesignRun[], opts: Si
       }
       for (const x of st.expects) lines.push(`  ${x.ok ? 'PASS' : 'FAIL'} ${escapeText(x.text)}${x.ok ? '' : `  (${escapeText(x.detail)}; ${escapeText(sc.file)}:${x.line})`}`);
     });
-    lines.push(`  permission audit: ${run.violations.length} violation(s), ${run.flips} permission flip(s)`);
+    lines.push(`  permission audit: ${run.violations.length} violation(s), ${run.flips} permission flip(s), ${run.textPokes} text poke(s)`);
+    for (const u of run.unsplit) {
+      const [patch, obj] = u.split(':');
+      lines.push(`  note: ${escapeText(patch!)} is not split for ${escapeText(obj!)}: its relocations go into read-only text with text_poke, as 6.3 does; build the patch with -ffunction-sections -fdata-sections (Kbuild: ccflags-y += -ffunction-sections -fdata-sections) and run klp split (or klp convert --per-object) to give ${escapeText(obj!)} its own .klp.text.${escapeText(obj!)}`);
+    }
     for (const v of run.violations.slice(0, 20)) {
       lines.push(`    VIOLATION [${v.stage}] ${v.by} of ${v.size} bytes at 0x${v.address.toString(16)} in ${escapeText(v.region)}: ${escapeText(v.what)}`);
     }
@@ -48,6 +52,7 @@ export function renderSimTable(sc: Scenario, runs: readonly DesignRun[]): string
   });
   out.push(row('violations', runs.map((r) => String(r.violations.length))));
   out.push(row('permission flips', runs.map((r) => String(r.flips))));
+  out.push(row('text pokes', runs.map((r) => String(r.textPokes))));
   const total = (r: DesignRun): number => r.steps.reduce((a, s) => a + s.expects.length, 0);
   const ok = (r: DesignRun): number => r.steps.reduce((a, s) => a + s.expects.filter((x) => x.ok).length, 0);
   if (runs.some((r) => total(r) > 0)) out.push(row('expectations met', runs.map((r) => `${ok(r)}/${total(r)}`)));

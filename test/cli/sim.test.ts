@@ -4,12 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertCleanError, klp } from '../helpers/cli.js';
-import { ROOT } from '../helpers/tools.js';
+import { buildObject, ROOT } from '../helpers/tools.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
+import { convertModule } from '../../src/convert/convert.js';
+import { readElf, writeElf } from '../../src/elf/index.js';
 
 const ex = join(ROOT, 'examples');
 const reload = join(ex, 'scenarios/module-reload.klpsim');
@@ -84,4 +87,30 @@ test('bad input: clean errors naming the file and line, exit 2', () => {
   const ne = klp('sim', '--kallsyms', join(kernel, 'kallsyms.excerpt'), '--step', `insmod:${notElf}`);
   assert.equal(ne.status, 2);
   assert.ok(assertCleanError(ne.stderr), ne.stderr);
+});
+
+test('a patch built without -ffunction-sections under the per-object designs: 6.3\'s path (text_poke), no violations, and how to build it so it splits', async () => {
+  const { dir, db, dbFile, modules } = await fixtureDb('sim-unsplit', ['ffffffff81800000 T undefined_function', 'ffffffff82800000 D some_kernel_var'], ['undefined_function', 'some_kernel_var']);
+  // -fno-function-sections after the kernel flags: one .text, which klp split cannot divide.
+  const raw = buildObject(dir, ['lp_main.c'], 'lp_unsplit.o', ['-fno-function-sections', '-fno-data-sections']);
+  const elf = readElf(readFileSync(raw), { path: raw });
+  const c = convertModule(elf, { db });
+  assert.deepEqual(c.problems, []);
+  const patch = join(dir, 'lp_unsplit.klp.o');
+  writeFileSync(patch, writeElf(elf));
+  const mod = join(modules, 'fixture_mod.ko');
+  for (const design of ['per-object', 'per-object-ro']) {
+    const r = klp('sim', '--db', dbFile, '--design', design, '--step', `insmod:${patch}`, '--step', `insmod:${mod}`, '--json');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const [run] = (JSON.parse(r.stdout) as { runs: Array<{ violations: unknown[]; textPokes: number; unsplit: string[]; steps: Array<{ rc: number }> }> }).runs;
+    assert.deepEqual(run!.steps.map((s) => s.rc), [0, 0], 'the patch, then the module it patches');
+    assert.deepEqual(run!.violations, [], 'no plain store into read-only text');
+    assert.ok(run!.textPokes > 0, 'the relocations went in by text_poke');
+    assert.deepEqual(run!.unsplit, ['lp_fixture:fixture_mod']);
+  }
+  const text = klp('sim', '--db', dbFile, '--design', 'per-object', '--step', `insmod:${patch}`, '--step', `insmod:${mod}`);
+  assert.match(text.stdout, /note: lp_fixture is not split for fixture_mod: .*build the patch with -ffunction-sections -fdata-sections \(Kbuild: ccflags-y \+= -ffunction-sections -fdata-sections\) and run klp split/);
+  assert.match(text.stdout, /\ntext pokes +\d+/);
+  const check = klp('check', patch, '--db', dbFile, '--design', 'per-object');
+  assert.match(check.stdout, /note: fixture_mod: the patch is not split for 'fixture_mod'[\s\S]*-> build the patch with -ffunction-sections -fdata-sections/);
 });
