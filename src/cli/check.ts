@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ElfFile } from '../elf/file.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { DESIGNS, parseDesign, DESIGN_TRAITS, type Design } from '../loader/designs.js';
-import { simulatePatchLoad, type PatchSimulation } from '../loader/patch-sim.js';
+import { simulateLoads, simulatePatchLoad, type PatchSimulation } from '../loader/patch-sim.js';
 import { UsageError } from '../errors.js';
 import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
@@ -35,7 +35,8 @@ export function renderCheckText(r: CheckResult): string {
 }
 
 export function renderPatchSimulation(s: PatchSimulation): string {
-  const lines = [`emulated kernel, design ${s.design}: insmod -> ${s.status}${s.status === 0 ? ' (loaded)' : ''}; ${s.violations} permission violation(s), ${s.flips} flip(s)`];
+  const what = s.order ? `insmod ${s.order.map((o) => escapeText(o)).join(', then ')}` : 'insmod';
+  const lines = [`emulated kernel, design ${s.design}: ${what} -> ${s.status}${s.status === 0 ? ' (loaded)' : ''}; ${s.violations} permission violation(s), ${s.flips} flip(s)`];
   for (const l of s.log) lines.push(`  ${escapeText(l)}`);
   return lines.join('\n');
 }
@@ -47,12 +48,13 @@ export function registerCheck(program: Command): void {
     .option('--db <db>', 'symbol database of the target kernel; or give source options'))
     .option('--target-kernel <version>', 'kernel whose rules apply', '6.1')
     .addOption(new Option('--design <design>', 'also load the patch in the loader emulator under this design (sets the kernel rules too), or under all').choices([...DESIGNS, 'all'] as const))
+    .option('--with <module...>', 'with --design: also load these modules (the ones the patch patches) in the emulator, patch first and patch last')
     .option('--json', 'JSON')
     .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
     .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
     .option('-q, --quiet', 'no progress bar (batch mode)')
     .action((patch, opts) => runCommand(async () => {
-      if (opts.html) refuseInputs(opts.html, '--html', [{ flag: 'the patch', path: patch }, { flag: '--dbs', path: opts.dbs }, ...sourceInputs(opts)]);
+      if (opts.html) refuseInputs(opts.html, '--html', [{ flag: 'the patch', path: patch }, { flag: '--dbs', path: opts.dbs }, ...sourceInputs(opts), ...(opts.with ?? []).map((m) => ({ flag: '--with', path: m }))]);
       const elf = await loadElf(patch);
       if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
       const db = await dbFromOptions(opts);
@@ -60,7 +62,11 @@ export function registerCheck(program: Command): void {
       const rulesOf = (d: Design): string => `${DESIGN_TRAITS[d].kernel.major}.${DESIGN_TRAITS[d].kernel.minor}`;
       const checkUnder = (d: Design): CheckResult => checkModule(elf, { db, targetKernel: rulesOf(d), perObject: DESIGN_TRAITS[d].relocs === 'per-object' });
       const r = designs.length === 1 ? checkUnder(designs[0]!) : checkModule(elf, { db, targetKernel: opts.targetKernel });
-      const simulations: PatchSimulation[] = designs.map((d) => simulatePatchLoad(db, d, elf));
+      if (opts.with && designs.length === 0) throw new UsageError('--with needs --design D (or all): the modules are loaded in the loader emulator');
+      const withElfs = await Promise.all((opts.with ?? []).map((m) => loadElf(m)));
+      // Per design: the patch alone, or with the modules in both orders (late patching first).
+      const runs = designs.map((d) => withElfs.length === 0 ? [simulatePatchLoad(db, d, elf)] : [simulateLoads(db, d, [elf, ...withElfs]), simulateLoads(db, d, [...withElfs, elf])]);
+      const simulations: PatchSimulation[] = runs.flat();
       // One verdict per design, however it is asked: a design's verdict is the check under its
       // kernel's rules plus the emulator's load. Under --design all, what a design's rules find
       // beyond the main check's is added as that design's findings.
@@ -68,9 +74,9 @@ export function registerCheck(program: Command): void {
       for (const [i, d] of designs.entries()) {
         const own = designs.length === 1 ? r : checkUnder(d);
         const errors = own.findings.filter((f) => f.severity === 'error');
-        const s = simulations[i]!;
-        if (s.status !== 0) {
-          errors.push({ severity: 'error', code: 'EMULATOR', where: `emulated kernel, design ${s.design}`,
+        for (const s of runs[i]!) {
+          if (s.status === 0) continue;
+          errors.push({ severity: 'error', code: 'EMULATOR', where: `emulated kernel, design ${s.design}${s.order ? `, order ${s.order.join(' -> ')}` : ''}`,
             message: `insmod exits ${s.status}: ${s.log.slice(-2).join(' / ')}`, hint: 'see the messages above; they are the kernel\'s', kernelCatches: true });
         }
         verdicts.push({ design: d, errors });

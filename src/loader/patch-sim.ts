@@ -22,6 +22,8 @@ export interface PatchSimulation {
   events: SimEvent[];
   violations: number;
   flips: number;
+  /** The insmod order when other modules were loaded with the patch (`klp check --with`). */
+  order?: string[];
 }
 
 /**
@@ -45,4 +47,27 @@ export function simulatePatchLoad(db: SymbolDb, design: Design, elf: ElfFile): P
   const k = new EmulatedKernel(db, design);
   const status = k.insmod(copy);
   return { design, summary: DESIGN_TRAITS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips };
+}
+
+/**
+ * Load the patch and the modules it patches into a fresh emulated kernel, in the order given
+ * (`klp check --with`): the late-patching path (patch first) or the ordinary one (modules first).
+ * The status is the first failing insmod's, or 0.
+ */
+export function simulateLoads(db: SymbolDb, design: Design, files: readonly ElfFile[]): PatchSimulation {
+  const k = new EmulatedKernel(db, design);
+  const notes: SimEvent[] = [];
+  let status = 0;
+  const order: string[] = [];
+  for (const elf of files) {
+    const copy = readElf(writeElf(elf), { path: elf.path });
+    notes.push(...splitForDesign(copy, design).map((text): SimEvent => ({ stage: 'insmod', kind: 'trace', text })));
+    order.push(moduleName(copy) ?? copy.path);
+    const rc = k.insmod(copy);
+    if (rc !== 0) {
+      status = rc;
+      break;
+    }
+  }
+  return { design, summary: DESIGN_TRAITS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips, order };
 }

@@ -12,7 +12,7 @@ import { readElf, SHF, SHN, writeElf, type ElfFile } from '../../src/elf/index.j
 import { buildDatabase } from '../../src/symbols/build.js';
 import { klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
-import { buildObject } from '../helpers/tools.js';
+import { buildObject, ROOT } from '../helpers/tools.js';
 
 const { dir, db, dbFile, kallsyms, symvers } = await fixtureDb('check');
 const { db: vmOnly } = await buildDatabase({ kallsyms, symvers });
@@ -169,4 +169,21 @@ test('one verdict per design: --design D and --design all agree for every design
   assert.equal(all.status, 1, 'one design fails: --design all exits 1');
   assert.match(all.stdout, /verdict by design:\n  4\.x +will NOT load cleanly \(\d+ error\(s\)\): vmlinux relocations in a patch without a vmlinux klp_object/);
   assert.match(all.stdout, /\n  6\.1 +loads cleanly/);
+});
+
+test('klp check --with MODULE: the patch and the module it patches, in both orders, under each design', () => {
+  const ex = join(ROOT, 'examples');
+  const k = join(ex, 'kernel-6.1.0-56-amd64');
+  const args = ['check', join(ex, 'late-patching/klpkit_patch.ko'), '--kallsyms', join(k, 'kallsyms.excerpt'), '--symvers', join(k, 'Module.symvers.excerpt')];
+  const r = klp(...args, '--design', '6.1', '--with', join(ex, 'late-patching/klpkit_target.ko'), '--json');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const sims = (JSON.parse(r.stdout) as { simulations: Array<{ order: string[]; status: number; log: string[] }> }).simulations;
+  assert.deepEqual(sims.map((s) => [s.order, s.status]), [[['klpkit_patch', 'klpkit_target'], 0], [['klpkit_target', 'klpkit_patch'], 0]]);
+  assert.ok(sims[0]!.log.includes("livepatch: applying patch 'klpkit_patch' to loading module 'klpkit_target'"), 'late patching: the patch first');
+  const text = klp(...args, '--design', '6.3', '--with', join(ex, 'late-patching/klpkit_target.ko'));
+  assert.match(text.stdout, /emulated kernel, design 6\.3: insmod klpkit_patch, then klpkit_target -> 0 \(loaded\)/);
+  assert.match(text.stdout, /emulated kernel, design 6\.3: insmod klpkit_target, then klpkit_patch -> 0 \(loaded\)/);
+  const bad = klp(...args, '--with', join(ex, 'late-patching/klpkit_target.ko'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--with needs --design/);
 });
