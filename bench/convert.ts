@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildDatabase } from '../dist/symbols/build.js';
+import { buildDatabase } from '../src/symbols/build.js';
 import { KERNEL_CFLAGS } from '../test/helpers/tools.js';
 
 const N = 4000;
@@ -41,8 +41,8 @@ const klp = time(`klp convert (${N} functions, ${2 * N} conversions)`, process.e
 const objcopy = time('objcopy (rewrite the same file)', 'objcopy', [obj, join(dir, 'copy.o')]);
 const nodeStart = time('node startup alone (node -e 0)', process.execPath, ['-e', '0']);
 // The same work in-process: read, convert, write (what a build system calling the API pays).
-const { readElf, writeElf } = await import('../dist/elf/index.js');
-const { convertModule } = await import('../dist/convert/convert.js');
+const { readElf, writeElf } = await import('../src/elf/index.js');
+const { convertModule } = await import('../src/convert/convert.js');
 const { readFileSync } = await import('node:fs');
 const inproc = (): number => {
   const t0 = performance.now();

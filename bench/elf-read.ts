@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { readElf } from '../dist/elf/index.js';
+import { readElf } from '../src/elf/index.js';
 import { kernelCorpus, walkModules } from '../test/helpers/corpus.js';
 
 const corpus = kernelCorpus();

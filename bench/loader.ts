@@ -12,10 +12,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readElf } from '../dist/elf/index.js';
-import { EmulatedKernel } from '../dist/loader/kernel.js';
-import { buildDatabase } from '../dist/symbols/build.js';
-import { ModulesDep } from '../dist/loader/modules-dep.js';
+import { readElf } from '../src/elf/index.js';
+import { EmulatedKernel } from '../src/loader/kernel.js';
+import { buildDatabase } from '../src/symbols/build.js';
+import { ModulesDep } from '../src/loader/modules-dep.js';
 import { kernelCorpus, walkModules } from '../test/helpers/corpus.js';
 
 const corpus = kernelCorpus();

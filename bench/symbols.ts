@@ -10,10 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildDatabase } from '../dist/symbols/build.js';
-import { SymbolDb } from '../dist/symbols/database.js';
-import { listModuleFiles } from '../dist/symbols/scan.js';
-import { kallsymsFromVmlinuz } from '../dist/symbols/vmlinuz.js';
+import { buildDatabase } from '../src/symbols/build.js';
+import { SymbolDb } from '../src/symbols/database.js';
+import { listModuleFiles } from '../src/symbols/scan.js';
+import { kallsymsFromVmlinuz } from '../src/symbols/vmlinuz.js';
 import { kernelCorpus } from '../test/helpers/corpus.js';
 
 const corpus = kernelCorpus();

@@ -4,6 +4,7 @@
 //   node test/run.mjs                 every test
 //   node test/run.mjs --corpus-only   only test/corpus (the Debian module corpus)
 //   node test/run.mjs FILE...         the named files
+// dist/ is rebuilt first when src/ is newer (the CLI tests run the built command).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -23,6 +24,24 @@ if (files.length === 0) {
 if (files.length === 0) {
   console.error('test/run.mjs: no test files found');
   process.exit(1);
+}
+// The CLI tests run the built `klp` (dist/), as users do: rebuild it when any source is newer, so
+// that a single test file run after an edit never tests stale code.
+const newest = (d) => readdirSync(d).reduce((m, e) => {
+  const p = join(d, e);
+  const st = statSync(p);
+  return Math.max(m, st.isDirectory() ? newest(p) : st.mtimeMs);
+}, 0);
+let built = 0;
+try {
+  built = statSync(join(root, 'dist/cli/main.js')).mtimeMs;
+} catch {
+  built = 0;
+}
+if (newest(join(root, 'src')) > built) {
+  console.log('test/run.mjs: dist/ is older than src/: building first');
+  const b = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: root });
+  if (b.status !== 0) process.exit(b.status ?? 1);
 }
 console.log(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root });

@@ -30,7 +30,8 @@ import {
 
 export type { Design } from './designs.js';
 
-const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EWOULDBLOCK: 11, ENOMEM: 12, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
+/** The errnos the emulated loader returns, as the kernel's (include/uapi/asm-generic/errno-base.h). */
+export const ERRNO: Record<string, number> = { ENOENT: 2, ENOEXEC: 8, EWOULDBLOCK: 11, ENOMEM: 12, EBUSY: 16, EEXIST: 17, EINVAL: 22 };
 const MODULES_VADDR = 0xffffffffc0000000n;
 
 export interface SimEvent {

@@ -23,7 +23,8 @@ const cap = capturedKallsyms(MODULES);
 const dump = parseKallsyms(cap.text, 'guest /proc/kallsyms');
 for (const p of PSEUDO) dump.modules.delete(p);
 
-test('the guest loaded every module', () => {
+test('the guest loaded every module', (t) => {
+  t.diagnostic(`/proc/kallsyms from ${cap.from}`);
   for (const m of MODULES) assert.match(cap.console, new RegExp(`KLPKIT-INSMOD ${m.split('/').pop()!.replace('.', '\\.')} 0`));
   assert.deepEqual([...dump.modules.keys()].sort(), ['efs', 'kcm', 'minix', 'qnx6']);
 });

@@ -55,13 +55,15 @@ test(`the bundled scenarios on Debian's ${kernel.version} agree with the emulato
   await compareScenarios(scenarios, r, '6.3', SymbolDb.load(readFileSync(db), db), { otherBuild: true });
 });
 
-test(`the ${kernel.version} image: its zstd payload (size trailer and all) and its 6.4+ kallsyms table == the running kernel's /proc/kallsyms`, async () => {
+test(`the ${kernel.version} image: its zstd payload (size trailer and all) and its 6.4+ kallsyms table == the running kernel's /proc/kallsyms`, async (t) => {
   const img = await decompressBzImage(new Uint8Array(readFileSync(kernelImage(kernel))), kernelImage(kernel));
   assert.equal(img.compression, 'zstd');
   assert.ok(img.version?.startsWith('6.12'), img.version);
   const k = await kallsymsFromVmlinuz(kernelImage(kernel));
   assert.equal(k.layout.order, '6.4+');
-  const dump = parseKallsyms(capturedKallsyms([], kernel).text, 'guest /proc/kallsyms');
+  const cap = capturedKallsyms([], kernel);
+  t.diagnostic(`/proc/kallsyms from ${cap.from}`);
+  const dump = parseKallsyms(cap.text, 'guest /proc/kallsyms');
   assert.ok(dump.vmlinux.length > 100000, `${dump.vmlinux.length} vmlinux lines captured`);
   assert.equal(k.symbols.length, dump.vmlinux.length);
   assert.deepEqual(kallsymsMismatches(k.symbols, dump.vmlinux), []);

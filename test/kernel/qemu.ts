@@ -7,6 +7,7 @@
  * the guest prints, never on QEMU's exit status. Every boot runs under a time limit.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { kernelCorpus, type KernelCorpus } from '../helpers/corpus.js';
@@ -85,14 +86,18 @@ poweroff -f
  * /proc/kallsyms of Debian's kernel with some modules loaded, captured once per kernel version
  * and module set, and cached (it does not change).
  */
-export function capturedKallsyms(modules: readonly string[], kernel: KernelCorpus = kernelCorpus()): { kernel: KernelCorpus; text: string; console: string } {
+export function capturedKallsyms(modules: readonly string[], kernel: KernelCorpus = kernelCorpus()): { kernel: KernelCorpus; text: string; console: string; from: string } {
   const cacheDir = join(process.env.KLPKIT_CACHE ?? join(process.env.HOME ?? '/root', '.cache/klpkit'), 'kallsyms');
   mkdirSync(cacheDir, { recursive: true });
-  const key = `${kernel.version}-${modules.map((m) => basename(m, '.ko')).join('+') || 'none'}`;
+  // Keyed by what went in: the image's and the modules' bytes, not only their names.
+  const h = createHash('sha256').update(readFileSync(kernelImage(kernel)));
+  for (const m of modules) h.update(readFileSync(join(kernel.modulesDir, m)));
+  const key = `${kernel.version}-${modules.map((m) => basename(m, '.ko')).join('+') || 'none'}-${h.digest('hex').slice(0, 12)}`;
   const cached = join(cacheDir, `${key}.txt`);
   const cachedConsole = join(cacheDir, `${key}.console`);
   if (existsSync(cached) && existsSync(cachedConsole)) {
-    return { kernel, text: readFileSync(cached, 'latin1'), console: readFileSync(cachedConsole, 'latin1') };
+    // Said by the callers (t.diagnostic): this run compares with a capture of an earlier boot.
+    return { kernel, text: readFileSync(cached, 'latin1'), console: readFileSync(cachedConsole, 'latin1'), from: `cache ${cached} (an earlier boot of the same image; delete it to boot again)` };
   }
   const files: Record<string, string> = {};
   for (const m of modules) files[`lib/modules/${basename(m)}`] = join(kernel.modulesDir, m);
@@ -103,7 +108,7 @@ export function capturedKallsyms(modules: readonly string[], kernel: KernelCorpu
   writeFileSync(`${cached}.tmp`, r.data, 'latin1');
   run('mv', [`${cached}.tmp`, cached]);
   writeFileSync(cachedConsole, r.console, 'latin1');
-  return { kernel, text: r.data, console: r.console };
+  return { kernel, text: r.data, console: r.console, from: `a boot of ${kernel.version} just now (${r.seconds.toFixed(0)} s)` };
 }
 
 /** Where a table read without booting differs from the running kernel's /proc/kallsyms (first 10). */
