@@ -13,8 +13,10 @@
  *   loses its BCJ filter (LZMA2 alone remains), the check becomes "none", and the index and footer
  *   are rebuilt with fresh CRC32s. xz-embedded then yields the BCJ-encoded bytes, which we decode
  *   here (the x86 branch converter of the LZMA SDK / liblzma simple/x86.c), and the original CRC32
- *   check of each block is verified on the result, so nothing is taken on trust.
+ *   check of each block is verified on the result (CRC32 and SHA-256; a CRC64 is left to LZMA2's
+ *   own integrity), and a SHA-256 stream, whose check xz-embedded does not know, goes the same way.
  */
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
@@ -131,7 +133,9 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
     }
   }
 
-  if (!blocks.some((b) => b.bcj)) {
+  // xz-embedded checks CRC32 and CRC64 itself; a SHA-256 stream (xz --check=sha256) is rewritten
+  // like a BCJ one, and its blocks are checked here.
+  if (!blocks.some((b) => b.bcj) && (check === 0 || check === 1 || check === 4)) {
     // LZMA2 alone: the stream as it is, with only the dictionary sizes lowered; xz-embedded checks
     // the stream's own CRCs.
     const stream = bytes.slice(0, footer + 12);
@@ -184,9 +188,11 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
   for (const b of blocks) {
     const data = out.subarray(at, at + b.uncompressedSize);
     if (b.bcj) x86BcjDecode(data);
+    const checkAt = b.start + b.headerSize + b.compressedSize + pad4(b.compressedSize);
     if (check === 1) {
-      const stored = dv.getUint32(b.start + b.headerSize + b.compressedSize + pad4(b.compressedSize), true);
-      if (crc32(data) !== stored) throw bad(b.start, 'CRC32 mismatch after decoding (corrupt data)');
+      if (crc32(data) !== dv.getUint32(checkAt, true)) throw bad(b.start, 'CRC32 mismatch after decoding (corrupt data)');
+    } else if (check === 10) {
+      if (!createHash('sha256').update(data).digest().equals(bytes.subarray(checkAt, checkAt + 32))) throw bad(b.start, 'SHA-256 mismatch after decoding (corrupt data)');
     }
     at += b.uncompressedSize;
   }
