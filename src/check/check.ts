@@ -7,11 +7,13 @@ import { archForMachine } from '../arch/index.js';
 import { SHF, SHN } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
-import { readKlpPatches, type KlpPatchInfo } from '../convert/klp-objects.js';
-import { initTargetProblem } from '../convert/special.js';
-import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../convert/names.js';
+import { readKlpPatches, type KlpPatchInfo } from '../klp/objects.js';
+import { initTargetProblem } from '../klp/special.js';
+import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../klp/names.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { klpFindAmong } from '../symbols/sympos.js';
+import { findObjectSymbol } from '../symbols/sympos.js';
+
+export { findObjectSymbol };
 
 export type Severity = 'error' | 'warning' | 'note';
 
@@ -49,15 +51,6 @@ export interface CheckResult {
 
 /** x86_64 types apply_relocate_add() accepts (arch/x86/kernel/module.c, 6.1). */
 const X86_APPLIED = new Set([0, 1, 2, 4, 10, 11, 24]);
-
-/** klpFindAmong() on the database; `view` picks the module table the kernel searches. */
-export function findObjectSymbol(db: SymbolDb, object: string, name: string, sympos: number, view: 'coming' | 'core' = 'coming'):
-  { ok: true; address: bigint | null } | { ok: false; message: string } {
-  let defs = db.lookup(name).filter((d) => d.object === object);
-  if (view === 'core') defs = defs.filter((d) => d.coreSympos !== null);
-  const r = klpFindAmong(defs, object, name, sympos);
-  return r.ok ? { ok: true, address: r.match.address } : r;
-}
 
 export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string; perObject?: boolean } = {}): CheckResult {
   const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');

@@ -22,13 +22,12 @@ import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
 import { klpFindAmong } from '../symbols/sympos.js';
-import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from './klp-objects.js';
+import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from '../klp/objects.js';
 import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
   type KernelVersion,
-} from './names.js';
-import { initTargetProblem, specialSectionProblem } from './special.js';
-import { SPLITTABLE_SPECIAL } from './split.js';
+} from '../klp/names.js';
+import { SPLITTABLE_SPECIAL, initTargetProblem, specialSectionProblem } from '../klp/special.js';
 
 export type Resolution = { obj: string; pos: number };
 export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';

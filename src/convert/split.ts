@@ -14,16 +14,12 @@
 import { SHF, SHT, STB, STT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
-import { readKlpPatches, type KLP_LAYOUTS } from './klp-objects.js';
-import { klpRelaName, parseKlpRelaObject } from './names.js';
-import { SPECIAL_SECTIONS } from './special.js';
-import type { Problem } from './convert.js';
+import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
+import { klpRelaName, parseKlpRelaObject } from '../klp/names.js';
+import { SPECIAL_SECTIONS, SPLITTABLE_SPECIAL } from '../klp/special.js';
 
-/** Entry sizes of the special sections klp split can cut per entry (x86_64, 6.1). */
-export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
-  __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
-  '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
-};
+export { SPLITTABLE_SPECIAL };
+import type { Problem } from './convert.js';
 
 export interface SplitObject {
   object: string;

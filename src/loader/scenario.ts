@@ -13,7 +13,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Arch } from '../arch/types.js';
-import { parseKlpSym } from '../convert/names.js';
+import { parseKlpSym } from '../klp/names.js';
 import type { ElfFile } from '../elf/file.js';
 import { readElf } from '../elf/reader.js';
 import { readInputFile } from '../elf/load.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
-import { readKlpPatches } from '../../src/convert/klp-objects.js';
+import { readKlpPatches } from '../../src/klp/objects.js';
 import { readElf, SHF, SHN, writeElf } from '../../src/elf/index.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
 import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';

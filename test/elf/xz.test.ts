@@ -42,10 +42,10 @@ test('a declared dictionary of 1.5 GiB (a valid stream) decodes; only the decode
 test('corrupt streams are typed errors', async () => {
   const bcj = xz(['--check=crc32', '--x86', '--lzma2=preset=6']);
   const damaged = Buffer.from(bcj);
-  damaged[damaged.length - 20] ^= 0xff; // inside the index or footer
+  damaged[damaged.length - 20]! ^= 0xff; // inside the index or footer
   await assert.rejects(decompressXz(damaged, { file: 'damaged' }), (e: unknown) => e instanceof ElfError);
   const payload = Buffer.from(bcj);
-  payload[200] ^= 0x55; // inside the compressed data
+  payload[200]! ^= 0x55; // inside the compressed data
   await assert.rejects(decompressXz(payload, { file: 'payload' }), (e: unknown) => e instanceof ElfError);
   await assert.rejects(decompressXz(new Uint8Array(40), { file: 'zeros' }), (e: unknown) => e instanceof ElfError && /not an xz stream/.test(e.message));
 });

@@ -80,3 +80,9 @@ export function initTargetProblem(target: string, object: string): { message: st
     hint: `move the reference to ${object} out of __init code (into a helper without __init), or load ${object} before the patch every time`,
   };
 }
+
+/** Entry sizes of the special sections klp split can cut per entry (x86_64, 6.1). */
+export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
+  __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
+  '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
+};
