@@ -3,6 +3,7 @@
  * types as data. Semantics that the loader emulator needs (how a type is computed and how wide it
  * is) are filled in per architecture as it becomes supported; names are complete for printing.
  */
+import type { KernelVersion } from '../kernel-version.js';
 
 /** How a relocation value is computed, in psABI letters: S symbol, A addend, P place. */
 export type RelocKind =
@@ -53,7 +54,7 @@ export interface Arch {
    * The module loader's apply_relocate_add() for one relocation, for the kernel version given
    * (messages differ between versions); absent for architectures the emulator does not model.
    */
-  readonly applyRela?: (r: RelaInput, kernel: { major: number; minor: number }) => RelaOutcome;
+  readonly applyRela?: (r: RelaInput, kernel: KernelVersion) => RelaOutcome;
   /**
    * The same computation written straight into `bytes` at `off` (the place `loc`), for bulk
    * loading: returns false, having written nothing, whenever the relocation would fail, so the

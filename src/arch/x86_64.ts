@@ -7,6 +7,7 @@
  * PC32, PLT32 and PC64; anything else is "Unknown rela relocation" (-ENOEXEC). 32 and 32S are
  * overflow-checked; PC32/PLT32 are not (their check was #if 0 and removed in 6.3).
  */
+import type { KernelVersion } from '../kernel-version.js';
 import { EM } from '../elf/constants.js';
 import { hashedPointer } from './printk.js';
 import { relocTable, type Arch, type RelaInput, type RelaOutcome } from './types.js';
@@ -84,7 +85,7 @@ const U64 = (1n << 64n) - 1n;
  * invalid relocation target" up to 6.2 and "Invalid relocation target" from 6.3 (commit
  * 0c05e7bd2d01), and prints val as it stands at that point; loc is `%p`, a hashed pointer.
  */
-function applyRela(r: RelaInput, k: { major: number; minor: number }): RelaOutcome {
+function applyRela(r: RelaInput, k: KernelVersion): RelaOutcome {
   const sa = r.val & U64; // S + A
   const since63 = k.major > 6 || (k.major === 6 && k.minor >= 3);
   let size: number;

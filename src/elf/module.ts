@@ -80,6 +80,12 @@ export function readModversions(elf: ElfFile): ModversionEntry[] {
  * (after `enum module_state state` and `struct list_head list`: offset 24 on 64-bit, 12 on 32-bit),
  * else `.modinfo` `name=`. Kbuild already turns `-` into `_` (KBUILD_MODNAME); we normalise too.
  */
+/**
+ * include/linux/module.h: `#define MODULE_NAME_LEN MAX_PARAM_PREFIX_LEN`, which is
+ * `64 - sizeof(unsigned long)`: the size of `struct module`'s name field, NUL included.
+ */
+export const MODULE_NAME_LEN = 64 - 8;
+
 export function moduleName(elf: ElfFile): string | undefined {
   const sec = elf.findSectionByName('.gnu.linkonce.this_module');
   const off = elf.elfClass === 64 ? 24 : 12;

@@ -8,23 +8,17 @@
  * symbol name may hold dots but no comma and is at most KSYM_NAME_LEN - 1 characters: 511 from
  * 6.1 (commit b8a94bfb3395), 127 before.
  */
+import { atLeast, parseKernelVersion, type KernelVersion } from '../kernel-version.js';
+import { MODULE_NAME_LEN } from '../elf/module.js';
 
 export const KLP_RELA_PREFIX = '.klp.rela.';
 export const KLP_SYM_PREFIX = '.klp.sym.';
 /** The minimal klp-convert series' annotation: `.klp.sym.rela.<lp_obj>.<sym_obj>.<sym>,<pos>`. */
 export const KLP_SYM_RELA_PREFIX = '.klp.sym.rela.';
-export const MODULE_NAME_MAX = 55;
+/** The longest module (object) name: MODULE_NAME_LEN less its NUL. */
+export const MODULE_NAME_MAX = MODULE_NAME_LEN - 1;
 
-export interface KernelVersion { major: number; minor: number }
-
-export function parseKernelVersion(v: string): KernelVersion {
-  const m = /^(\d+)\.(\d+)/.exec(v);
-  if (!m) throw new Error(`not a kernel version: '${v}' (expected e.g. 6.1 or 5.4.0-150)`);
-  return { major: Number(m[1]), minor: Number(m[2]) };
-}
-
-export const atLeast = (k: KernelVersion, major: number, minor: number): boolean =>
-  k.major > major || (k.major === major && k.minor >= minor);
+export { atLeast, parseKernelVersion, type KernelVersion };
 
 /** KSYM_NAME_LEN - 1 for the target kernel. */
 export const maxSymbolLength = (k: KernelVersion): number => (atLeast(k, 6, 1) ? 511 : 127);

@@ -4,6 +4,7 @@
  * kernel/livepatch/core.c and kernel/module/main.c of the versions named, and
  * shared/design/per-object-loader.md for the seed's proposal.
  */
+import type { KernelVersion } from '../kernel-version.js';
 
 export type Design = '4.x' | '6.1' | '6.3' | 'per-object' | 'per-object-ro';
 
@@ -11,7 +12,7 @@ export const DESIGNS: readonly Design[] = ['4.x', '6.1', '6.3', 'per-object', 'p
 
 export interface DesignTraits {
   /** Kernel version whose messages and name rules apply. */
-  kernel: { major: number; minor: number };
+  kernel: KernelVersion;
   /**
    * Who writes livepatch relocations:
    *  late-flip: all of them in klp_init_object_loaded(), between module_disable_ro() and

@@ -8,6 +8,7 @@
  * `events` adds the emulator's trace: stages, module states, every livepatch relocation with its
  * symbol, object, sympos and address, and every permission change.
  */
+import type { KernelVersion } from '../kernel-version.js';
 import { hashedPointer } from '../arch/printk.js';
 import type { Arch } from '../arch/types.js';
 import { SHN } from '../elf/constants.js';
@@ -80,7 +81,7 @@ export class EmulatedKernel {
   private nextModule = MODULES_VADDR;
   private nextPercpu: bigint;
   private readonly env: KernelEnv;
-  private readonly k: { major: number; minor: number };
+  private readonly k: KernelVersion;
   private readonly db: SymbolDb;
   readonly design: Design;
   readonly traits: DesignTraits;

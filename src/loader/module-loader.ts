@@ -6,6 +6,7 @@
  * later stages (module_finalize, complete_formation, the COMING notifiers, init) and the
  * livepatch core around them, per design.
  */
+import type { KernelVersion } from '../kernel-version.js';
 import { archForMachine } from '../arch/index.js';
 import type { Arch } from '../arch/types.js';
 import { SHF, SHN, STB } from '../elf/constants.js';
@@ -17,7 +18,7 @@ import { layoutSections, loaderFlags, type LayoutPart, type ModuleLayout } from 
 import { RW_NX, type Memory, type Region, type Writer } from './memory.js';
 
 export interface KernelEnv {
-  kernel: { major: number; minor: number };
+  kernel: KernelVersion;
   memory: Memory;
   /** An export of vmlinux or of a loaded module (resolve_symbol). */
   resolveExport(name: string): bigint | undefined;
@@ -145,7 +146,7 @@ export function archOf(elf: ElfFile): Arch | StageError {
  * what a relocated location must hold (6.3's clearing check, scenario expectations). Undefined
  * when the relocation would be refused or writes nothing.
  */
-export function relocatedBytes(arch: Arch, type: number, val: bigint, loc: bigint, kernel: { major: number; minor: number }): Uint8Array | undefined {
+export function relocatedBytes(arch: Arch, type: number, val: bigint, loc: bigint, kernel: KernelVersion): Uint8Array | undefined {
   const o = arch.applyRela!({ type, val, loc, module: '', read: (n) => new Uint8Array(n) }, kernel);
   return o.ok && 'bytes' in o ? o.bytes : undefined;
 }

@@ -9,6 +9,7 @@
  * and its sympos check counts list positions: see docs/symbols.md.)
  */
 import type { SymbolDb } from './database.js';
+import { MODULE_NAME_LEN } from '../elf/module.js';
 import { lineError } from './errors.js';
 import type { ExportInfo, RawSymbol } from './types.js';
 
@@ -55,7 +56,7 @@ export function parseSymbolsKlp(text: string, file: string): SymbolsKlp {
     if (line === '') continue;
     if (line.startsWith('*')) {
       object = line.slice(1);
-      if (!/^[A-Za-z0-9_-]{1,55}$/.test(object)) throw lineError(file, i + 1, `bad object name '${object}'`, 'object names are module names (at most 55 characters) or vmlinux');
+      if (!/^[A-Za-z0-9_-]+$/.test(object) || object.length > MODULE_NAME_LEN - 1) throw lineError(file, i + 1, `bad object name '${object}'`, `object names are module names (at most ${MODULE_NAME_LEN - 1} characters) or vmlinux`);
       if (objects.has(object)) throw lineError(file, i + 1, `object '${object}' appears twice`);
       objects.set(object, (current = []));
       continue;
