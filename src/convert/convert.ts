@@ -344,7 +344,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       for (const rs of elf.sections) {
         if (!rs.isRelocation || gone.has(rs) || !rs.infoSection || gone.has(rs.infoSection) || rs.infoSection.hasFlag(SHF.ALLOC)) continue;
         const relocs = elf.relocations(rs);
-        if (relocs.some((r) => goneSyms.has(r.symbol))) rs._relocs = relocs.filter((r) => !goneSyms.has(r.symbol));
+        if (relocs.some((r) => goneSyms.has(r.symbol))) elf.removeRelocations(rs, (r) => goneSyms.has(r.symbol));
       }
     }
     elf.removeSymbols((y) => goneSyms.has(y));
@@ -393,13 +393,13 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     let sec = klpSections.get(secName);
     if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
     klpSections.set(secName, sec);
-    elf.relocations(sec).push({ ...m.r, symbol: klpSymbol(m.klpName) });
+    elf.addRelocations(sec, { ...m.r, symbol: klpSymbol(m.klpName) });
     movedRelocs.add(m.r);
   }
   const emptied: Section[] = [];
   for (const rs of new Set(moves.map((m) => m.rs))) {
-    rs._relocs = elf.relocations(rs).filter((r) => !movedRelocs.has(r));
-    if (rs._relocs.length === 0) emptied.push(rs);
+    elf.removeRelocations(rs, (r) => movedRelocs.has(r));
+    if (elf.relocations(rs).length === 0) emptied.push(rs);
   }
   // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
   if (emptied.length > 0) elf.removeSections(emptied);

@@ -229,8 +229,8 @@ function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Secti
       if (g) go.push({ ...r, offset: BigInt(newStart.get(g.start)! + o - g.start) });
       else stay.push(r);
     }
-    rs._relocs = stay;
-    if (go.length > 0) elf.relocations(relaFor(elf, symtab, moved, rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined)).push(...go);
+    elf.setRelocations(rs, stay);
+    if (go.length > 0) elf.addRelocations(relaFor(elf, symtab, moved, rs.isLivepatchRela ? parseKlpRelaObject(rs.name) : undefined), ...go);
   }
   const emptied = elf.relocationSectionsFor(repl).filter((rs) => rs.isLivepatchRela && elf.relocations(rs).length === 0);
   if (emptied.length > 0) elf.removeSections(emptied);
@@ -343,8 +343,8 @@ function moveEntries(elf: ElfFile, symtab: Section, special: Section, size: numb
       const moved = { ...r, offset: BigInt(where.at + (off - entry)) };
       (where.into === 'moved' ? go : stay).push(moved);
     }
-    rs._relocs = stay;
-    if (go.length > 0) elf.relocations(relaFor(elf, symtab, arch, lpObj)).push(...go);
+    elf.setRelocations(rs, stay);
+    if (go.length > 0) elf.addRelocations(relaFor(elf, symtab, arch, lpObj), ...go);
   }
   special.setData(Uint8Array.from(keptBytes));
   const empty = elf.relocationSectionsFor(special).filter((rs) => elf.relocations(rs).length === 0);

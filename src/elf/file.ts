@@ -176,6 +176,24 @@ export class ElfFile {
     return relsec._relocs;
   }
 
+  /** Replace the relocations of a REL/RELA section (the writer encodes them). */
+  setRelocations(relsec: Section, relocs: Relocation[]): void {
+    relsec._relocs = relocs;
+  }
+
+  /** Append relocations to a REL/RELA section. */
+  addRelocations(relsec: Section, ...relocs: Relocation[]): void {
+    this.relocations(relsec).push(...relocs);
+  }
+
+  /** Remove the relocations `drop` selects; returns how many went. */
+  removeRelocations(relsec: Section, drop: (r: Relocation) => boolean): number {
+    const before = this.relocations(relsec);
+    const kept = before.filter((r) => !drop(r));
+    relsec._relocs = kept;
+    return before.length - kept.length;
+  }
+
   private decodeRelocations(relsec: Section): Relocation[] {
     const file = this.path;
     const place = { file, section: relsec.name };

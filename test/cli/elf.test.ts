@@ -40,7 +40,7 @@ test('livepatch relocation sections and SHN_LIVEPATCH symbols are shown by name'
   const rela = elf.findSectionByName('.rela.text')!;
   const klpSec = elf.createRelaSection('.klp.rela.vmlinux..text', rela.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH);
   elf.relocations(klpSec).push(text);
-  rela._relocs = elf.relocations(rela).filter((r) => r !== text);
+  elf.removeRelocations(rela, (r) => r === text);
   sym.name = '.klp.sym.vmlinux.nr_processes,0';
   sym.shndx = SHN.LIVEPATCH;
   const out = join(fx.dir, 'demo-klp.ko');

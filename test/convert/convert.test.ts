@@ -247,7 +247,7 @@ test('init code that reaches a module symbol is refused (freed before a late mod
   const klpSec = elf.createRelaSection('.klp.rela.fixture_mod..init.text', rela.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH);
   const moved = elf.relocations(rela).find((x) => x.symbol.name === 'counter_b')!;
   elf.relocations(klpSec).push(moved);
-  rela._relocs = elf.relocations(rela).filter((x) => x !== moved);
+  elf.removeRelocations(rela, (x) => x === moved);
   moved.symbol.name = '.klp.sym.fixture_mod.counter_b,0';
   moved.symbol.shndx = SHN.LIVEPATCH;
   const out = join(dir, 'lp_initref.forced.o');

@@ -92,8 +92,8 @@ test('move relocations into a livepatch relocation section (what klp convert doe
     const relocs = elf.relocations(rela);
     const sym = elf.findSymbolByName('undefined_function')!;
     const klp = elf.createRelaSection('.klp.rela.vmlinux..text.call_undef', target, SHF.ALLOC | SHF.RELA_LIVEPATCH);
-    elf.relocations(klp).push(...relocs.filter((r) => r.symbol === sym));
-    rela._relocs = relocs.filter((r) => r.symbol !== sym);
+    elf.addRelocations(klp, ...relocs.filter((r) => r.symbol === sym));
+    elf.removeRelocations(rela, (r) => r.symbol === sym);
     sym.name = '.klp.sym.vmlinux.undefined_function,0';
     sym.shndx = SHN.LIVEPATCH;
   });
