@@ -4,8 +4,7 @@
  * Exit codes (docs/cli.md): 0 success, 1 findings (the command worked and found problems),
  * 2 bad input or usage, 3 internal error (a bug in klpkit: please report it).
  */
-import { ElfError } from '../elf/errors.js';
-import { clip, UsageError } from '../errors.js';
+import { clip, InputError, UsageError } from '../errors.js';
 import { termSafe } from '../report/escape.js';
 
 export { UsageError };
@@ -25,7 +24,7 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
 }
 
 export function reportError(e: unknown): number {
-  if (e instanceof ElfError || e instanceof UsageError) {
+  if (e instanceof InputError || e instanceof UsageError) {
     // One line, whatever the message holds: names from the input may contain newlines.
     err(`klp: error: ${e.message.replace(/\n/g, '\\x0a')}`);
     return EXIT.BAD_INPUT;

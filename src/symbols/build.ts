@@ -92,7 +92,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   let modulesScanned = 0;
   if (opts.modules) {
     const files = await listModuleFiles(opts.modules).catch((e: NodeJS.ErrnoException) => {
-      throw new ElfError('NOT_ELF', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
+      throw new ElfError('READ', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
     });
     if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
     const scan = await scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress });

@@ -10,7 +10,7 @@
  * file and taking typed-array views, and a lookup is a binary search: the whole Debian 6.1 kernel
  * (94k vmlinux symbols and 4,023 modules) loads in a few tens of milliseconds.
  */
-import { ElfError } from '../elf/errors.js';
+import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
 
 export interface DbObject {
@@ -85,11 +85,11 @@ export class SymbolDb {
     const addObject = (o: DbObject): number => {
       const twin = objects.find((x) => x.name === o.name);
       if (twin) {
-        throw new ElfError('BAD_SYMBOL', { file: o.source }, `object '${o.name}' is given twice (also from ${twin.source})`,
+        throw new DatabaseError('DUPLICATE_OBJECT', { file: o.source }, `object '${o.name}' is given twice (also from ${twin.source})`,
           'give each module once: from --modules or from the kallsyms dump, not both');
       }
       objects.push(o);
-      if (objects.length > 0xffff) throw new ElfError('TOO_LARGE', { file: o.source }, 'more than 65535 objects');
+      if (objects.length > 0xffff) throw new DatabaseError('TOO_LARGE', { file: o.source }, 'more than 65535 objects');
       return objects.length - 1;
     };
     const bindOf = (type: string): number => (type === 'w' || type === 'W' || type === 'v' || type === 'V' ? 2 : type === type.toUpperCase() && type !== '?' ? 1 : 0);
@@ -383,10 +383,10 @@ export class SymbolDb {
   }
 
   static load(bytes: Uint8Array, file: string): SymbolDb {
-    const bad = (detail: string, offset?: number): ElfError =>
-      new ElfError('BAD_SECTION', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const bad = (detail: string, offset?: number): DatabaseError =>
+      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
     if (bytes.length < 16 || Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== MAGIC) {
-      throw new ElfError('NOT_ELF', { file, offset: 0 }, 'not a klpkit symbol database (bad magic)', 'build one with klp symbols build');
+      throw new DatabaseError('BAD_DATABASE', { file, offset: 0 }, 'not a klpkit symbol database (bad magic)', 'build one with klp symbols build');
     }
     // Typed-array views need aligned offsets: copy once if the buffer is not 8-aligned.
     if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();

@@ -1,7 +1,19 @@
-/** Errors in text inputs (System.map, kallsyms dumps, Module.symvers, symbols.klp): file and line. */
-import { ElfError } from '../elf/errors.js';
+/** Errors in the symbol layer's inputs: text formats (file and line) and symbol databases. */
+import { InputError, type InputPlace } from '../errors.js';
 
-export function lineError(file: string, line: number, detail: string, hint?: string): ElfError {
-  // ElfError carries the place; for text files the "offset" is meaningless, so the line goes in the message.
-  return new ElfError('BAD_SYMBOL', { file: `${file}:${line}` }, detail, hint);
+/** A line of System.map, a kallsyms dump, Module.symvers or symbols.klp that cannot be read. */
+export class TextInputError extends InputError {
+  override readonly name: string = 'TextInputError';
+}
+
+/** A .klpdb file that is not one, or is damaged, or a database that cannot be built. */
+export class DatabaseError extends InputError {
+  override readonly name: string = 'DatabaseError';
+  constructor(code: 'BAD_DATABASE' | 'TOO_LARGE' | 'DUPLICATE_OBJECT', place: InputPlace, detail: string, hint?: string) {
+    super(code, place, detail, hint);
+  }
+}
+
+export function lineError(file: string, line: number, detail: string, hint?: string): TextInputError {
+  return new TextInputError('BAD_LINE', { file, line }, detail, hint);
 }

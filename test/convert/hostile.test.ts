@@ -1,6 +1,7 @@
 /**
  * klp convert and klp check on corrupted modules, and hostile names through every output format.
  */
+import { InputError } from '../../src/errors.js';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ test('corrupted livepatch modules: convert and check throw nothing but typed err
       const r = convertModule(elf, { db });
       if (r.changed) writeElf(elf);
     } catch (e) {
-      if (!(e instanceof ElfError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
+      if (!(e instanceof InputError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
     }
   }), { numRuns: Number(process.env.KLPKIT_FUZZ_RUNS ?? 600), seed: 7 });
 });

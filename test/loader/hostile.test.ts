@@ -3,6 +3,7 @@
  * through split and insmod/rmmod under every design with nothing thrown but typed errors (a
  * failed load is a status, as in the kernel); random scenario text gives ScenarioError only.
  */
+import { InputError } from '../../src/errors.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ const seeds = ['klpkit_patch.ko', 'klpkit_patch_branch.ko'].map((f) => new Uint8
 const runs = Number(process.env.KLPKIT_FUZZ_RUNS ?? 150);
 
 const typed = (e: unknown): void => {
-  if (!(e instanceof ElfError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
+  if (!(e instanceof InputError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
 };
 
 test('corrupted patches: split, insmod and rmmod under every design return statuses or typed errors', () => {

@@ -2,6 +2,7 @@
  * Hostile text inputs and database files: only typed errors (ElfError naming the file), never a
  * crash, whatever the bytes.
  */
+import { InputError } from '../../src/errors.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ const typedOnly = (fn: () => unknown): void => {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof ElfError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    if (!(e instanceof InputError)) throw new Error(`untyped ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     assert.ok(e.file.startsWith('hostile'), e.message);
   }
 };

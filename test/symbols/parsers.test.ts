@@ -1,6 +1,7 @@
 /**
  * Text sources: /proc/kallsyms dumps, System.map, Module.symvers, symbols.klp.
  */
+import { InputError } from '../../src/errors.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ElfError } from '../../src/elf/index.js';
@@ -24,9 +25,9 @@ test('kallsyms dump: vmlinux and [module] lines, CRLF line ends (serial console)
 
 test('malformed lines name file:line; the Debian placeholder System.map says what to use instead', () => {
   assert.throws(() => parseKallsyms('ffffffff81000000 T ok\nthis is not a symbol line\n', 'dump.txt'),
-    (e: unknown) => e instanceof ElfError && /^dump\.txt:2: malformed line 'this is not a symbol line'/.test(e.message));
+    (e: unknown) => e instanceof InputError && /^dump\.txt:2: malformed line 'this is not a symbol line'/.test(e.message));
   assert.throws(() => parseSystemMap('ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n', 'System.map-6.1.0-56-amd64'),
-    (e: unknown) => e instanceof ElfError && /System\.map-6\.1\.0-56-amd64:1: this is Debian's placeholder System\.map.*--vmlinuz/.test(e.message));
+    (e: unknown) => e instanceof InputError && /System\.map-6\.1\.0-56-amd64:1: this is Debian's placeholder System\.map.*--vmlinuz/.test(e.message));
   assert.throws(() => parseSystemMap('ffffffffc0000000 t foo\t[foo]\n', 'System.map'), /looks like \/proc\/kallsyms/);
 });
 
@@ -66,11 +67,20 @@ test('database file: serialize, load, lookup; corrupt files are typed errors', (
   assert.deepEqual(back.lookup('b').map((d) => [d.exported, d.exportType, d.namespace, d.binding]), [[true, 'EXPORT_SYMBOL_GPL', 'NS', 'global']]);
   assert.deepEqual(back.lookup('c'), []);
   for (const cut of [0, 7, 12, 20, bytes.length - 1]) {
-    assert.throws(() => SymbolDb.load(bytes.subarray(0, cut), 'cut.klpdb'), (e: unknown) => e instanceof ElfError && e.file === 'cut.klpdb', `cut at ${cut}`);
+    assert.throws(() => SymbolDb.load(bytes.subarray(0, cut), 'cut.klpdb'), (e: unknown) => e instanceof InputError && e.file === 'cut.klpdb', `cut at ${cut}`);
   }
   const evil = bytes.slice();
   const hlen = new DataView(evil.buffer).getUint32(12, true);
   const col0 = (16 + hlen + 7) & ~7;
   new DataView(evil.buffer).setUint32(col0, 0xfffffff0, true); // nameOff of entry 0 far outside
   assert.throws(() => SymbolDb.load(evil, 'evil.klpdb'), /evil\.klpdb.*entry 0 refers outside its tables/);
+});
+
+test('input errors by kind, one rendering: text lines, databases, ELF', async () => {
+  const { TextInputError, DatabaseError } = await import('../../src/symbols/errors.js');
+  const { ElfError } = await import('../../src/elf/errors.js');
+  assert.throws(() => parseKallsyms('garbage\n', 'k.txt'), (e: unknown) => e instanceof TextInputError && e.line === 1 && e.file === 'k.txt' && e.message.startsWith('k.txt:1: '));
+  assert.throws(() => SymbolDb.load(new TextEncoder().encode('NOTADB..'), 'x.klpdb'), (e: unknown) => e instanceof DatabaseError && e.code === 'BAD_DATABASE' && e.message.startsWith('x.klpdb (offset 0x0): not a klpkit symbol database'));
+  const { readElf } = await import('../../src/elf/index.js');
+  assert.throws(() => readElf(new TextEncoder().encode('hello, world, not an ELF'), { path: 'h.ko' }), (e: unknown) => e instanceof ElfError && e instanceof InputError && e.code === 'NOT_ELF');
 });
