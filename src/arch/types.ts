@@ -61,7 +61,14 @@ export interface Arch {
    * caller can run applyRela for the kernel's message. Must agree with applyRela on success.
    */
   readonly applyRelaInPlace?: (bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint) => boolean;
+  /**
+   * Entry sizes of the special sections whose entries klpkit reads or cuts (the kernel's structs
+   * for this architecture), where known: the one place they are written down.
+   */
+  readonly specialEntrySizes?: Readonly<Partial<Record<SpecialSectionName, number>>>;
 }
+
+export type SpecialSectionName = '__jump_table' | '.static_call_sites' | '.altinstructions';
 
 /** Build a relocation table from `[number, name]` pairs (the prefix is added). */
 export function relocTable(prefix: string, entries: ReadonlyArray<readonly [number, string, Omit<RelocInfo, 'name'>?]>): ReadonlyMap<number, RelocInfo> {

@@ -12,13 +12,12 @@ import { EM } from '../elf/constants.js';
 import { hashedPointer } from './printk.js';
 import { relocTable, type Arch, type RelaInput, type RelaOutcome } from './types.js';
 
-export const x86_64: Arch = {
-  name: 'x86_64',
-  machine: EM.X86_64,
-  elfClass: 64,
-  endian: 'little',
-  rela: true,
-  relocs: relocTable('R_X86_64_', [
+/**
+ * The relocation types by number: name, and for the ones the module loader applies, how the value
+ * is computed (kind), its width and its overflow check. The table drives applyRela, its in-place
+ * fast path and klp check's "Unknown rela relocation".
+ */
+const RELOCS = relocTable('R_X86_64_', [
     [0, 'NONE', { kind: 'none', size: 0 }],
     [1, '64', { kind: 'abs', size: 8 }],
     [2, 'PC32', { kind: 'pcrel', size: 4 }],
@@ -32,9 +31,22 @@ export const x86_64: Arch = {
     [25, 'GOTOFF64'], [26, 'GOTPC32'], [27, 'GOT64'], [28, 'GOTPCREL64'], [29, 'GOTPC64'], [30, 'GOTPLT64'],
     [31, 'PLTOFF64'], [32, 'SIZE32'], [33, 'SIZE64'], [34, 'GOTPC32_TLSDESC'], [35, 'TLSDESC_CALL'],
     [36, 'TLSDESC'], [37, 'IRELATIVE'], [38, 'RELATIVE64'], [39, 'PC32_BND'], [40, 'PLT32_BND'], [41, 'GOTPCRELX'], [42, 'REX_GOTPCRELX'],
-  ]),
+  ]);
+
+export const x86_64: Arch = {
+  name: 'x86_64',
+  machine: EM.X86_64,
+  elfClass: 64,
+  endian: 'little',
+  rela: true,
+  relocs: RELOCS,
   applyRela,
   applyRelaInPlace,
+  specialEntrySizes: {
+    __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
+    '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
+    '.altinstructions': 12, // struct alt_instr { s32 instr_offset, repl_offset; u16 cpuid; u8 instrlen, replacementlen; } (6.1)
+  },
 };
 
 const zero = (b: Uint8Array, off: number, n: number): boolean => {
@@ -43,36 +55,30 @@ const zero = (b: Uint8Array, off: number, n: number): boolean => {
 };
 
 /** applyRela without allocations, for the scale run: the same values and the same refusals. */
+/** The table as an array by type for the bulk path: width, PC-relative, overflow check. */
+const FAST: Array<{ size: number; pcrel: boolean; check: 'u32' | 's32' | undefined } | undefined> = [];
+for (const [n, info] of RELOCS) if (info.kind !== undefined) FAST[n] = { size: info.size ?? 0, pcrel: info.kind === 'pcrel', check: info.check };
+
 function applyRelaInPlace(bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint): boolean {
-  switch (type) {
-    case 0: return true;
-    case 1:
-      if (off + 8 > bytes.length || !zero(bytes, off, 8)) return false;
-      dv.setBigUint64(off, BigInt.asUintN(64, val), true);
-      return true;
-    case 10: {
-      const v = BigInt.asUintN(64, val);
-      if (v > 0xffffffffn || off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
-      dv.setUint32(off, Number(v), true);
-      return true;
-    }
-    case 11: {
-      const v = BigInt.asIntN(64, val);
-      if (v < -0x80000000n || v > 0x7fffffffn || off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
-      dv.setInt32(off, Number(v), true);
-      return true;
-    }
-    case 2: case 4:
-      if (off + 4 > bytes.length || !zero(bytes, off, 4)) return false;
-      dv.setInt32(off, Number(BigInt.asIntN(32, val - loc)), true);
-      return true;
-    case 24:
-      if (off + 8 > bytes.length || !zero(bytes, off, 8)) return false;
-      dv.setBigUint64(off, BigInt.asUintN(64, val - loc), true);
-      return true;
-    default:
-      return false;
+  const f = FAST[type];
+  if (!f) return false;
+  if (f.size === 0) return true;
+  if (off + f.size > bytes.length || !zero(bytes, off, f.size)) return false;
+  const v = f.pcrel ? val - loc : val;
+  if (f.size === 8) {
+    dv.setBigUint64(off, BigInt.asUintN(64, v), true);
+  } else if (f.check === 'u32') {
+    const u = BigInt.asUintN(64, v);
+    if (u > 0xffffffffn) return false;
+    dv.setUint32(off, Number(u), true);
+  } else if (f.check === 's32') {
+    const w = BigInt.asIntN(64, v);
+    if (w < -0x80000000n || w > 0x7fffffffn) return false;
+    dv.setInt32(off, Number(w), true);
+  } else {
+    dv.setInt32(off, Number(BigInt.asIntN(32, v)), true);
   }
+  return true;
 }
 
 const U64 = (1n << 64n) - 1n;
@@ -88,19 +94,15 @@ const U64 = (1n << 64n) - 1n;
 function applyRela(r: RelaInput, k: KernelVersion): RelaOutcome {
   const sa = r.val & U64; // S + A
   const since63 = k.major > 6 || (k.major === 6 && k.minor >= 3);
-  let size: number;
-  let pcrel = false;
-  let check: 'u32' | 's32' | undefined;
-  switch (r.type) {
-    case 0: return { ok: true, size: 0 }; // R_X86_64_NONE: nothing to write
-    case 1: size = 8; break; // 64
-    case 10: size = 4; check = 'u32'; break; // 32
-    case 11: size = 4; check = 's32'; break; // 32S
-    case 2: case 4: size = 4; pcrel = true; break; // PC32, PLT32: no overflow check (#if 0, removed in 6.3)
-    case 24: size = 8; pcrel = true; break; // PC64
-    default:
-      return { ok: false, errno: 'ENOEXEC', kind: 'unknown-type', messages: [`${r.module}: Unknown rela relocation: ${r.type}`] };
+  // The table says what apply_relocate_add() accepts, how wide and how computed.
+  const info = RELOCS.get(r.type);
+  if (info?.kind === undefined) {
+    return { ok: false, errno: 'ENOEXEC', kind: 'unknown-type', messages: [`${r.module}: Unknown rela relocation: ${r.type}`] };
   }
+  if (info.kind === 'none') return { ok: true, size: 0 }; // R_X86_64_NONE: nothing to write
+  const size = info.size!;
+  const pcrel = info.kind === 'pcrel';
+  const check = info.check;
   const val = pcrel ? (sa - r.loc) & U64 : sa;
   const overflows = check === 'u32' ? sa !== BigInt.asUintN(32, sa) : check === 's32' ? BigInt.asIntN(64, sa) !== BigInt.asIntN(32, sa) : false;
   const overflow = (): RelaOutcome => ({

@@ -49,8 +49,6 @@ export interface CheckResult {
   patches: KlpPatchInfo[];
 }
 
-/** x86_64 types apply_relocate_add() accepts (arch/x86/kernel/module.c, 6.1). */
-const X86_APPLIED = new Set([0, 1, 2, 4, 10, 11, 24]);
 
 export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: string; perObject?: boolean } = {}): CheckResult {
   const k: KernelVersion = parseKernelVersion(opts.targetKernel ?? '6.1');
@@ -129,7 +127,8 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
           hint: 'put vmlinux relocations in a .klp.rela.vmlinux.* section', kernelCatches: true });
         continue;
       }
-      if (arch?.name === 'x86_64' && !X86_APPLIED.has(r.type)) {
+      // The types apply_relocate_add() accepts are the ones the arch table gives a kind.
+      if (arch?.applyRela && arch.relocs.get(r.type)?.kind === undefined) {
         add({ severity: 'error', code: 'UNKNOWN_RELOC', where, message: `Unknown rela relocation: ${r.type} (${arch.relocs.get(r.type)?.name ?? '?'})`,
           hint: 'the module loader cannot apply this type', kernelCatches: true });
       }

@@ -12,6 +12,7 @@
  * calls between functions are resolved by the assembler with no relocation left to follow.
  */
 import { SHF, SHT, STB, STT } from '../elf/constants.js';
+import { x86_64 } from '../arch/x86_64.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
@@ -200,7 +201,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
 function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Section): number {
   const alt = elf.findSectionByName('.altinstructions')!;
   const repl = klp.infoSection!;
-  const size = 12;
+  const size = x86_64.specialEntrySizes!['.altinstructions']!;
   const altRelocs = elf.relocationSectionsFor(alt).flatMap((rs) => elf.relocations(rs));
   const needs = elf.relocations(klp).map((r) => Number(r.offset));
   const ranges: Array<{ entry: number; start: number; len: number }> = [];

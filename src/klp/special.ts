@@ -6,6 +6,7 @@
  * apply_relocations (kernel/module/main.c, since 5.8: "livepatch: Apply vmlinux-specific KLP
  * relocations early"), so entries that need only vmlinux symbols are fine from 5.8 on.
  */
+import { x86_64 } from '../arch/x86_64.js';
 import { atLeast, type KernelVersion } from './names.js';
 
 export interface SpecialSection {
@@ -81,8 +82,8 @@ export function initTargetProblem(target: string, object: string): { message: st
   };
 }
 
-/** Entry sizes of the special sections klp split can cut per entry (x86_64, 6.1). */
+/** Entry sizes of the special sections klp split can cut per entry (x86_64's, from the arch file). */
 export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
-  __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
-  '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
+  __jump_table: x86_64.specialEntrySizes!.__jump_table!,
+  '.static_call_sites': x86_64.specialEntrySizes!['.static_call_sites']!,
 };

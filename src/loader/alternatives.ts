@@ -10,11 +10,12 @@
  * ALTINSTR_FLAG_INV, "when the CPU lacks it", are left alone): what matters here is which bytes
  * the copy carries, above all a call into a module whose relocation is not written yet.
  */
+import { x86_64 } from '../arch/x86_64.js';
 import type { Section } from '../elf/model.js';
 import type { Memory } from './memory.js';
 import type { LoadedModule } from './module-loader.js';
 
-export const ALT_ENTRY_SIZE = 12;
+export const ALT_ENTRY_SIZE = x86_64.specialEntrySizes!['.altinstructions']!;
 const ALTINSTR_FLAG_INV = 0x8000;
 
 export interface AltSite { instr: bigint; replacement: bigint; instrlen: number; replacementlen: number; inverted: boolean }

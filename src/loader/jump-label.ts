@@ -13,11 +13,12 @@
  * module's real bytes, so an entry whose key relocation is not written yet (a module key used by a
  * livepatch under 6.1) is read exactly as the kernel reads it: as a key inside the patch itself.
  */
+import { x86_64 } from '../arch/x86_64.js';
 import type { Section } from '../elf/model.js';
 import type { Memory } from './memory.js';
 import type { LoadedModule } from './module-loader.js';
 
-export const JUMP_ENTRY_SIZE = 16;
+export const JUMP_ENTRY_SIZE = x86_64.specialEntrySizes!.__jump_table!;
 const NOP5 = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 const NOP2 = [0x66, 0x90];
 
