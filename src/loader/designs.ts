@@ -26,30 +26,28 @@ export interface DesignTraits {
   clearOnGoing: boolean;
   /** per-object-ro: code of an absent object is read-only (flipped when the object arrives). */
   absentReadOnly: boolean;
-  /** .klp.arch.<obj>..altinstructions/..parainstructions applied by arch_klp_init_object_loaded() (removed in 5.8). */
-  klpArchX86: boolean;
   summary: string;
 }
 
 export const DESIGN_TRAITS: Readonly<Record<Design, DesignTraits>> = {
   '4.x': {
-    kernel: { major: 5, minor: 4 }, relocs: 'late-flip', clearOnGoing: false, absentReadOnly: false, klpArchX86: true,
+    kernel: { major: 5, minor: 4 }, relocs: 'late-flip', clearOnGoing: false, absentReadOnly: false,
     summary: 'before 5.8: the loader skips every livepatch relocation; klp_init_object_loaded() writes them all between module_disable_ro() and module_enable_ro() of the patch, and applies .klp.arch sections',
   },
   '6.1': {
-    kernel: { major: 6, minor: 1 }, relocs: 'early-vmlinux', clearOnGoing: false, absentReadOnly: false, klpArchX86: false,
+    kernel: { major: 6, minor: 1 }, relocs: 'early-vmlinux', clearOnGoing: false, absentReadOnly: false,
     summary: "5.8 to 6.2 (Debian bookworm's 6.1): vmlinux relocations early in apply_relocations(), module ones late through text_poke(); nothing cleared when a patched module goes, so x86 refuses its reload",
   },
   '6.3': {
-    kernel: { major: 6, minor: 3 }, relocs: 'early-vmlinux', clearOnGoing: true, absentReadOnly: false, klpArchX86: false,
+    kernel: { major: 6, minor: 3 }, relocs: 'early-vmlinux', clearOnGoing: true, absentReadOnly: false,
     summary: '6.3 onwards: as 6.1, and klp_module_going() clears the relocations of a departing module, so it can be reloaded',
   },
   'per-object': {
-    kernel: { major: 6, minor: 3 }, relocs: 'per-object', clearOnGoing: true, absentReadOnly: false, klpArchX86: false,
+    kernel: { major: 6, minor: 3 }, relocs: 'per-object', clearOnGoing: true, absentReadOnly: false,
     summary: "the seed's proposal: .klp.text/.klp.rela/.klp.arch.<obj> handled at apply_relocate_add(), module_finalize() and module_enable_ro() of whichever loads last; absent code stays RW+NX",
   },
   'per-object-ro': {
-    kernel: { major: 6, minor: 3 }, relocs: 'per-object', clearOnGoing: true, absentReadOnly: true, klpArchX86: false,
+    kernel: { major: 6, minor: 3 }, relocs: 'per-object', clearOnGoing: true, absentReadOnly: true,
     summary: 'per-object with absent code read-only (Petr Mladek\'s request): one permission flip when the object arrives and one when it goes',
   },
 };
@@ -59,4 +57,3 @@ export function parseDesign(s: string): Design {
   throw new Error(`unknown design '${s}': use one of ${DESIGNS.join(', ')}`);
 }
 
-export const isPerObject = (d: Design): boolean => DESIGN_TRAITS[d].relocs === 'per-object';
