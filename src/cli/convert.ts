@@ -42,7 +42,7 @@ export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = f
   if (r.plan.length && !dryRun && !verbose) {
     const bySymbol = new Map<string, { count: number; resolvedBy: string }>();
     for (const p of r.plan) {
-      const e = bySymbol.get(p.newSymbol) ?? { count: 0, resolvedBy: p.resolvedBy };
+      const e = bySymbol.get(p.newSymbol) ?? { count: 0, resolvedBy: `${p.resolvedBy}${p.file ? `, from ${escapeText(p.file)}` : ''}` };
       e.count++;
       bySymbol.set(p.newSymbol, e);
     }
@@ -50,7 +50,7 @@ export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = f
   } else if (r.plan.length) {
     lines.push(`  ${'section+offset'.padEnd(34)} ${'type'.padEnd(16)} ${'symbol'.padEnd(28)} ${'object'.padEnd(16)} pos  new section                     resolved by`);
     for (const p of r.plan) {
-      lines.push(`  ${escapeText(`${p.target}+${p.offset}`).padEnd(34)} ${p.typeName.padEnd(16)} ${escapeText(p.symbol).padEnd(28)} ${escapeText(p.object).padEnd(16)} ${String(p.sympos).padStart(3)}  ${escapeText(p.newSection).padEnd(31)} ${p.resolvedBy}`);
+      lines.push(`  ${escapeText(`${p.target}+${p.offset}`).padEnd(34)} ${p.typeName.padEnd(16)} ${escapeText(p.symbol).padEnd(28)} ${escapeText(p.object).padEnd(16)} ${String(p.sympos).padStart(3)}  ${escapeText(p.newSection).padEnd(31)} ${p.resolvedBy}${p.file ? ` (from ${escapeText(p.file)})` : ''}`);
     }
   }
   for (const k of r.kept) lines.push(`  kept: ${escapeText(k.symbol)} (${k.reason}, ${k.count} relocation(s))`);
@@ -66,7 +66,7 @@ export function registerConvert(program: Command): void {
     .option('--in-place', 'replace IN with the converted module (atomically)')
     .option('--db <db>', 'symbol database (klp symbols build); or give source options'))
     .option('--map <file>', 'file of NAME=OBJ[,POS] lines resolving symbols')
-    .option('--sym <NAME=OBJ[,POS]>', 'resolve a symbol explicitly, e.g. --sym jhash=vmlinux,3 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--sym <NAME=OBJ[,POS]|NAME=OBJ@FILE>', 'resolve a symbol explicitly, by sympos or by the compilation unit that defines it, e.g. --sym jhash=vmlinux,3 or --sym homonym=mymod@b.c (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--target-kernel <version>', 'kernel whose rules apply (names, special sections)', '6.1')
     .option('--dry-run', 'print the plan; write nothing')
     .option('--json', 'machine-readable plan and problems')

@@ -36,7 +36,8 @@ function fmtDef(d: SymbolDefinition): string {
   const addr = d.address === null ? '-'.padEnd(16) : d.address.toString(16).padStart(16, '0');
   const exp = d.exported ? `${d.exportType}${d.namespace ? ` ns=${escapeText(d.namespace)}` : ''}` : 'not exported';
   const core = d.coreSympos === null ? (d.coreCount === null ? '' : '  [not visible after init]') : d.coreSympos !== d.sympos ? `  [after init: sympos ${d.coreSympos}]` : '';
-  return `${escapeText(d.object).padEnd(20)} ${String(d.sympos).padStart(6)} ${String(d.count).padStart(5)}  ${addr}  ${d.type}  ${d.binding.padEnd(6)}  ${escapeText(d.section ?? '-').padEnd(24)} ${exp}${core}`;
+  const unit = d.file ? `  from ${escapeText(d.file)}` : '';
+  return `${escapeText(d.object).padEnd(20)} ${String(d.sympos).padStart(6)} ${String(d.count).padStart(5)}  ${addr}  ${d.type}  ${d.binding.padEnd(6)}  ${escapeText(d.section ?? '-').padEnd(24)} ${exp}${core}${unit}`;
 }
 
 export function registerSymbols(program: Command): void {

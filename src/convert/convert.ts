@@ -29,7 +29,11 @@ import {
 } from '../klp/names.js';
 import { SPLITTABLE_SPECIAL, initTargetProblem, specialSectionProblem } from '../klp/special.js';
 
-export type Resolution = { obj: string; pos: number };
+/**
+ * How a symbol is resolved: an object and a sympos, or an object and the compilation unit that
+ * defines it (`NAME=OBJ@FILE`), whose sympos is computed for the build being converted against.
+ */
+export type Resolution = { obj: string; pos: number; file?: string };
 export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';
 
 export interface PlanEntry {
@@ -44,6 +48,8 @@ export interface PlanEntry {
   newSection: string;
   newSymbol: string;
   resolvedBy: ResolvedBy;
+  /** The compilation unit of the definition it binds to, when the database knows it. */
+  file: string | null;
 }
 
 export interface Problem {
@@ -86,9 +92,22 @@ const hex = (n: bigint | number): string => `0x${n.toString(16)}`;
 
 /** Parse `NAME=OBJ[,POS]` (as --sym takes it and --map lines hold it). */
 export function parseSymOption(s: string): [string, Resolution] {
+  const f = /^([^=\s]+)=([^,@\s]+)@(\S+)$/.exec(s.trim());
+  if (f) return [f[1]!, { obj: f[2]!, pos: 0, file: f[3]! }];
   const m = /^([^=\s]+)=([^,\s]+)(?:,(\d+))?$/.exec(s.trim());
-  if (!m) throw new Error(`'${s}' is not NAME=OBJ[,POS] (e.g. jhash=vmlinux,3)`);
+  if (!m) throw new Error(`'${s}' is not NAME=OBJ[,POS] or NAME=OBJ@FILE (e.g. jhash=vmlinux,3, homonym=mod@b.c)`);
   return [m[1]!, { obj: m[2]!, pos: m[3] === undefined ? 0 : Number(m[3]) }];
+}
+
+/**
+ * Does a compilation unit match what the user wrote after `@`? STT_FILE names are usually the
+ * file name alone (`bar_v2.c`), sometimes a path: they match when one ends with the other at a
+ * path-component boundary (`@fs/foo/bar_v2.c` matches `bar_v2.c`, and `@bar_v2.c` matches
+ * `fs/foo/bar_v2.c`).
+ */
+export function unitMatches(unit: string, wanted: string): boolean {
+  const ends = (a: string, b: string): boolean => a === b || a.endsWith(`/${b}`);
+  return ends(unit, wanted) || ends(wanted, unit);
 }
 
 /** A --map file: one NAME=OBJ[,POS] a line; blank lines and # comments ignored. */
@@ -107,8 +126,15 @@ export function parseMapFile(text: string, file: string): Map<string, Resolution
   return out;
 }
 
+/** The compilation unit of the definition `obj`,`pos` names (pos 0: the unique one), if known. */
+function unitOf(defs: readonly SymbolDefinition[], obj: string, pos: number): string | null {
+  const inObj = defs.filter((d) => d.object === obj);
+  const d = pos === 0 ? (inObj.length === 1 ? inObj[0] : undefined) : inObj.find((x) => x.sympos === pos || (x.count === 1 && pos === 1));
+  return d?.file ?? null;
+}
+
 function describe(d: SymbolDefinition): string {
-  return `${d.object} sympos ${d.count > 1 ? d.sympos : `0 (or 1)`}${d.address !== null ? ` at 0x${d.address.toString(16)}` : ''}${d.section ? ` in ${d.section}` : ''}${d.exported ? ` [${d.exportType}]` : ''}`;
+  return `${d.object} sympos ${d.count > 1 ? d.sympos : `0 (or 1)`}${d.address !== null ? ` at 0x${d.address.toString(16)}` : ''}${d.section ? ` in ${d.section}` : ''}${d.file ? ` from ${d.file}` : ''}${d.exported ? ` [${d.exportType}]` : ''}`;
 }
 
 /**
@@ -210,6 +236,20 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       } else if (opts.explicit?.has(name)) {
         res = opts.explicit.get(name)!;
         by = '--sym';
+        if (res.file !== undefined) {
+          // By compilation unit: the sympos of the one definition of that unit in this build.
+          const wanted = res.file;
+          const inObj = defs.filter((d) => d.object === res!.obj);
+          const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
+          if (hits.length !== 1) {
+            const known = inObj.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
+            problem({ symbol: name, where, message: `--sym ${name}=${res.obj}@${wanted}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${res.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
+              hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${res.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
+            continue;
+          }
+          const d = hits[0]!;
+          res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0, file: d.file! };
+        }
       } else if (defs.some((d) => d.object === 'vmlinux' && d.exported)) {
         const kc = keptCount.get(name) ?? { reason: 'exported by vmlinux', count: 0 };
         kc.count++;
@@ -242,9 +282,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
           continue;
         }
         if (candidates.length > 1) {
-          const list = candidates.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
+          const list = candidates.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}`).join('\n');
           problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
-            hint: `choose one with --sym (or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
+            hint: `choose one with --sym (by compilation unit, NAME=OBJ@FILE, where the list names one: it stays right when the link order moves; or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
           continue;
         }
         const d = candidates[0]!;
@@ -326,6 +366,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     section: m.rs.name, target: m.rs.infoSection!.name, offset: hex(m.r.offset), type: m.r.type,
     typeName: arch?.relocs.get(m.r.type)?.name ?? String(m.r.type), symbol: parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name,
     object: m.res.obj, sympos: m.res.pos, newSection: klpRelaName(m.lpObj, m.rs.infoSection!.name), newSymbol: m.klpName, resolvedBy: m.by,
+    file: m.res.file ?? unitOf(lookup(parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name), m.res.obj, m.res.pos),
   }));
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);

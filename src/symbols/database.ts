@@ -30,7 +30,8 @@ export interface DbMeta {
 }
 
 const MAGIC = 'KLPSYMDB';
-const VERSION = 1;
+/** 2: a compilation unit per symbol (`file` column, `files` table). */
+const VERSION = 2;
 
 // flags byte
 const F_EXPORTED = 1, F_GPL = 2, F_HAS_ADDR = 4, F_BIND_SHIFT = 3; // bind: 0 local, 1 global, 2 weak (bits 3-4)
@@ -38,7 +39,7 @@ const F_EXPORTED = 1, F_GPL = 2, F_HAS_ADDR = 4, F_BIND_SHIFT = 3; // bind: 0 lo
 const COLUMNS = [
   ['nameOff', Uint32Array], ['object', Uint16Array], ['type', Uint8Array], ['flags', Uint8Array],
   ['pos', Uint32Array], ['corePos', Uint32Array], ['addrLo', Uint32Array], ['addrHi', Uint32Array],
-  ['section', Uint32Array], ['namespace', Uint16Array],
+  ['section', Uint32Array], ['namespace', Uint16Array], ['file', Uint32Array],
 ] as const;
 type ColumnName = (typeof COLUMNS)[number][0];
 type Columns = { [K in ColumnName]: Extract<(typeof COLUMNS)[number], readonly [K, unknown]>[1] extends new (n: number) => infer T ? T : never };
@@ -66,7 +67,11 @@ export class SymbolDb {
   readonly count: number;
   private readonly objectIndex: Map<string, number>;
 
-  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number) {
+  /** Compilation units (STT_FILE names) that symbols point into. */
+  private readonly files: readonly string[];
+
+  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[]) {
+    this.files = files;
     this.meta = meta;
     this.objects = objects;
     this.sections = sections;
@@ -99,9 +104,9 @@ export class SymbolDb {
     const nameIds = new Map<string, number>();
     const uniq: string[] = [];
     const rName: number[] = [], rObject: number[] = [], rType: number[] = [], rBind: number[] = [];
-    const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [];
+    const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [], rFile: string[] = [];
     const rAddr: Array<bigint | undefined> = [];
-    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string): void => {
+    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string, file = ''): void => {
       let id = nameIds.get(name);
       if (id === undefined) {
         id = uniq.length;
@@ -109,7 +114,7 @@ export class SymbolDb {
         nameIds.set(name, id);
       }
       rName.push(id); rObject.push(object); rType.push(type.charCodeAt(0) & 0xff); rBind.push(bind);
-      rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section);
+      rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section); rFile.push(file);
     };
     // The N-th same-named symbol of an object, in the order given; 0 when not visible.
     const counter = () => {
@@ -136,7 +141,8 @@ export class SymbolDb {
       const core = counter();
       names.forEach((name, i) => {
         const f = m.flags[i]!;
-        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!);
+        const unit = m.file?.[i] ?? 0;
+        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!, unit ? m.files[unit - 1]! : '');
       });
     }
     for (const [name, syms] of input.dumpModules ?? []) {
@@ -174,6 +180,8 @@ export class SymbolDb {
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(n)])) as unknown as Columns;
     const sectionIds = new Map<string, number>();
     const sections: string[] = [];
+    const fileIds = new Map<string, number>();
+    const files: string[] = [];
     const namespaceIds = new Map<string, number>([['', 0]]);
     const namespaces: string[] = [''];
     // Names table: each distinct name once, in sorted order.
@@ -220,6 +228,16 @@ export class SymbolDb {
       col.flags[j] = flags;
       col.pos[j] = rPos[i]!;
       col.corePos[j] = rCore[i]!;
+      const unit = rFile[i]!;
+      if (unit !== '') {
+        let fid = fileIds.get(unit);
+        if (fid === undefined) {
+          fid = files.length;
+          files.push(unit);
+          fileIds.set(unit, fid);
+        }
+        col.file[j] = fid + 1;
+      }
       const section = rSection[i]!;
       if (section === '' && objects[object]!.kind === 'vmlinux') col.section[j] = 0xffffffff;
       else {
@@ -239,7 +257,7 @@ export class SymbolDb {
       vmlinuxOrder: input.vmlinux ? input.vmlinux.order : 'none',
       exportsFrom: input.exportsFrom ?? null,
     };
-    return new SymbolDb(meta, objects, sections, namespaces, names, col, n);
+    return new SymbolDb(meta, objects, sections, namespaces, names, col, n, files);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -310,6 +328,7 @@ export class SymbolDb {
         exported: (flags & F_EXPORTED) !== 0,
         exportType: flags & F_EXPORTED ? ((flags & F_GPL ? 'EXPORT_SYMBOL_GPL' : 'EXPORT_SYMBOL') as ExportType) : null,
         namespace: flags & F_EXPORTED ? this.namespaces[c.namespace[i]!]! : null,
+        file: c.file[i]! ? this.files[c.file[i]! - 1]! : null,
       });
     }
     return out;
@@ -358,7 +377,7 @@ export class SymbolDb {
 
   serialize(): Uint8Array {
     const header = new TextEncoder().encode(JSON.stringify({
-      meta: this.meta, objects: this.objects, sections: this.sections, namespaces: this.namespaces,
+      meta: this.meta, objects: this.objects, sections: this.sections, namespaces: this.namespaces, files: this.files,
       count: this.count, namesBytes: this.names.length,
     }));
     const pad8 = (n: number): number => (n + 7) & ~7;
@@ -395,7 +414,7 @@ export class SymbolDb {
     if (version !== VERSION) throw bad(`database format version ${version}, this klpkit reads ${VERSION}`, 8);
     const hlen = dv.getUint32(12, true);
     if (16 + hlen > bytes.length) throw bad('header runs past the end of the file', 12);
-    let h: { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; count: number; namesBytes: number };
+    let h: { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; count: number; namesBytes: number };
     try {
       h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen)));
     } catch {
@@ -406,6 +425,7 @@ export class SymbolDb {
       ((o as DbObject).kind === 'vmlinux' || (o as DbObject).kind === 'module') && isStr((o as DbObject).source);
     if (typeof h !== 'object' || h === null || !Number.isSafeInteger(h.count) || h.count < 0 || !Array.isArray(h.objects) || !h.objects.every(okObject) ||
         !Array.isArray(h.sections) || !h.sections.every(isStr) || !Array.isArray(h.namespaces) || !h.namespaces.every(isStr) ||
+        !Array.isArray(h.files) || !h.files.every(isStr) ||
         !Number.isSafeInteger(h.namesBytes) || h.namesBytes < 0 || typeof h.meta !== 'object' || h.meta === null ||
         !Array.isArray(h.meta.sources) || !h.meta.sources.every(isStr) || !(h.meta.kernel === null || isStr(h.meta.kernel)) ||
         !isStr(h.meta.created) || !isStr(h.meta.vmlinuxOrder) || !(h.meta.exportsFrom === null || isStr(h.meta.exportsFrom))) {
@@ -427,11 +447,11 @@ export class SymbolDb {
     // Validate every reference once, so lookups can trust the columns.
     for (let i = 0; i < n; i++) {
       if (c.nameOff[i]! >= names.length || c.object[i]! >= h.objects.length ||
-          (c.section[i] !== 0xffffffff && c.section[i]! >= h.sections.length) || c.namespace[i]! >= h.namespaces.length) {
+          (c.section[i] !== 0xffffffff && c.section[i]! >= h.sections.length) || c.namespace[i]! >= h.namespaces.length || c.file[i]! > h.files.length) {
         throw bad(`entry ${i} refers outside its tables`);
       }
     }
     if (names.length > 0 && names[names.length - 1] !== 0) throw bad('names table is not NUL-terminated');
-    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, c, n);
+    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, c, n, h.files);
   }
 }

@@ -53,9 +53,26 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const section = new Uint16Array(all.length);
   const sections: string[] = [];
   const sectionIds = new Map<string, number>();
+  // Provenance: in .symtab an STT_FILE symbol precedes the local symbols of its compilation unit
+  // (ld -r keeps each input's run of locals together); globals follow all locals and belong to none.
+  const files: string[] = [];
+  const fileIds = new Map<string, number>();
+  const file = new Uint16Array(all.length);
+  let unit = 0;
   let n = 0;
   for (let i = 1; i < all.length; i++) {
     const y = all[i]!;
+    if (y.type === STT.FILE) {
+      let id = fileIds.get(y.name);
+      if (id === undefined && files.length < 0xfffe) {
+        id = files.length + 1;
+        files.push(y.name);
+        fileIds.set(y.name, id);
+      }
+      unit = id ?? 0;
+    } else if (y.bind !== STB.LOCAL) {
+      unit = 0;
+    }
     if (y.isUndefined) continue; // module_kallsyms_on_each_symbol skips SHN_UNDEF
     const sec = y.section;
     const core = y.name !== '' && sec !== null &&
@@ -71,9 +88,10 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
     types += elfType(elf, y, pcpu);
     flags[n] = (y.bind === STB.WEAK ? 2 : y.bind === STB.LOCAL ? 0 : 1) | (core ? MODSYM_CORE : 0);
     section[n] = sid;
+    file[n] = y.bind === STB.LOCAL && y.type !== STT.FILE ? unit : 0;
     n++;
   }
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name) };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n) };
 }
 
 /**

@@ -40,6 +40,10 @@ export interface ModuleSymbols {
   sections: string[];
   /** Symbols the module exports (its __ksymtab*). */
   exports: ExportInfo[];
+  /** Compilation units named by the module's STT_FILE symbols (Kbuild keeps them; strip may not). */
+  files: string[];
+  /** Per symbol: 1 + index into `files` of the unit a local symbol belongs to; 0 when unknown. */
+  file: Uint16Array;
 }
 
 export const MODSYM_CORE = 4;
@@ -70,6 +74,11 @@ export interface SymbolDefinition {
   binding: 'local' | 'global' | 'weak';
   /** Section name (modules; vmlinux when read from an ELF), or null. */
   section: string | null;
+  /**
+   * The compilation unit that defines it, when the source says (the STT_FILE symbol before a
+   * local symbol in .symtab), else null.
+   */
+  file: string | null;
   exported: boolean;
   exportType: ExportType | null;
   namespace: string | null;

@@ -102,8 +102,9 @@ test('ambiguous: every candidate with object, sympos and the --sym to add; --sym
   const p = r.problems[0]!;
   assert.equal(p.symbol, 'homonym');
   assert.match(p.message, /ambiguous symbol 'homonym' has 2 definitions/);
-  assert.match(p.message, /fixture_mod sympos 1 in \.text\.homonym\s+->\s+--sym homonym=fixture_mod,1/);
-  assert.match(p.message, /fixture_mod sympos 2 in \.text\.homonym\s+->\s+--sym homonym=fixture_mod,2/);
+  // Each candidate with its compilation unit, and both ways to pick it.
+  assert.match(p.message, /fixture_mod sympos 1 in \.text\.homonym from mod_a\.c\s+->\s+--sym homonym=fixture_mod,1 or --sym homonym=fixture_mod@mod_a\.c/);
+  assert.match(p.message, /fixture_mod sympos 2 in \.text\.homonym from mod_b\.c\s+->\s+--sym homonym=fixture_mod,2 or --sym homonym=fixture_mod@mod_b\.c/);
   const fixed = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 1 }]]));
   assert.deepEqual(fixed.r.problems, []);
   assert.ok(fixed.r.plan.some((x) => x.newSymbol === '.klp.sym.fixture_mod.homonym,1' && x.resolvedBy === '--sym'));
@@ -269,4 +270,28 @@ test('a module built with debug info (-g, as Kbuild builds against Debian\'s hea
   assert.deepEqual(readelfComplaints(out), []);
   assert.ok(!readelfSymbols(out).some((y) => y.name === 'fixture_relocs'));
   assert.ok(readelfRelocs(out).some((x) => x.section.startsWith('.rela.debug_info')), 'the rest of the debug info stays');
+});
+
+test('homonyms by compilation unit: find shows each one\'s file; --sym NAME=OBJ@FILE picks the sympos; a wrong unit lists them', () => {
+  const find = klp('symbols', 'find', 'homonym', '--db', dbFile);
+  assert.equal(find.status, 0, find.stderr);
+  const rows = find.stdout.split('\n').filter((l) => l.startsWith('fixture_mod'));
+  assert.equal(rows.length, 2);
+  // ld -r keeps each unit's locals after its STT_FILE symbol: mod_a.c's homonym is sympos 1, mod_b.c's 2.
+  assert.match(rows[0]!, /^fixture_mod +1 +2 .* from mod_a\.c$/);
+  assert.match(rows[1]!, /^fixture_mod +2 +2 .* from mod_b\.c$/);
+  const amb = join(dir, 'lp_ambiguous.o');
+  for (const [unit, pos] of [['mod_a.c', 1], ['mod_b.c', 2], ['test/fixtures/src/mod_b.c', 2]] as const) {
+    const r = klp('convert', amb, '--db', dbFile, '--dry-run', '--json', '--sym', `homonym=fixture_mod@${unit}`);
+    assert.equal(r.status, 0, r.stderr);
+    const plan = (JSON.parse(r.stdout) as { plan: Array<{ symbol: string; sympos: number; file: string | null; newSymbol: string }> }).plan.filter((p) => p.symbol === 'homonym');
+    assert.ok(plan.length > 0);
+    assert.ok(plan.every((p) => p.sympos === pos && p.newSymbol === `.klp.sym.fixture_mod.homonym,${pos}` && p.file === unit.split('/').pop()), unit);
+  }
+  const bare = klp('convert', amb, '--db', dbFile, '--dry-run', '--sym', 'homonym=fixture_mod,1');
+  assert.match(bare.stdout, /homonym +fixture_mod +1 .*--sym \(from mod_a\.c\)/, 'a bare sympos names the unit it picks');
+  const wrong = klp('convert', amb, '--db', dbFile, '--dry-run', '--sym', 'homonym=fixture_mod@mod_c.c');
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stderr, /--sym homonym=fixture_mod@mod_c\.c: no definition\(s\) of 'homonym' in fixture_mod come from a unit matching 'mod_c\.c'/);
+  assert.match(wrong.stderr, /fixture_mod sympos 2 in \.text\.homonym from mod_b\.c +-> +--sym homonym=fixture_mod,2/);
 });
