@@ -133,3 +133,15 @@ export function latin1Bytes(s: string): Uint8Array {
 }
 
 export const alignUp = (v: number, a: number): number => (a <= 1 ? v : Math.ceil(v / a) * a);
+
+/** Chunks (of a stream) as one array; the one chunk itself when there is only one. */
+export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

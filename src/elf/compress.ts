@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { concatBytes } from './bytes.js';
 import { ElfError } from './errors.js';
 import { decompressXz } from './xz.js';
 
@@ -54,7 +55,7 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
         chunks.push(chunk);
       });
       d.push(bytes, true);
-      return concat(chunks, total);
+      return concatBytes(chunks, total);
     }
     return await decompressXz(bytes, { file, maxBytes: max });
   } catch (e) {
@@ -65,16 +66,6 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
   }
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
 
 /** The file-name suffix Kbuild gives a module compressed this way. */
 export const COMPRESSION_SUFFIX: Record<Compression, string> = { xz: '.xz', zstd: '.zst', gzip: '.gz' };

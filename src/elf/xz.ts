@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { concatBytes } from './bytes.js';
 import type { DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 
@@ -238,14 +239,7 @@ async function xzEmbedded(stream: Uint8Array, file: string, max: number): Promis
     if (e instanceof ElfError) throw e;
     throw new ElfError('DECOMPRESS', { file, offset: 0 }, `xz data is corrupt: ${e instanceof Error ? e.message : String(e)}`, 'the compressed module is damaged; re-fetch it');
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 type XzModule = { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };

@@ -44,8 +44,10 @@ const patch = kbuild('klpkit_patch', 'patch', ['KBUILD_MODPOST_WARN=1']);
 const branchy = kbuild('klpkit_patch', 'patch-branch', ['KBUILD_MODPOST_WARN=1', 'KCFLAGS=-DKLPKIT_STATIC_BRANCH']);
 
 const convMod = kbuild('klpkit_conv_mod', 'conv_mod');
-const conv1 = kbuild('klpkit_conv1', 'conv1', ['KBUILD_MODPOST_WARN=1']);
-const conv2 = kbuild('klpkit_conv2', 'conv2', ['KBUILD_MODPOST_WARN=1']);
+// One folder, two modules (conv1.c and conv2.c include the same source with another sympos).
+kbuild('klpkit_conv', 'conv', ['KBUILD_MODPOST_WARN=1']);
+const conv1 = join(dir, 'conv', 'klpkit_conv1.ko');
+const conv2 = join(dir, 'conv', 'klpkit_conv2.ko');
 
 const db = join(dir, 'kernel.klpdb');
 const b = klp('symbols', 'build', '--vmlinuz', kernelImage(kernel), '--modules', join(dir, 'target'), '-o', db, '--quiet');
