@@ -219,9 +219,13 @@ function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', objec
     return { kind, object, name, sympos, address: null, status: 'error', detail: r.message, where };
   }
   const defs = db.lookup(name).filter((d) => d.object === object);
+  // The definition the kernel will bind to, and the compilation unit it comes from when known.
+  const picked = defs.length === 1 ? defs[0] : defs.find((d) => d.sympos === sympos);
+  const from = picked?.file ? ` (from ${picked.file})` : '';
   if (defs.length > 1) {
-    findings.push({ severity: 'note', code: 'AMBIGUOUS_BY_SYMPOS', where, message: `'${name}' has ${defs.length} definitions in ${object}: sympos ${sympos} picks one`,
+    const units = defs.filter((d) => d.file !== null).map((d) => `${d.sympos}: ${d.file}`);
+    findings.push({ severity: 'note', code: 'AMBIGUOUS_BY_SYMPOS', where, message: `'${name}' has ${defs.length} definitions in ${object}: sympos ${sympos} picks one${from}${units.length ? `; the others: ${units.filter((u) => !u.startsWith(`${sympos}:`)).join(', ')}` : ''}`,
       hint: 'check that the position still means the same function on every kernel build you ship to', kernelCatches: false });
   }
-  return { kind, object, name, sympos, address: r.address === null ? null : `0x${r.address.toString(16)}`, status: 'ok', detail: defs.length > 1 ? `position ${sympos} of ${defs.length}` : 'unique', where };
+  return { kind, object, name, sympos, address: r.address === null ? null : `0x${r.address.toString(16)}`, status: 'ok', detail: `${defs.length > 1 ? `position ${sympos} of ${defs.length}` : 'unique'}${from}`, where };
 }
