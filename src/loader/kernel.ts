@@ -307,7 +307,9 @@ export class EmulatedKernel {
         this.kernel(`livepatch: failed to initialize patch '${p.name}' for module '${name}' (-${err})`);
         this.kernel(`livepatch: patch '${p.name}' failed for module '${name}', refusing to load module '${name}'`);
         // klp_cleanup_module_patches_limited(mod, patch): the patches before the failing one are
-        // reverted (and, 6.3, cleared); per-object retires every patch's part for this module.
+        // reverted, each with the kernel's notice (kernel/livepatch/core.c), and, 6.3, cleared;
+        // per-object retires every patch's part for this module.
+        for (const q of coming.slice(0, i)) this.kernel(`livepatch: reverting patch '${q.name}' on unloading module '${name}'`);
         if (this.traits.relocs === 'per-object') for (const q of coming) this.retireObject(q, name);
         else if (this.traits.clearOnGoing) for (const q of coming.slice(0, i)) this.clearObjectRelocs(q, name, 'text_poke');
         this.setState(mod, 'GOING');

@@ -155,3 +155,33 @@ test('a patch that fails against an arriving module: the module is refused and t
     cleanup();
   }
 });
+
+test('a module refused by a second patch: the first is reverted with the kernel\'s notice (klp_cleanup_module_patches_limited)', async () => {
+  const { EmulatedKernel } = await import('../../src/loader/kernel.js');
+  const lp = join(ex, 'late-patching');
+  const good = readElf(readFileSync(join(lp, 'klpkit_patch.ko')), { path: 'klpkit_patch.ko' });
+  // A second patch of the same module, under another name, with a sympos the module does not have.
+  const bad = readElf(readFileSync(join(lp, 'klpkit_patch.ko')), { path: 'klpkit_patch2.ko' });
+  const thisModule = bad.findSectionByName('.gnu.linkonce.this_module')!;
+  const at = Buffer.from(thisModule.data).indexOf('klpkit_patch\0');
+  assert.ok(at >= 0);
+  thisModule.data.set(Buffer.from('klpkit_patch2\0'), at);
+  const sym = bad.allSymbols.find((y) => y.name === '.klp.sym.klpkit_target.get_homonym_string,2')!;
+  sym.name = '.klp.sym.klpkit_target.get_homonym_string,3';
+  const second = readElf(writeElf(bad), { path: 'klpkit_patch2.ko' });
+  for (const design of ['6.1', '6.3'] as const) {
+    const k = new EmulatedKernel(db, design);
+    assert.equal(k.insmod(good), 0);
+    assert.equal(k.insmod(second), 0, 'the second patch loads: its module is not there yet');
+    const before = k.log.length;
+    assert.equal(k.insmod(readElf(readFileSync(join(lp, 'klpkit_target.ko')), { path: 'klpkit_target.ko' })), 22);
+    // In the kernel's order: the first patch applied, the second refused, then the first reverted.
+    assert.deepEqual(k.log.slice(before).filter((l) => l.startsWith('livepatch: ')), [
+      "livepatch: applying patch 'klpkit_patch' to loading module 'klpkit_target'",
+      "livepatch: symbol position 3 for symbol 'get_homonym_string' in object 'klpkit_target' not found",
+      "livepatch: failed to initialize patch 'klpkit_patch2' for module 'klpkit_target' (-22)",
+      "livepatch: patch 'klpkit_patch2' failed for module 'klpkit_target', refusing to load module 'klpkit_target'",
+      "livepatch: reverting patch 'klpkit_patch' on unloading module 'klpkit_target'",
+    ], design);
+  }
+});
