@@ -82,11 +82,8 @@ export function registerCheck(program: Command): void {
         verdicts.push({ design: d, errors });
         const seen = new Set(r.findings.map((f) => `${f.code}\0${f.where}\0${f.message}`));
         for (const f of errors) {
-          if (f.code === 'EMULATOR' || own === r) {
-            if (!seen.has(`${f.code}\0${f.where}\0${f.message}`)) r.findings.push(f);
-          } else if (!seen.has(`${f.code}\0${f.where}\0${f.message}`)) {
-            r.findings.push({ ...f, where: `design ${d} (kernel rules ${rulesOf(d)}): ${f.where}` });
-          }
+          if (seen.has(`${f.code}\0${f.where}\0${f.message}`)) continue;
+          r.findings.push(f.code === 'EMULATOR' || own === r ? f : { ...f, where: `design ${d} (kernel rules ${rulesOf(d)}): ${f.where}` });
         }
       }
       if (opts.html) {

@@ -23,8 +23,8 @@ export function outputPath(input: string, opts: { output?: string | undefined; i
  * replaced by a `.ko.xz`); `-o` follows the name it is given (`-o out.ko.zst` compresses,
  * `-o out.ko` does not), as `make modules_install` names its files.
  */
-export function outputCompression(output: string, inPlace: boolean | undefined, input: string | undefined): Compression | undefined {
-  return inPlace ? (input as Compression | undefined) : compressionOfName(output);
+export function outputCompression(output: string, inPlace: boolean | undefined, input: Compression | undefined): Compression | undefined {
+  return inPlace ? input : compressionOfName(output);
 }
 
 /** An input of a command: the option that named it (for the message) and its path. */

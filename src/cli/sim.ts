@@ -65,11 +65,14 @@ export function registerSim(program: Command): void {
       const given = opts.db || opts.vmlinuz || opts.kallsyms || opts.systemMap || opts.vmlinux || opts.symbolsKlp || opts.symvers || opts.modules;
       const db = given || !file ? await dbFromOptions(opts) : await scenarioDb(sc);
       const files = await readScenarioFiles(sc);
-      const runs = designs.map((d) => runScenario(sc, d, db, files));
+      // Refused before any design runs: the report would replace an input.
       if (opts.html) {
         refuseInputs(opts.html, '--html', [{ flag: 'the scenario', path: file }, { flag: '--modules-dep', path: sc.modulesDep },
           ...sourceInputs(opts), ...sourceInputs(sc.symbols).map((i) => ({ ...i, flag: `the scenario's ${i.flag.slice(2)} line` })),
           ...[...files.bytes.keys()].map((p) => ({ flag: 'module', path: p }))]);
+      }
+      const runs = designs.map((d) => runScenario(sc, d, db, files));
+      if (opts.html) {
         await writeFileAtomic(opts.html, Buffer.from(renderSimHtml([{ scenario: sc, runs }]), 'utf8'));
       }
       if (opts.json) {

@@ -340,14 +340,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // Without export data for vmlinux, every vmlinux reference looks non-exported: calls to
   // __fentry__, _printk or klp_enable_patch would become livepatch relocations, which the kernel
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
-  if (db.hasObject('vmlinux') && db.exportCount('vmlinux') === 0) {
-    const guessed = moves.filter((m) => m.res.obj === 'vmlinux' && m.by === 'unique');
-    if (guessed.length > 0) {
-      const names = [...new Set(guessed.map((m) => parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name))];
-      problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${hex(guessed[0]!.r.offset)}`,
-        message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
-        hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
-    }
+  const guessed = moves.filter((m) => m.res.obj === 'vmlinux' && m.by === 'unique');
+  if (guessed.length > 0 && !db.hasExports('vmlinux')) {
+    const names = [...new Set(guessed.map((m) => parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name))];
+    problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${hex(guessed[0]!.r.offset)}`,
+      message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
+      hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
   }
 
   // Objects named by relocations must be objects the patch declares, or the kernel never applies

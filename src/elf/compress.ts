@@ -66,7 +66,6 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
   }
 }
 
-
 /** The file-name suffix Kbuild gives a module compressed this way. */
 export const COMPRESSION_SUFFIX: Record<Compression, string> = { xz: '.xz', zstd: '.zst', gzip: '.gz' };
 

@@ -4,6 +4,7 @@
  * style: callers never compute sh_link, sh_info or indices themselves).
  */
 import { ByteReader, cString } from './bytes.js';
+import type { Compression } from './compress.js';
 import { SHF, SHN, SHT, SIZES, STB, STT } from './constants.js';
 import { ElfError } from './errors.js';
 import { ElfSymbol, Section, type ElfHeader, type ElfIdent, type GroupInfo, type Relocation } from './model.js';
@@ -23,14 +24,14 @@ export class ElfFile {
   /** The section-name string table. */
   shstrtab: Section | null;
   /** How the input was compressed, if it was ('xz', 'zstd', 'gzip'). */
-  readonly compression: string | undefined;
+  readonly compression: Compression | undefined;
 
   /** @internal */
   readonly reader: ByteReader;
 
   constructor(init: {
     path: string; ident: ElfIdent; header: ElfHeader; sections: Section[]; source: Uint8Array;
-    programHeaders: Uint8Array; shstrtab: Section | null; reader: ByteReader; compression?: string | undefined;
+    programHeaders: Uint8Array; shstrtab: Section | null; reader: ByteReader; compression?: Compression | undefined;
   }) {
     this.path = init.path;
     this.ident = init.ident;

@@ -119,17 +119,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
     try {
       await fh.write(bytes);
       if (st) {
-        // open() applied the umask: set the exact mode, then the owner (root may replace a file
-        // it does not own; it must come back as it was).
-        await fh.chmod(st.mode & 0o7777);
+        // The owner first (root may replace a file it does not own; it must come back as it
+        // was), then the exact mode: open() applied the umask, and chown clears set-id bits.
         if (st.uid !== process.getuid?.() || st.gid !== process.getgid?.()) {
           await fh.chown(st.uid, st.gid).catch((e: unknown) => {
             throw new ElfError('WRITE', { file: path }, `cannot keep the owner ${st.uid}:${st.gid} of the file it replaces (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`,
               'write to another file with -o, or run as the owner');
           });
-          // chown clears set-id bits; put the mode back.
-          await fh.chmod(st.mode & 0o7777);
         }
+        await fh.chmod(st.mode & 0o7777);
       }
     } finally {
       await fh.close();

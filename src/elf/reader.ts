@@ -6,6 +6,7 @@
  * hostile file gets an ElfError naming the place, never a RangeError or a huge allocation.
  */
 import { ByteReader, cString } from './bytes.js';
+import type { Compression } from './compress.js';
 import { SHF, SHN, SHT, SIZES } from './constants.js';
 import { ElfError } from './errors.js';
 import { ElfFile } from './file.js';
@@ -15,7 +16,7 @@ export interface ReadOptions {
   /** Shown in errors and listings; '<memory>' when absent. */
   path?: string;
   /** Recorded on the result when the bytes were decompressed from a .ko.xz/.zst/.gz. */
-  compression?: string;
+  compression?: Compression;
 }
 
 export const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46] as const;

@@ -55,7 +55,7 @@ function u32le(n: number): number[] {
 
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
-interface Block { headerSize: number; compressedSize: number; uncompressedSize: number; bcj: boolean; lzma2Props: number[]; propsAt: number; start: number }
+interface Block { headerSize: number; compressedSize: number; uncompressedSize: number; bcj: boolean; dictProp: number; propsAt: number; start: number }
 
 /**
  * Decompress one .xz stream, which may use the x86 BCJ filter. `bytes` may carry trailing data
@@ -119,7 +119,7 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
     if (last.props.length !== 1 || last.props[0]! > 40) throw bad(last.at, 'bad LZMA2 dictionary size');
     const compressedSize = unpadded.value - headerSize - checkSize;
     if (compressedSize <= 0) throw bad(blockStart, 'bad unpadded size in index');
-    blocks.push({ headerSize, compressedSize, uncompressedSize: unc.value, bcj, lzma2Props: [neededDictProp(last.props[0]!, unc.value)], propsAt: last.at, start: blockStart });
+    blocks.push({ headerSize, compressedSize, uncompressedSize: unc.value, bcj, dictProp: neededDictProp(last.props[0]!, unc.value), propsAt: last.at, start: blockStart });
     blockStart += unpadded.value + pad4(unpadded.value);
   }
   if (blockStart !== indexStart) throw bad(blockStart, 'blocks do not end where the index starts');
@@ -127,7 +127,7 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
   const max = opts.maxBytes ?? Infinity;
   if (total > max) throw new ElfError('TOO_LARGE', { file, offset: 0 }, `xz data decompresses to more than ${max} bytes`);
   for (const b of blocks) {
-    if (dictSize(b.lzma2Props[0]!) > XZ_EMBEDDED_DICT_MAX) {
+    if (dictSize(b.dictProp) > XZ_EMBEDDED_DICT_MAX) {
       throw new ElfError('UNSUPPORTED', { file, offset: b.start },
         `xz block of ${b.uncompressedSize} bytes needs a dictionary above the decoder's ${XZ_EMBEDDED_DICT_MAX} bytes`,
         'decompress it with `xz -d` and give the plain file');
@@ -141,8 +141,8 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
     // the stream's own CRCs.
     const stream = bytes.slice(0, footer + 12);
     for (const b of blocks) {
-      if (stream[b.propsAt] === b.lzma2Props[0]) continue;
-      stream[b.propsAt] = b.lzma2Props[0]!;
+      if (stream[b.propsAt] === b.dictProp) continue;
+      stream[b.propsAt] = b.dictProp;
       const crcAt = b.start + b.headerSize - 4;
       new DataView(stream.buffer, stream.byteOffset).setUint32(crcAt, crc32(stream.subarray(b.start, crcAt)), true);
     }
@@ -157,7 +157,7 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
   parts.push(new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, ...flagsNone, ...u32le(crc32(new Uint8Array(flagsNone)))]));
   const records: number[] = [];
   for (const b of blocks) {
-    const body = [0x00, FILTER_LZMA2, ...vli(b.lzma2Props.length), ...b.lzma2Props]; // flags: 1 filter, no sizes
+    const body = [0x00, FILTER_LZMA2, 1, b.dictProp]; // flags: 1 filter, no sizes
     const size = Math.ceil((body.length + 1 + 4) / 4) * 4;
     const header = new Uint8Array(size);
     header[0] = size / 4 - 1;

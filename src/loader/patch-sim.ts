@@ -41,12 +41,9 @@ export function splitForDesign(elf: ElfFile, design: Design): string[] {
 }
 
 export function simulatePatchLoad(db: SymbolDb, design: Design, elf: ElfFile): PatchSimulation {
-  // A private copy: insmod must not see (or leave) edits, and per-object designs split it first.
-  const copy = readElf(writeElf(elf), { path: elf.path });
-  const notes: SimEvent[] = splitForDesign(copy, design).map((text) => ({ stage: 'insmod', kind: 'trace', text }));
-  const k = new EmulatedKernel(db, design);
-  const status = k.insmod(copy);
-  return { design, summary: DESIGN_TRAITS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips };
+  // The patch alone: no order to report.
+  const { order: _order, ...alone } = simulateLoads(db, design, [elf]);
+  return alone;
 }
 
 /**
@@ -60,6 +57,7 @@ export function simulateLoads(db: SymbolDb, design: Design, files: readonly ElfF
   let status = 0;
   const order: string[] = [];
   for (const elf of files) {
+    // A private copy: insmod must not see (or leave) edits, and per-object designs split it first.
     const copy = readElf(writeElf(elf), { path: elf.path });
     notes.push(...splitForDesign(copy, design).map((text): SimEvent => ({ stage: 'insmod', kind: 'trace', text })));
     order.push(moduleName(copy) ?? copy.path);

@@ -352,17 +352,16 @@ export class SymbolDb {
   }
 
   /**
-   * How many symbols an object exports. No kernel exports nothing: zero for vmlinux means the
+   * Does an object export anything? No kernel exports nothing: false for vmlinux means the
    * database was built without export data for it (a bare kallsyms dump of a kernel whose dump has
    * no `__ksymtab_` lines, a System.map without --symvers).
    */
-  exportCount(object: string): number {
+  hasExports(object: string): boolean {
     const o = this.objectIndex.get(object);
-    if (o === undefined) return 0;
-    let n = 0;
+    if (o === undefined) return false;
     const c = this.col;
-    for (let i = 0; i < this.count; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) n++;
-    return n;
+    for (let i = 0; i < this.count; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) return true;
+    return false;
   }
 
   /** Number of definitions per object. */
