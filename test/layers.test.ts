@@ -33,3 +33,21 @@ test('every import goes to the same folder or a lower layer (elf < arch < symbol
   }
   assert.deepEqual(wrong, []);
 });
+
+test('the emulator\'s files carry the kernel functions docs/loader.md says they model', () => {
+  const doc = readFileSync(join(ROOT, 'docs/loader.md'), 'utf8');
+  const table = doc.slice(doc.indexOf('| file | models | functions |'), doc.indexOf('`EmulatedKernel.insmod()` runs'));
+  const rows = [...table.matchAll(/^\| `([a-z-]+\.ts)`[^|]*\| [^|]*\| ([^|]*) \|$/gm)];
+  assert.ok(rows.length >= 4, 'the table of files and functions is in docs/loader.md');
+  const missing: string[] = [];
+  for (const [, file, functions] of rows) {
+    const text = readFileSync(join(ROOT, 'src/loader', file!), 'utf8');
+    if (file === 'kernel.ts') continue; // its row names the entry points, not kernel functions
+    for (const [, fn] of functions!.matchAll(/`([a-z]+_[a-z_]+)`/g)) {
+      // layout_sections lives in layout.ts, named in the row of the stage that calls it.
+      const where = fn === 'layout_sections' ? readFileSync(join(ROOT, 'src/loader/layout.ts'), 'utf8') : text;
+      if (!new RegExp(`function ${fn}\\(`).test(where)) missing.push(`${file}: ${fn}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});

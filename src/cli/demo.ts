@@ -12,7 +12,7 @@ import { checkModule } from '../check/check.js';
 import { convertModule } from '../convert/convert.js';
 import { loadElf, writeFileAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
-import { DESIGNS } from '../loader/designs.js';
+import { DESIGNS } from '../loader/designs/index.js';
 import { simulatePatchLoad } from '../loader/patch-sim.js';
 import { parseScenario, readScenarioFiles, runScenario } from '../loader/scenario.js';
 import { renderSimTable } from '../report/sim-text.js';

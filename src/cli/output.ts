@@ -1,6 +1,6 @@
 /** What commands that rewrite a module share: where the result goes, and how refusals are told. */
 import { realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { sep } from 'node:path';
 import type { Problem } from '../convert/convert.js';
 import { compressionOfName, type Compression } from '../elf/compress.js';
 import { UsageError } from '../errors.js';

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import { DESIGNS, parseDesign, type Design } from '../loader/designs.js';
+import { DESIGNS, parseDesign, type Design } from '../loader/designs/index.js';
 import { parseScenario, parseStep, readScenarioFiles, runScenario, ScenarioError, type Scenario } from '../loader/scenario.js';
 import { renderSimText } from '../report/sim-text.js';
 import { renderSimHtml } from '../report/sim-html.js';

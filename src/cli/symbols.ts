@@ -1,7 +1,6 @@
 /** `klp symbols build|find|export|info`: the symbol database. */
 import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import { readInputFile, writeFileAtomic } from '../elf/load.js';
-import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import { buildDatabase } from '../symbols/build.js';
 import { SymbolDb } from '../symbols/database.js';

@@ -60,7 +60,7 @@ export function loaderFlags(s: Section, perObject = false): bigint {
   return f;
 }
 
-export function layoutSections(elf: ElfFile, perObject = false): ModuleLayout {
+export function layout_sections(elf: ElfFile, perObject = false): ModuleLayout {
   const placement = new Map<Section, { layout: string; offset: number }>();
   const groups = new Map<string, Section[]>([['core', []], ['init', []]]);
   for (const s of elf.sections) {

@@ -2,19 +2,18 @@
  * The module loader's stages that place a module in memory and link it (kernel/module/main.c,
  * 6.1): layout_and_allocate (layout_sections, module_alloc, move_module's memcpy of every
  * allocated section), simplify_symbols and apply_relocations, plus the relocation writer that
- * the livepatch core shares with it (apply_relocate_add). kernel.ts runs them in order, with the
- * later stages (module_finalize, complete_formation, the COMING notifiers, init) and the
- * livepatch core around them, per design.
+ * the livepatch core shares with it (apply_relocate_add, arch/x86/kernel/module.c). main.ts runs
+ * them in order, with the later stages and the livepatch core around them.
  */
 import type { KernelVersion } from '../kernel-version.js';
 import { archForMachine } from '../arch/index.js';
 import type { Arch } from '../arch/types.js';
-import { SHF, SHN, STB } from '../elf/constants.js';
+import { SHN, STB } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Relocation, Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import { moduleExports } from '../symbols/module-symbols.js';
-import { layoutSections, loaderFlags, type LayoutPart, type ModuleLayout } from './layout.js';
+import { layout_sections, type LayoutPart, type ModuleLayout } from './layout.js';
 import { RW_NX, type Memory, type Region, type Writer } from './memory.js';
 
 export interface KernelEnv {
@@ -49,8 +48,18 @@ export interface LoadedModule {
   exports: Map<string, bigint>;
 }
 
-/** A failed stage: the errno insmod reports and the kernel's messages. */
-export interface StageError { errno: string; kind: string; messages: string[] }
+/**
+ * A failed stage: the errno insmod reports and the kernel's messages (its exact words), and for a
+ * relocation the place the kernel does not print: module, relocation section, index in it.
+ */
+export interface StageError {
+  errno: string;
+  kind: string;
+  messages: string[];
+  at?: { module: string; section: string; index: number };
+}
+
+export const isStageError = (x: unknown): x is StageError => typeof x === 'object' && x !== null && 'errno' in x;
 
 function partRegions(env: KernelEnv, module: string, key: string, p: LayoutPart): Array<[string, Region]> {
   const base = env.allocModule(module, key, p.size);
@@ -66,9 +75,9 @@ function partRegions(env: KernelEnv, module: string, key: string, p: LayoutPart)
 export const MAX_LAYOUT = 256 * 1024 * 1024;
 
 /** layout_and_allocate + move_module: memory for every layout, each section's bytes copied in. */
-export function allocateModule(elf: ElfFile, env: KernelEnv, perObject: boolean): LoadedModule | StageError {
+export function move_module(elf: ElfFile, env: KernelEnv, perObject: boolean): LoadedModule | StageError {
   const name = moduleName(elf) ?? '?';
-  const layout = layoutSections(elf, perObject);
+  const layout = layout_sections(elf, perObject);
   const total = layout.core.size + layout.init.size + [...layout.klp.values()].reduce((a, p) => a + p.size, 0);
   if (!Number.isSafeInteger(total) || total > MAX_LAYOUT) {
     return { errno: 'ENOMEM', kind: 'alloc', messages: [`${name}: module_alloc: a layout of ${total} bytes is more than the emulator holds (${MAX_LAYOUT} bytes); check the sections' sizes`] };
@@ -97,7 +106,7 @@ export function freeModule(mod: LoadedModule, memory: Memory): void {
 }
 
 /** simplify_symbols: every unknown symbol is reported before the load fails. */
-export function simplifySymbols(mod: LoadedModule, env: KernelEnv): StageError | undefined {
+export function simplify_symbols(mod: LoadedModule, env: KernelEnv): StageError | undefined {
   const { elf, layout, name } = mod;
   let percpuBase = 0n;
   if (layout.percpu && layout.percpu.size > 0) percpuBase = env.allocPercpu(layout.percpu.size, Number(layout.percpu.addralign || 1n));
@@ -160,7 +169,7 @@ export function describeReloc(mod: LoadedModule, rs: Section, r: Relocation, arc
  * apply_relocate_add() for one relocation section of `mod`, with S taken from `value` (undefined
  * stops with the error it returned). Returns how many relocations were written, or the error.
  */
-export function writeRelocations(
+export function apply_relocate_add(
   mod: LoadedModule, rs: Section, arch: Arch, env: KernelEnv, stage: string, by: Writer,
   value: (r: Relocation) => bigint | StageError,
 ): number | StageError {
@@ -175,40 +184,25 @@ export function writeRelocations(
   const fast = arch.applyRelaInPlace && home && !env.memory.record && home.region.perms.w && !home.region.perms.x ? home : undefined;
   const dv = fast ? new DataView(fast.region.bytes.buffer, fast.region.bytes.byteOffset, fast.region.bytes.byteLength) : undefined;
   let n = 0;
-  for (const r of relocs) {
+  for (const [index, r] of relocs.entries()) {
     const S = value(r);
-    if (typeof S !== 'bigint') return S;
+    if (typeof S !== 'bigint') return { ...S, at: { module: mod.name, section: rs.name, index } };
     const loc = base + r.offset;
     if (fast && arch.applyRelaInPlace!(fast.region.bytes, dv!, fast.off + Number(r.offset), r.type, S + r.addend, loc)) {
       if (r.type !== 0) n++;
       continue;
     }
     const out = arch.applyRela!({ type: r.type, val: S + r.addend, loc, module: mod.name, read: (size) => env.memory.read(loc, size) }, env.kernel);
-    if (!out.ok) return { errno: out.errno, kind: out.kind, messages: out.messages.map((m) => (m.startsWith('x86/modules:') || m.startsWith('overflow') || m.startsWith('`') ? `module: ${m}` : m)) };
+    if (!out.ok) {
+      const messages = out.messages.map((m) => (m.startsWith('x86/modules:') || m.startsWith('overflow') || m.startsWith('`') ? `module: ${m}` : m));
+      return { errno: out.errno, kind: out.kind, messages, at: { module: mod.name, section: rs.name, index } };
+    }
     if ('bytes' in out) {
       env.memory.write(loc, out.bytes, stage, by, env.memory.record ? describeReloc(mod, rs, r, arch) : '');
       n++;
     }
   }
   return n;
-}
-
-/**
- * apply_relocations: every REL/RELA section whose target is allocated. Livepatch relocation
- * sections go to `klp`, which applies them (returning a count or an error) or skips them.
- */
-export function applyRelocations(
-  mod: LoadedModule, arch: Arch, env: KernelEnv, klp: (rs: Section) => number | StageError,
-): number | StageError {
-  let applied = 0;
-  for (const rs of mod.elf.sections) {
-    if (!rs.isRelocation || !rs.infoSection || !(loaderFlags(rs.infoSection) & SHF.ALLOC)) continue;
-    if (!mod.sectionAddr.has(rs.infoSection)) continue;
-    const n = rs.isLivepatchRela ? klp(rs) : writeRelocations(mod, rs, arch, env, 'apply_relocations', 'memcpy', (r) => mod.symbolValue.get(r.symbol) ?? 0n);
-    if (typeof n !== 'number') return n;
-    applied += n;
-  }
-  return applied;
 }
 
 /** Exports (find_symbol looks them up in the module's __ksymtab once it is formed). */

@@ -9,7 +9,7 @@ import { readElf } from '../elf/reader.js';
 import { writeElf } from '../elf/writer.js';
 import { splitModule } from '../convert/split.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { DESIGN_TRAITS, type Design } from './designs.js';
+import { DESIGN_HOOKS, type Design } from './designs/index.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
 
 export interface PatchSimulation {
@@ -31,7 +31,7 @@ export interface PatchSimulation {
  * memory (the ElfFile is edited; the loader reads the edited model). Returns what it did, for the log.
  */
 export function splitForDesign(elf: ElfFile, design: Design): string[] {
-  if (DESIGN_TRAITS[design].relocs !== 'per-object' || !isLivepatchModule(elf)) return [];
+  if (!DESIGN_HOOKS[design].perObject || !isLivepatchModule(elf)) return [];
   const name = moduleName(elf) ?? elf.path;
   const r = splitModule(elf);
   return [
@@ -67,5 +67,5 @@ export function simulateLoads(db: SymbolDb, design: Design, files: readonly ElfF
       break;
     }
   }
-  return { design, summary: DESIGN_TRAITS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips, order };
+  return { design, summary: DESIGN_HOOKS[design].summary, status, log: k.log, events: [...notes, ...k.events], violations: k.violations, flips: k.flips, order };
 }

@@ -21,7 +21,7 @@ import { maybeDecompress } from '../elf/compress.js';
 import { moduleName } from '../elf/module.js';
 import { clip, UsageError } from '../errors.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { DESIGN_TRAITS, parseDesign, type Design } from './designs.js';
+import { DESIGN_HOOKS, parseDesign, type Design } from './designs/index.js';
 import { EmulatedKernel, type SimEvent } from './kernel.js';
 import type { PermChange, WriteRecord } from './memory.js';
 import { archOf, relocatedBytes } from './module-loader.js';
@@ -384,7 +384,7 @@ export function simulate(sc: Scenario, design: Design, db: SymbolDb, files: Scen
   }
   const violations = k.memory.writes.filter((w) => w.violation);
   const run: DesignRun = {
-    design, summary: DESIGN_TRAITS[design].summary, steps, violations, permChanges: k.memory.permChanges, flips: k.flips, textPokes: k.textPokes, unsplit: [...k.unsplit],
+    design, summary: DESIGN_HOOKS[design].summary, steps, violations, permChanges: k.memory.permChanges, flips: k.flips, textPokes: k.textPokes, unsplit: [...k.unsplit],
     passed: steps.every((s) => s.expects.every((x) => x.ok)),
   };
   return { run, kernel: k };

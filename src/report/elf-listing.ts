@@ -4,7 +4,7 @@
  */
 import { relocTypeName } from '../arch/index.js';
 import {
-  bindName, EM, machineName, SHF, SHN, SHT, sectionTypeName, symTypeName, visibilityName,
+  bindName, EM, machineName, SHF, SHN, sectionTypeName, symTypeName, visibilityName,
 } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readElf } from '../../src/elf/index.js';
 import { moduleName } from '../../src/elf/module.js';
-import type { Design } from '../../src/loader/designs.js';
+import type { Design } from '../../src/loader/designs/index.js';
 import { parseScenario, readScenarioFiles, runScenario, type Scenario } from '../../src/loader/scenario.js';
 import type { SymbolDb } from '../../src/symbols/database.js';
 import { ROOT } from '../helpers/tools.js';

@@ -10,7 +10,7 @@ import { convertModule } from '../../src/convert/convert.js';
 import { splitModule } from '../../src/convert/split.js';
 import { readElf, writeElf } from '../../src/elf/index.js';
 import type { ElfFile } from '../../src/elf/file.js';
-import { DESIGNS, type Design } from '../../src/loader/designs.js';
+import { DESIGNS, type Design } from '../../src/loader/designs/index.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
 import { readAlternatives } from '../../src/loader/alternatives.js';
 import { fixtureDb } from '../helpers/fixture-db.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DESIGNS } from '../../src/loader/designs.js';
+import { DESIGNS } from '../../src/loader/designs/index.js';
 import type { EmulatedKernel } from '../../src/loader/kernel.js';
 import { parseScenario, readScenarioFiles, simulate, ScenarioError, type Scenario } from '../../src/loader/scenario.js';
 import { buildDatabase } from '../../src/symbols/build.js';

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { splitModule } from '../../src/convert/split.js';
 import { ElfError, readElf, writeElf } from '../../src/elf/index.js';
-import { DESIGNS } from '../../src/loader/designs.js';
+import { DESIGNS } from '../../src/loader/designs/index.js';
 import { EmulatedKernel, ERRNO } from '../../src/loader/kernel.js';
 import { moduleName } from '../../src/elf/module.js';
 import { parseScenario, ScenarioError } from '../../src/loader/scenario.js';

@@ -1,0 +1,51 @@
+/**
+ * The one interface every design implements: what it does at each point where the module loader
+ * (kernel/module/main.c) or the livepatch core (kernel/livepatch/core.c) meets a livepatch part.
+ * main.ts and livepatch-core.ts run the stages the kernels share and call these hooks; one design
+ * is one file of this folder, so reading a design means reading one file.
+ */
+import type { KernelVersion } from '../../kernel-version.js';
+import type { Arch } from '../../arch/types.js';
+import type { Section } from '../../elf/model.js';
+import type { KlpObjectInfo } from '../../klp/objects.js';
+import type { EmulatedKernel } from '../kernel.js';
+import type { KlpPatch } from '../livepatch-core.js';
+import type { LoadedModule, StageError } from '../module-loader.js';
+
+export type Design = '4.x' | '6.1' | '6.3' | 'per-object' | 'per-object-ro';
+
+export interface DesignHooks {
+  readonly name: Design;
+  /** Kernel version whose messages and name rules apply. */
+  readonly kernel: KernelVersion;
+  readonly summary: string;
+  /** layout_sections(): each object's `.klp.*.<obj>` sections laid out in page-aligned parts of their own. */
+  readonly perObject: boolean;
+  /**
+   * apply_relocations(), for a SHF_RELA_LIVEPATCH section of the module being loaded: write it
+   * now (the count) or leave it to the livepatch core or to the object's arrival (0).
+   */
+  applyKlpRela(k: EmulatedKernel, owner: KlpPatch, rs: Section, arch: Arch): number | StageError;
+  /**
+   * apply_relocations() of any module, after its own relocations: the loaded patches' parts for
+   * it. Returns an errno when the module is refused (its memory is freed by the hook).
+   */
+  applyComingRelocations?(k: EmulatedKernel, mod: LoadedModule, arch: Arch): number | undefined;
+  /** post_relocation() -> module_finalize(), after the module's own alternatives. */
+  moduleFinalize?(k: EmulatedKernel, mod: LoadedModule, patch: KlpPatch | undefined): void;
+  /** complete_formation(), after module_enable_ro(mod, false) of the module's own text and rodata. */
+  completeFormation?(k: EmulatedKernel, mod: LoadedModule, patch: KlpPatch | undefined): void;
+  /** do_init_module(), after module_enable_ro(mod, true) of the module's own ro_after_init. */
+  enableRoAfterInit?(k: EmulatedKernel, mod: LoadedModule, patch: KlpPatch | undefined): void;
+  /**
+   * klp_init_object_loaded(): the livepatch relocations (and, before 5.8, arch fix-ups) the
+   * livepatch core writes for `obj`. Returns 0 or an errno, with the kernel's message printed.
+   */
+  initObjectRelocs(k: EmulatedKernel, p: KlpPatch, obj: KlpObjectInfo, target: LoadedModule | undefined): number;
+  /** klp_enable_patch() never reaches a section of an undeclared object, unless this says the loader applied it. */
+  appliedByLoader(obj: string): boolean;
+  /** klp_cleanup_module_patches_limited(), for each patch reverted on the departing object `name`. */
+  objectGoing(k: EmulatedKernel, q: KlpPatch, name: string): void;
+  /** klp_module_coming() failed for patch `p` on `name`, after the patches before it were reverted. */
+  comingFailed?(k: EmulatedKernel, p: KlpPatch, name: string): void;
+}

@@ -1,0 +1,175 @@
+/**
+ * The seed's proposal (shared/design/per-object-loader.md): a livepatch module's per-object parts
+ * (`.klp.text.<obj>` and its rodata/data, `.klp.rela.<obj>.*`, `.klp.arch.<obj>.*`) are handled by
+ * the module loader at its own stages, on the patch's side for objects already present and on
+ * the object's side when it arrives later: relocations at apply_relocations(), arch entries at
+ * module_finalize(), permissions at module_enable_ro(). klp_module_coming() only enables. When
+ * the object goes its parts are released, so a reload starts clean. A patch that is not split
+ * keeps 6.3's path (text_poke on arrival, cleared on going).
+ *
+ * Two variants: `per-object` leaves an absent object's parts RW+NX (never executable, never
+ * written while executable); `per-object-ro` keeps them RO+NX (Petr Mladek's request), at the cost
+ * of one flip when the object arrives and one when it goes.
+ *
+ * The functions below are named as the kernel series in kernel/ names its hooks.
+ */
+import type { Arch } from '../../arch/types.js';
+import type { Section } from '../../elf/model.js';
+import { parseKlpRelaObject } from '../../klp/names.js';
+import { applyAlternatives, readAlternatives } from '../alternatives.js';
+import type { EmulatedKernel } from '../kernel.js';
+import { klpArchSections, klpRelaSections, klp_apply_section_relocs, klp_clear_object_relocs, patchesFor, type KlpPatch } from '../livepatch-core.js';
+import { RO_NX, RO_X, RW_NX, type Perms, type PermChange, type Writer } from '../memory.js';
+import { freeModule, isStageError, type LoadedModule, type StageError } from '../module-loader.js';
+import type { DesignHooks } from './hooks.js';
+
+/**
+ * How a patch's relocations for `obj` reach their target: a split patch's targets are its own
+ * `.klp.*.<obj>` parts, writable while the object arrives (memcpy); a patch built without
+ * -ffunction-sections keeps them in its core text, read-only since it was formed, so the design
+ * takes 6.3's path for them (text_poke, and text_poke again to clear them when the object goes):
+ * every existing livepatch keeps working, at the cost of late text pokes.
+ */
+function klp_object_writer(k: EmulatedKernel, p: KlpPatch, rs: Section, obj: string): Writer {
+  const addr = p.mod.sectionAddr.get(rs.infoSection!);
+  const inPart = addr !== undefined && [...p.mod.regions.entries()].some(([key, r]) =>
+    key.startsWith(`klp.${obj}.`) && addr >= r.base && addr < r.base + BigInt(r.bytes.length));
+  if (inPart) return 'memcpy';
+  const key = `${p.name}:${obj}`;
+  if (!k.unsplit.has(key)) {
+    k.unsplit.add(key);
+    k.trace(`${p.name}: ${rs.name} targets ${rs.infoSection!.name}, not a .klp part of ${obj} (the patch is not split): written with text_poke, as 6.3 does`);
+  }
+  return 'text_poke';
+}
+
+/**
+ * Set the permissions of a patch's per-object text, rodata and arch entries for `obj`: all the
+ * same, or 'present' (text RO+X, the rest RO+NX, as module_enable_ro() leaves a formed object).
+ */
+function klp_protect_object(k: EmulatedKernel, mod: LoadedModule, obj: string, to: Perms | 'present', kind: PermChange['kind']): void {
+  for (const part of ['text', 'rodata', 'ro_after_init']) {
+    k.protect(mod, `klp.${obj}.${part}`, to !== 'present' ? to : part === 'text' ? RO_X : RO_NX, kind);
+  }
+}
+
+/** module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object. */
+function klp_apply_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
+  for (const s of klpArchSections(p, obj)) {
+    const special = s.name.slice(`.klp.arch.${obj}.`.length);
+    if (special === '__jump_table') {
+      k.jumpLabels.addModule(p.mod, s, k.stage, (a) => k.within(p.mod, a));
+    } else if (special === '.altinstructions') {
+      applyAlternatives(k.memory, p.mod, s, k.stage, (m) => k.trace(m));
+    } else if (special !== '.altinstr_replacement') {
+      k.trace(`${p.name}: ${s.name}: ${special} entries for ${obj} processed (their instruction bytes are not modelled)`);
+    }
+  }
+}
+
+/** Put back the compiled bytes of a patched site (from the section's file contents). */
+function restore(k: EmulatedKernel, p: KlpPatch, at: bigint, size: number, what: string): void {
+  for (const [s, base] of p.mod.sectionAddr) {
+    if (s.isNobits || at < base || at + BigInt(size) > base + BigInt(s.size)) continue;
+    const off = Number(at - base);
+    k.memory.write(at, s.data.subarray(off, off + size), k.stage, 'memcpy', `${p.name}: ${what} at 0x${at.toString(16)} restored`);
+    return;
+  }
+}
+
+/** Undo klp_apply_object_arch when the object goes: unlink the sites and restore their compiled bytes. */
+function klp_revert_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
+  for (const s of klpArchSections(p, obj)) {
+    if (s.name.endsWith('..altinstructions')) {
+      for (const a of readAlternatives(k.memory, p.mod, s)) restore(k, p, a.instr, a.instrlen, 'alternative');
+      continue;
+    }
+    if (!s.name.endsWith('.__jump_table')) continue;
+    for (const site of k.jumpLabels.readEntries(p.mod, s)) restore(k, p, site.code, 5, 'jump label');
+    k.jumpLabels.delModule(p.name, s.name);
+  }
+}
+
+/**
+ * A patch's part for an object that goes (or failed to arrive) is released: RW+NX, its
+ * relocations zeroed, its .klp.arch entries unlinked and their sites restored, so the next
+ * arrival starts from the state of the first.
+ */
+function klp_release_object(k: EmulatedKernel, ro: boolean, q: KlpPatch, name: string): void {
+  klp_protect_object(k, q.mod, name, RW_NX, 'release');
+  klp_clear_object_relocs(k, q, name, (rs) => klp_object_writer(k, q, rs, name), true);
+  klp_revert_object_arch(k, q, name);
+  if (ro) klp_protect_object(k, q.mod, name, RO_NX, 'protect');
+}
+
+/** A patch's relocations for the arriving module failed: the module is refused. */
+function klp_refuse_module(k: EmulatedKernel, ro: boolean, mod: LoadedModule, p: KlpPatch, e: StageError): number {
+  k.printError(e);
+  k.printk(`livepatch: patch '${p.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
+  for (const q of patchesFor(k, mod.name)) klp_release_object(k, ro, q, mod.name);
+  freeModule(mod, k.memory);
+  return k.errno(e.errno);
+}
+
+function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
+  return {
+    kernel: { major: 6, minor: 3 },
+    perObject: true,
+    /** Patch side, apply_relocations(): the sections of vmlinux and of every present object. */
+    applyKlpRela: (k, owner, rs, arch) => {
+      const obj = parseKlpRelaObject(rs.name) ?? '';
+      return obj === 'vmlinux' || k.modules.has(obj) ? klp_apply_section_relocs(k, owner, rs, arch, 'memcpy') : 0;
+    },
+    /** Object side, apply_relocations() of the arriving module: every loaded patch's sections for it. */
+    applyComingRelocations: (k: EmulatedKernel, mod: LoadedModule, arch: Arch) => {
+      for (const p of patchesFor(k, mod.name)) {
+        if (ro) klp_protect_object(k, p.mod, mod.name, RW_NX, 'flip');
+        for (const rs of klpRelaSections(p, mod.name)) {
+          const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, mod.name), mod);
+          if (isStageError(n)) return klp_refuse_module(k, ro, mod, p, n);
+        }
+      }
+      return undefined;
+    },
+    /** module_finalize(): the patch's arch entries for present objects; loaded patches' for the arriving module. */
+    moduleFinalize: (k, mod, patch) => {
+      if (patch) for (const o of patch.objects) if (o.name !== null && k.modules.has(o.name)) klp_apply_object_arch(k, patch, o.name);
+      for (const p of patchesFor(k, mod.name)) klp_apply_object_arch(k, p, mod.name);
+    },
+    /** complete_formation()'s module_enable_ro(): present objects' parts RO+X; absent ones as the variant says. */
+    completeFormation: (k, mod, patch) => {
+      if (patch) {
+        for (const obj of mod.layout.klp.keys()) {
+          if (k.modules.has(obj)) {
+            k.protect(mod, `klp.${obj}.text`, RO_X, 'protect');
+            k.protect(mod, `klp.${obj}.rodata`, RO_NX, 'protect');
+          } else if (ro) {
+            klp_protect_object(k, mod, obj, RO_NX, 'protect');
+          }
+        }
+      }
+      for (const p of patchesFor(k, mod.name)) klp_protect_object(k, p.mod, mod.name, 'present', 'protect');
+    },
+    enableRoAfterInit: (k, mod, patch) => {
+      if (!patch) return;
+      for (const obj of mod.layout.klp.keys()) if (k.modules.has(obj)) k.protect(mod, `klp.${obj}.ro_after_init`, RO_NX, 'protect');
+    },
+    /** klp_init_object_loaded() writes nothing: the loader did, at the stages above. */
+    initObjectRelocs: () => 0,
+    appliedByLoader: (obj) => obj === 'vmlinux',
+    objectGoing: (k, q, name) => klp_release_object(k, ro, q, name),
+    comingFailed: (k, p, name) => klp_release_object(k, ro, p, name),
+  };
+}
+
+export const PER_OBJECT: DesignHooks = {
+  ...perObject(false),
+  name: 'per-object',
+  summary: "the seed's proposal: .klp.text/.klp.rela/.klp.arch.<obj> handled at apply_relocate_add(), module_finalize() and module_enable_ro() of whichever loads last; absent code stays RW+NX",
+};
+
+export const PER_OBJECT_RO: DesignHooks = {
+  ...perObject(true),
+  name: 'per-object-ro',
+  summary: 'per-object with absent code read-only (Petr Mladek\'s request): one permission flip when the object arrives and one when it goes',
+};
