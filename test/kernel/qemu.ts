@@ -27,9 +27,39 @@ export interface BootOptions {
   script: string;
   /** Files to put in the guest: guest path -> host path. */
   files?: Record<string, string>;
+  /**
+   * Host programs the script needs beyond busybox (bash, GNU date, kmod, ...): copied to
+   * /usr/bin with the shared libraries ldd lists, and found before busybox's applets. A name
+   * `alias=program` installs a symlink (kmod dispatches on argv[0]: `insmod=kmod`).
+   */
+  programs?: string[];
+  /** A kernel image other than the corpus's (a kernel built by scripts/build-kernel.sh). */
+  image?: string | undefined;
   /** Seconds before QEMU is killed. */
   timeout?: number;
   memory?: string;
+}
+
+/** Copy host programs and their shared libraries into an initramfs tree. */
+function installPrograms(root: string, programs: readonly string[]): void {
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  for (const p of programs) {
+    const [alias, program] = p.includes('=') ? p.split('=') as [string, string] : [p, p];
+    if (alias !== program) {
+      run('ln', ['-sf', program, join(root, 'usr/bin', alias)]);
+      continue;
+    }
+    const host = run('sh', ['-c', 'readlink -f "$(command -v "$1")"', 'sh', program]).trim();
+    if (!host) throw new Error(`${program}: not on this machine (the guest script needs it)`);
+    copyFileSync(host, join(root, 'usr/bin', program));
+    chmodSync(join(root, 'usr/bin', program), 0o755);
+    for (const m of run('ldd', [host]).matchAll(/(\/\S+\.so[^\s]*)/g)) {
+      const lib = m[1]!;
+      if (existsSync(join(root, lib))) continue;
+      mkdirSync(join(root, lib, '..'), { recursive: true });
+      copyFileSync(lib, join(root, lib));
+    }
+  }
 }
 
 export function kernelImage(k: KernelCorpus): string {
@@ -43,19 +73,21 @@ export function boot(opts: BootOptions): BootResult {
     for (const d of ['bin', 'proc', 'sys', 'dev', 'lib/modules', 'tmp']) mkdirSync(join(root, d), { recursive: true });
     copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
     chmodSync(join(root, 'bin/busybox'), 0o755);
+    installPrograms(root, opts.programs ?? []);
     for (const [guest, host] of Object.entries(opts.files ?? {})) {
       mkdirSync(join(root, guest, '..'), { recursive: true });
       copyFileSync(host, join(root, guest));
     }
     const init = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
+export PATH=/usr/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo KLPKIT-GUEST-START
 ${opts.script}
 echo KLPKIT-GUEST-END
-poweroff -f
+reboot -f
 `;
     writeFileSync(join(root, 'init'), init, { mode: 0o755 });
     const initrd = join(dir, 'initrd.cpio.gz');
@@ -65,7 +97,7 @@ poweroff -f
     const t0 = Date.now();
     const r = spawnSync('timeout', [String(opts.timeout ?? 180), 'qemu-system-x86_64',
       '-machine', 'q35', '-cpu', 'max', '-smp', '1', '-m', opts.memory ?? '512M',
-      '-kernel', kernelImage(opts.kernel), '-initrd', initrd,
+      '-kernel', opts.image ?? kernelImage(opts.kernel), '-initrd', initrd,
       '-append', 'console=ttyS0 nokaslr panic=-1 oops=panic quiet loglevel=4',
       '-nographic', '-no-reboot', '-monitor', 'none', '-display', 'none',
       '-serial', `file:${serial0}`, '-serial', `file:${serial1}`], { encoding: 'latin1' });
