@@ -68,8 +68,7 @@ function layout_and_allocate(k: EmulatedKernel, elf: ElfFile, name: string): Loa
 
 /**
  * apply_relocations(): every REL/RELA section whose target is allocated, through
- * apply_relocate_add(); SHF_RELA_LIVEPATCH sections as the design says; then the design's hook
- * for the arriving side. Returns 0 or the errno.
+ * apply_relocate_add(); SHF_RELA_LIVEPATCH sections as the design says. Returns 0 or the errno.
  */
 function apply_relocations(k: EmulatedKernel, mod: LoadedModule, arch: Arch, owner: KlpPatch): number {
   k.at('apply_relocations');
@@ -84,7 +83,7 @@ function apply_relocations(k: EmulatedKernel, mod: LoadedModule, arch: Arch, own
     applied += n;
   }
   k.relocationsApplied += applied;
-  return k.hooks.applyComingRelocations?.(k, mod, arch) ?? 0;
+  return 0;
 }
 
 /**
@@ -194,6 +193,8 @@ export function load_module(k: EmulatedKernel, elf: ElfFile): number {
   const err = apply_relocations(k, mod, arch, patch ?? klpPatchOf(mod));
   if (err) return err;
   post_relocation(k, mod, patch);
+  const parts = k.hooks.afterPostRelocation?.(k, mod, arch);
+  if (parts) return parts;
   complete_formation(k, mod, patch);
   const coming = prepare_coming_module(k, mod);
   if (coming) return coming;

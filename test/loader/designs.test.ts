@@ -99,7 +99,8 @@ test('per-object-ro pays for read-only absent code with flips when the object ar
   const { run } = simulate(sc, 'per-object-ro', db, await readScenarioFiles(sc));
   const flips = run.permChanges.filter((c) => c.kind === 'flip');
   assert.ok(flips.length > 0);
-  assert.ok(flips.every((c) => c.region.startsWith('klpkit_patch:klp.klpkit_target.') && c.stage === 'apply_relocations' && c.to.w));
+  // Where the kernel series writes an arriving module's parts: right after its post_relocation().
+  assert.ok(flips.every((c) => c.region.startsWith('klpkit_patch:klp.klpkit_target.') && c.stage === 'klp_module_apply_parts' && c.to.w));
 });
 
 test('the module-keyed static key follows the key only under per-object, also after a reload', async () => {

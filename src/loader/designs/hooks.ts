@@ -27,10 +27,11 @@ export interface DesignHooks {
    */
   applyKlpRela(k: EmulatedKernel, owner: KlpPatch, rs: Section, arch: Arch): number | StageError;
   /**
-   * apply_relocations() of any module, after its own relocations: the loaded patches' parts for
-   * it. Returns an errno when the module is refused (its memory is freed by the hook).
+   * load_module(), right after post_relocation() of any module: the loaded patches' parts for
+   * it (per-object: klp_module_apply_parts()). Returns an errno when the module is refused (its
+   * memory is freed by the hook).
    */
-  applyComingRelocations?(k: EmulatedKernel, mod: LoadedModule, arch: Arch): number | undefined;
+  afterPostRelocation?(k: EmulatedKernel, mod: LoadedModule, arch: Arch): number | undefined;
   /** post_relocation() -> module_finalize(), after the module's own alternatives. */
   moduleFinalize?(k: EmulatedKernel, mod: LoadedModule, patch: KlpPatch | undefined): void;
   /** complete_formation(), after module_enable_ro(mod, false) of the module's own text and rodata. */

@@ -11,7 +11,15 @@
  * written while executable); `per-object-ro` keeps them RO+NX (Petr Mladek's request), at the cost
  * of one flip when the object arrives and one when it goes.
  *
- * The functions below are named as the kernel series in kernel/ names its hooks.
+ * The functions below carry the names of the kernel series in kernel/patches/ that implements
+ * the design on 6.12 (kernel/module/livepatch.c, kernel/module/strict_rwx.c,
+ * kernel/livepatch/core.c), and run at the same points: the patch's parts for present objects
+ * at the end of its apply_relocations() (klp_apply_present_parts), protected by its
+ * complete_formation(); an arriving module's parts right after its post_relocation()
+ * (klp_module_apply_parts), written then protected; released by klp_clear_object_relocs() when
+ * it goes. Two things here go beyond the series, and the kernel tests compare only what both do:
+ * `.klp.arch.<obj>` entries (alternatives, jump labels) applied with the relocations, and the
+ * per-object-ro variant.
  */
 import type { Arch } from '../../arch/types.js';
 import type { Section } from '../../elf/model.js';
@@ -44,10 +52,10 @@ function klp_object_writer(k: EmulatedKernel, p: KlpPatch, rs: Section, obj: str
 }
 
 /**
- * Set the permissions of a patch's per-object text, rodata and arch entries for `obj`: all the
- * same, or 'present' (text RO+X, the rest RO+NX, as module_enable_ro() leaves a formed object).
+ * module_klp_protect_part() (`present`: text RO+X, the rest RO+NX) and module_klp_release_part()
+ * (RW+NX) on every part a patch has for `obj`; per-object-ro's other states too.
  */
-function klp_protect_object(k: EmulatedKernel, mod: LoadedModule, obj: string, to: Perms | 'present', kind: PermChange['kind']): void {
+function klp_protect_parts(k: EmulatedKernel, mod: LoadedModule, obj: string, to: Perms | 'present', kind: PermChange['kind']): void {
   for (const part of ['text', 'rodata', 'ro_after_init']) {
     k.protect(mod, `klp.${obj}.${part}`, to !== 'present' ? to : part === 'text' ? RO_X : RO_NX, kind);
   }
@@ -91,22 +99,42 @@ function klp_revert_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): vo
 }
 
 /**
- * A patch's part for an object that goes (or failed to arrive) is released: RW+NX, its
- * relocations zeroed, its .klp.arch entries unlinked and their sites restored, so the next
- * arrival starts from the state of the first.
+ * klp_release_parts(): a patch's parts for an object that goes (or failed to arrive) become
+ * RW+NX, then their relocations are cleared with plain stores, their .klp.arch entries unlinked
+ * and their sites restored, so the next arrival starts from the state of the first.
  */
-function klp_release_object(k: EmulatedKernel, ro: boolean, q: KlpPatch, name: string): void {
-  klp_protect_object(k, q.mod, name, RW_NX, 'release');
+function klp_release_parts(k: EmulatedKernel, ro: boolean, q: KlpPatch, name: string): void {
+  klp_protect_parts(k, q.mod, name, RW_NX, 'release');
   klp_clear_object_relocs(k, q, name, (rs) => klp_object_writer(k, q, rs, name), true);
   klp_revert_object_arch(k, q, name);
-  if (ro) klp_protect_object(k, q.mod, name, RO_NX, 'protect');
+  if (ro) klp_protect_parts(k, q.mod, name, RO_NX, 'protect');
 }
 
-/** A patch's relocations for the arriving module failed: the module is refused. */
+/**
+ * klp_module_apply_parts(), called by load_module() right after post_relocation() of every
+ * module: each loaded patch's parts for it, written with plain stores (the parts are RW+NX) and
+ * their arch entries applied, then protected, before the module goes COMING. A failure refuses
+ * the module, and what was written for it is released (klp_module_release_parts()).
+ */
+function klp_module_apply_parts(k: EmulatedKernel, ro: boolean, mod: LoadedModule, arch: Arch): number | undefined {
+  k.at('klp_module_apply_parts');
+  const patches = patchesFor(k, mod.name);
+  for (const p of patches) {
+    if (ro) klp_protect_parts(k, p.mod, mod.name, RW_NX, 'flip');
+    for (const rs of klpRelaSections(p, mod.name)) {
+      const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, mod.name), mod);
+      if (isStageError(n)) return klp_refuse_module(k, ro, mod, p, n);
+    }
+    klp_apply_object_arch(k, p, mod.name);
+    klp_protect_parts(k, p.mod, mod.name, 'present', 'protect');
+  }
+  return undefined;
+}
+
 function klp_refuse_module(k: EmulatedKernel, ro: boolean, mod: LoadedModule, p: KlpPatch, e: StageError): number {
   k.printError(e);
   k.printk(`livepatch: patch '${p.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
-  for (const q of patchesFor(k, mod.name)) klp_release_object(k, ro, q, mod.name);
+  for (const q of patchesFor(k, mod.name)) klp_release_parts(k, ro, q, mod.name);
   freeModule(mod, k.memory);
   return k.errno(e.errno);
 }
@@ -115,40 +143,34 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
   return {
     kernel: { major: 6, minor: 3 },
     perObject: true,
-    /** Patch side, apply_relocations(): the sections of vmlinux and of every present object. */
+    /**
+     * Patch side, apply_relocations(): vmlinux's sections, and every present object's
+     * (klp_apply_present_parts(), which the kernel runs at the end of the same stage).
+     */
     applyKlpRela: (k, owner, rs, arch) => {
       const obj = parseKlpRelaObject(rs.name) ?? '';
       return obj === 'vmlinux' || k.modules.has(obj) ? klp_apply_section_relocs(k, owner, rs, arch, 'memcpy') : 0;
     },
-    /** Object side, apply_relocations() of the arriving module: every loaded patch's sections for it. */
-    applyComingRelocations: (k: EmulatedKernel, mod: LoadedModule, arch: Arch) => {
-      for (const p of patchesFor(k, mod.name)) {
-        if (ro) klp_protect_object(k, p.mod, mod.name, RW_NX, 'flip');
-        for (const rs of klpRelaSections(p, mod.name)) {
-          const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, mod.name), mod);
-          if (isStageError(n)) return klp_refuse_module(k, ro, mod, p, n);
-        }
-      }
-      return undefined;
-    },
-    /** module_finalize(): the patch's arch entries for present objects; loaded patches' for the arriving module. */
+    /** module_finalize(): the patch's arch entries for present objects (not in the kernel series). */
     moduleFinalize: (k, mod, patch) => {
       if (patch) for (const o of patch.objects) if (o.name !== null && k.modules.has(o.name)) klp_apply_object_arch(k, patch, o.name);
-      for (const p of patchesFor(k, mod.name)) klp_apply_object_arch(k, p, mod.name);
     },
-    /** complete_formation()'s module_enable_ro(): present objects' parts RO+X; absent ones as the variant says. */
+    afterPostRelocation: (k, mod, arch) => klp_module_apply_parts(k, ro, mod, arch),
+    /**
+     * complete_formation(): module_enable_text_rox() and module_enable_rodata_ro() protect the
+     * parts of present objects with the rest of the patch and leave absent ones RW+NX (or, for
+     * per-object-ro, make them RO+NX).
+     */
     completeFormation: (k, mod, patch) => {
-      if (patch) {
-        for (const obj of mod.layout.klp.keys()) {
-          if (k.modules.has(obj)) {
-            k.protect(mod, `klp.${obj}.text`, RO_X, 'protect');
-            k.protect(mod, `klp.${obj}.rodata`, RO_NX, 'protect');
-          } else if (ro) {
-            klp_protect_object(k, mod, obj, RO_NX, 'protect');
-          }
+      if (!patch) return;
+      for (const obj of mod.layout.klp.keys()) {
+        if (k.modules.has(obj)) {
+          k.protect(mod, `klp.${obj}.text`, RO_X, 'protect');
+          k.protect(mod, `klp.${obj}.rodata`, RO_NX, 'protect');
+        } else if (ro) {
+          klp_protect_parts(k, mod, obj, RO_NX, 'protect');
         }
       }
-      for (const p of patchesFor(k, mod.name)) klp_protect_object(k, p.mod, mod.name, 'present', 'protect');
     },
     enableRoAfterInit: (k, mod, patch) => {
       if (!patch) return;
@@ -157,8 +179,8 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
     /** klp_init_object_loaded() writes nothing: the loader did, at the stages above. */
     initObjectRelocs: () => 0,
     appliedByLoader: (obj) => obj === 'vmlinux',
-    objectGoing: (k, q, name) => klp_release_object(k, ro, q, name),
-    comingFailed: (k, p, name) => klp_release_object(k, ro, p, name),
+    objectGoing: (k, q, name) => klp_release_parts(k, ro, q, name),
+    comingFailed: (k, p, name) => klp_release_parts(k, ro, p, name),
   };
 }
 
