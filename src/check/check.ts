@@ -12,6 +12,8 @@ import { initTargetProblem } from '../klp/special.js';
 import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../klp/names.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { findObjectSymbol } from '../symbols/sympos.js';
+import { BINDINGS_SECTION, readBindings } from '../klp/bindings.js';
+import { unitMatches } from '../symbols/units.js';
 
 export { findObjectSymbol };
 
@@ -200,6 +202,8 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
     }
   }
 
+  if (db) for (const f of verifyBindings(elf, db)) add(f);
+
   const objects = [...new Set([...declared, ...resolved.map((r) => r.object)])].map((name) => ({ name, present: db ? db.hasObject(name) : false }));
   for (const o of objects) {
     if (!o.present && db) {
@@ -228,4 +232,47 @@ function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', objec
       hint: 'check that the position still means the same function on every kernel build you ship to', kernelCatches: false });
   }
   return { kind, object, name, sympos, address: r.address === null ? null : `0x${r.address.toString(16)}`, status: 'ok', detail: `${defs.length > 1 ? `position ${sympos} of ${defs.length}` : 'unique'}${from}`, where };
+}
+
+/**
+ * The bindings klp convert recorded (klp/bindings.ts) against this build: the same sympos must
+ * still name the definition from the same compilation unit, a name that was unique must still be
+ * (else the kernel refuses sympos 0: "unresolvable ambiguity"), and the count and section of the
+ * homonyms are compared. Objects the database lacks are left to the load (late patching).
+ */
+function verifyBindings(elf: ElfFile, db: SymbolDb): Finding[] {
+  const out: Finding[] = [];
+  for (const b of readBindings(elf)) {
+    if (!db.hasObject(b.object)) continue;
+    const defs = db.lookup(b.name).filter((d) => d.object === b.object);
+    if (defs.length === 0) continue; // UNRESOLVED, from the relocation itself
+    const where = `${BINDINGS_SECTION}: ${b.object}:${b.name},${b.sympos}`;
+    const byUnit = b.unit === null ? [] : defs.filter((d) => d.file !== null && unitMatches(d.file, b.unit!));
+    const fix = byUnit.length === 1 ? `convert again with --sym ${b.name}=${b.object}@${b.unit} (sympos ${byUnit[0]!.count > 1 ? byUnit[0]!.sympos : 0} on this build)` : `find the definition you meant with klp symbols find ${b.name}, and convert again for this build`;
+    if (b.sympos === 0 && defs.length > 1) {
+      out.push({ severity: 'error', code: 'BINDING_NOW_AMBIGUOUS', where,
+        message: `'${b.name}' was unique in ${b.object} when the patch was converted${b.unit ? ` (from ${b.unit})` : ''}; this build has ${defs.length} definitions, so the kernel refuses sympos 0 ("unresolvable ambiguity")`,
+        hint: fix, kernelCatches: true });
+      continue;
+    }
+    const picked = defs.length === 1 && b.sympos <= 1 ? defs[0] : defs.find((d) => d.sympos === b.sympos);
+    if (!picked) continue; // UNRESOLVED, from the relocation itself
+    if (b.unit !== null && picked.file !== null && !unitMatches(picked.file, b.unit)) {
+      out.push({ severity: 'error', code: 'BINDING_MOVED', where,
+        message: `sympos ${b.sympos} of '${b.name}' in ${b.object} is the definition from ${picked.file} on this build; the patch was converted for the one from ${b.unit} (${b.intent}): it would call or change the wrong one`,
+        hint: fix, kernelCatches: false });
+      continue;
+    }
+    if (defs.length !== b.homonyms) {
+      out.push({ severity: 'warning', code: 'BINDING_HOMONYMS_CHANGED', where,
+        message: `'${b.name}' had ${b.homonyms} definition(s) in ${b.object} when the patch was converted, this build has ${defs.length}${b.unit === null || picked.file === null ? ': the compilation units are not known, so the position cannot be checked' : `; sympos ${b.sympos} still names the one from ${picked.file}`}`,
+        hint: b.unit === null || picked.file === null ? 'build the databases from modules with STT_FILE symbols (Kbuild) to check by unit' : 'nothing to do if the unit is the one you meant', kernelCatches: false });
+    }
+    if (b.section !== null && picked.section !== null && picked.section !== b.section) {
+      out.push({ severity: 'warning', code: 'BINDING_SECTION_CHANGED', where,
+        message: `'${b.name}' was in ${b.section} when the patch was converted, in ${picked.section} on this build`,
+        hint: 'check that it is still the same kind of symbol (code, data) and the same function', kernelCatches: false });
+    }
+  }
+  return out;
 }

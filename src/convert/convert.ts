@@ -17,6 +17,10 @@
 import { archForMachine } from '../arch/index.js';
 import { SHF, SHN, STB, STT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
+import { writeBindings, type Binding } from '../klp/bindings.js';
+import { unitMatches } from '../symbols/units.js';
+
+export { unitMatches };
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
@@ -99,16 +103,6 @@ export function parseSymOption(s: string): [string, Resolution] {
   return [m[1]!, { obj: m[2]!, pos: m[3] === undefined ? 0 : Number(m[3]) }];
 }
 
-/**
- * Does a compilation unit match what the user wrote after `@`? STT_FILE names are usually the
- * file name alone (`bar_v2.c`), sometimes a path: they match when one ends with the other at a
- * path-component boundary (`@fs/foo/bar_v2.c` matches `bar_v2.c`, and `@bar_v2.c` matches
- * `fs/foo/bar_v2.c`).
- */
-export function unitMatches(unit: string, wanted: string): boolean {
-  const ends = (a: string, b: string): boolean => a === b || a.endsWith(`/${b}`);
-  return ends(unit, wanted) || ends(wanted, unit);
-}
 
 /** A --map file: one NAME=OBJ[,POS] a line; blank lines and # comments ignored. */
 export function parseMapFile(text: string, file: string): Map<string, Resolution> {
@@ -126,11 +120,15 @@ export function parseMapFile(text: string, file: string): Map<string, Resolution
   return out;
 }
 
-/** The compilation unit of the definition `obj`,`pos` names (pos 0: the unique one), if known. */
-function unitOf(defs: readonly SymbolDefinition[], obj: string, pos: number): string | null {
+/** The definition `obj`,`pos` names (pos 0: the unique one), if the database has it. */
+function definitionOf(defs: readonly SymbolDefinition[], obj: string, pos: number): SymbolDefinition | undefined {
   const inObj = defs.filter((d) => d.object === obj);
-  const d = pos === 0 ? (inObj.length === 1 ? inObj[0] : undefined) : inObj.find((x) => x.sympos === pos || (x.count === 1 && pos === 1));
-  return d?.file ?? null;
+  return pos === 0 ? (inObj.length === 1 ? inObj[0] : undefined) : inObj.find((x) => x.sympos === pos || (x.count === 1 && pos === 1));
+}
+
+/** The compilation unit of the definition `obj`,`pos` names, if known. */
+function unitOf(defs: readonly SymbolDefinition[], obj: string, pos: number): string | null {
+  return definitionOf(defs, obj, pos)?.file ?? null;
 }
 
 function describe(d: SymbolDefinition): string {
@@ -366,6 +364,20 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     object: m.res.obj, sympos: m.res.pos, newSection: klpRelaName(m.lpObj, m.rs.infoSection!.name), newSymbol: m.klpName, resolvedBy: m.by,
     file: m.res.file ?? unitOf(lookup(parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name), m.res.obj, m.res.pos),
   }));
+  // What each binding means, for klp check to verify on every build the patch ships to (read
+  // before the rewrite renames the symbols).
+  const bindings = new Map<string, Binding>();
+  for (const m of moves) {
+    const name = parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name;
+    const key = `${m.res.obj}\0${name}\0${m.res.pos}`;
+    if (bindings.has(key)) continue;
+    const defs = lookup(name);
+    const def = definitionOf(defs, m.res.obj, m.res.pos);
+    const asked = m.by === '--sym' ? opts.explicit?.get(name) : undefined;
+    const intent = asked ? `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}` : m.by;
+    bindings.set(key, { object: m.res.obj, name, sympos: m.res.pos, homonyms: defs.filter((d) => d.object === m.res.obj).length,
+      section: def?.section || null, unit: m.res.file ?? def?.file ?? null, intent });
+  }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
   if (problems.length > 0) return { module, plan, kept, problems, removedSections, patches, changed: false };
@@ -442,6 +454,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   }
   // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
   if (emptied.length > 0) elf.removeSections(emptied);
+  writeBindings(elf, [...bindings.values()]);
   return { module, plan, kept, problems, removedSections, patches, changed: true };
 }
 

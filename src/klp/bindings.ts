@@ -1,0 +1,70 @@
+/**
+ * The bindings a converted patch remembers: for every symbol klp convert turned into a
+ * `.klp.sym.<obj>.<name>,<sympos>`, which definition it chose (its section and compilation unit,
+ * how many same-named definitions the object had) and why (the option or annotation). They live
+ * in `.klpkit.bindings`, a section without SHF_ALLOC: the module loader never copies it into
+ * memory (kernel/module/main.c layout_sections takes only SHF_ALLOC sections), so the module
+ * loads and occupies memory exactly as without it. `klp check --db/--dbs` compares them with
+ * each kernel build the patch ships to.
+ *
+ * Format: UTF-8 text, a header line, then one binding per line, tab-separated:
+ *   object  name  sympos  homonyms  section  unit  intent      ('-' for unknown)
+ */
+import { SHT } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import { InputError } from '../errors.js';
+
+export const BINDINGS_SECTION = '.klpkit.bindings';
+const HEADER = 'klpkit bindings 1';
+
+export interface Binding {
+  object: string;
+  name: string;
+  sympos: number;
+  /** Definitions of `name` in `object` when the patch was converted. */
+  homonyms: number;
+  section: string | null;
+  /** Compilation unit of the chosen definition, when the database knew it. */
+  unit: string | null;
+  /** How it was chosen: `--sym NAME=OBJ@UNIT`, `--sym NAME=OBJ,POS`, an annotation, `unique`. */
+  intent: string;
+}
+
+const field = (s: string | null): string => (s === null || s === '' ? '-' : s.replace(/[\t\n\\]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\\\')));
+const unfield = (s: string): string | null => (s === '-' ? null : s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c)));
+
+export function formatBindings(list: readonly Binding[]): Uint8Array {
+  const lines = [HEADER, ...list.map((b) => [b.object, b.name, String(b.sympos), String(b.homonyms), field(b.section), field(b.unit), field(b.intent)].join('\t'))];
+  return new TextEncoder().encode(`${lines.join('\n')}\n`);
+}
+
+/** The bindings recorded in a module, or [] when it has none. Malformed lines are an error naming the line. */
+export function readBindings(elf: ElfFile): Binding[] {
+  const sec = elf.findSectionByName(BINDINGS_SECTION);
+  if (!sec) return [];
+  const lines = new TextDecoder().decode(sec.data).split('\n').filter((l) => l !== '');
+  if (lines[0] !== HEADER) {
+    throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, offset: Number(sec.offset) }, `not a klpkit bindings section (its first line is not '${HEADER}')`, 'rename or drop the section, or convert the patch again');
+  }
+  return lines.slice(1).map((l, i) => {
+    const f = l.split('\t');
+    const sympos = Number(f[2]);
+    const homonyms = Number(f[3]);
+    if (f.length !== 7 || !Number.isSafeInteger(sympos) || !Number.isSafeInteger(homonyms)) {
+      throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, line: i + 2 }, 'expected 7 tab-separated fields (object, name, sympos, homonyms, section, unit, intent)', 'drop the section, or convert the patch again');
+    }
+    return { object: f[0]!, name: f[1]!, sympos, homonyms, section: unfield(f[4]!), unit: unfield(f[5]!), intent: unfield(f[6]!) ?? '' };
+  });
+}
+
+/** Record `list` in the module, merged with what it records already (a second convert adds to it). */
+export function writeBindings(elf: ElfFile, list: readonly Binding[]): void {
+  const key = (b: Binding): string => `${b.object}\0${b.name}\0${b.sympos}`;
+  const merged = new Map(readBindings(elf).map((b) => [key(b), b]));
+  for (const b of list) merged.set(key(b), b);
+  if (merged.size === 0) return;
+  const data = formatBindings([...merged.values()]);
+  const sec = elf.findSectionByName(BINDINGS_SECTION) ?? elf.addSection({ name: BINDINGS_SECTION, type: SHT.PROGBITS, flags: 0n, addralign: 1n });
+  sec.data = data;
+  sec.size = data.length;
+}

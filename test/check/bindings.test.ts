@@ -1,0 +1,91 @@
+/**
+ * Remember and verify: klp convert records which homonym each `.klp.sym` binds to, by
+ * compilation unit, in `.klpkit.bindings` (not SHF_ALLOC: never loaded); klp check --db/--dbs
+ * compares that with each build. The fixture module is linked twice more: with its two units
+ * in the other order (the homonym's sympos moves), and with a third unit that defines a second
+ * `counter_b` (a unique name becomes ambiguous).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { readElf, writeElf } from '../../src/elf/index.js';
+import { BINDINGS_SECTION, readBindings } from '../../src/klp/bindings.js';
+import { klp } from '../helpers/cli.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
+import { readelfSections } from '../helpers/readelf.js';
+import { buildObject, FIXTURE_SRC } from '../helpers/tools.js';
+
+const { dir, dbFile, kallsyms, symvers } = await fixtureDb('bindings');
+const patch = buildObject(dir, ['lp_main.c'], 'lp_amb.o', ['-DLP_AMBIGUOUS']);
+
+/** A database of another build of fixture_mod, linked from `units`. */
+function otherBuild(name: string, units: string[]): string {
+  const modules = join(dir, name);
+  mkdirSync(modules, { recursive: true });
+  buildObject(modules, units, 'fixture_mod.ko');
+  const db = join(dir, `${name}.klpdb`);
+  const b = klp('symbols', 'build', '--kallsyms', kallsyms, '--symvers', symvers, '--modules', modules, '-o', db, '--quiet');
+  assert.equal(b.status, 0, b.stderr);
+  return db;
+}
+
+test('convert records each binding with its unit and intent, in a section the loader never loads; check verifies it on each build', () => {
+  const out = join(dir, 'lp_amb.klp.o');
+  const c = klp('convert', patch, '--db', dbFile, '--sym', 'homonym=fixture_mod@mod_b.c', '-o', out);
+  assert.equal(c.status, 0, c.stderr);
+  const sec = readelfSections(out).find((s) => s.name === BINDINGS_SECTION);
+  assert.ok(sec, 'the section is there');
+  assert.ok(!sec.flags.includes('A'), `not SHF_ALLOC: ${sec.flags}`);
+  const bindings = readBindings(readElf(readFileSync(out), { path: out }));
+  const homonym = bindings.find((b) => b.name === 'homonym');
+  assert.deepEqual(homonym, { object: 'fixture_mod', name: 'homonym', sympos: 2, homonyms: 2, section: '.text.homonym', unit: 'mod_b.c', intent: '--sym homonym=fixture_mod@mod_b.c' });
+  const counter = bindings.find((b) => b.name === 'counter_b');
+  assert.equal(counter?.sympos, 0);
+  assert.equal(counter?.unit, 'mod_b.c');
+
+  // The build it was converted for: nothing to say about the bindings.
+  const same = klp('check', out, '--db', dbFile);
+  assert.doesNotMatch(same.stdout + same.stderr, /\.klpkit\.bindings/);
+
+  // The units linked the other way round: sympos 2 is now mod_a.c's homonym.
+  const swapped = otherBuild('swapped', ['mod_b.c', 'mod_a.c']);
+  const moved = klp('check', out, '--db', swapped);
+  assert.equal(moved.status, 1, moved.stdout);
+  assert.match(moved.stdout, /sympos 2 of 'homonym' in fixture_mod is the definition from mod_a\.c on this build; the patch was converted for the one from mod_b\.c \(--sym homonym=fixture_mod@mod_b\.c\)/);
+  assert.match(moved.stdout, /convert again with --sym homonym=fixture_mod@mod_b\.c \(sympos 1 on this build\)/);
+
+  // A third unit with its own static counter_b: sympos 0 would be refused by the kernel.
+  const third = join(dir, 'mod_c.c');
+  writeFileSync(third, 'static int counter_b __attribute__((used)) = 7;\nint mod_c_entry(void) { return counter_b; }\n');
+  const crowded = otherBuild('crowded', ['mod_a.c', 'mod_b.c', relative(FIXTURE_SRC, third)]);
+  const amb = klp('check', out, '--db', crowded, '--json');
+  assert.equal(amb.status, 1, amb.stdout);
+  const findings = (JSON.parse(amb.stdout) as { findings: Array<{ code: string; message: string; hint: string }> }).findings;
+  const f = findings.find((x) => x.code === 'BINDING_NOW_AMBIGUOUS');
+  assert.ok(f, JSON.stringify(findings, null, 1));
+  assert.match(f.message, /'counter_b' was unique in fixture_mod when the patch was converted \(from mod_b\.c\); this build has 2 definitions/);
+  assert.match(f.hint, /--sym counter_b=fixture_mod@mod_b\.c \(sympos \d on this build\)/);
+
+  // Every build at once: the one that moved and the one that grew are named.
+  const many = join(dir, 'dbs');
+  mkdirSync(many, { recursive: true });
+  for (const [n, f2] of [['a', dbFile], ['b', swapped], ['c', crowded]]) writeFileSync(join(many, `${n}.klpdb`), readFileSync(f2!));
+  const all = klp('check', out, '--dbs', many);
+  assert.equal(all.status, 1, all.stdout);
+  assert.match(all.stdout, /sympos 2 of 'homonym' in fixture_mod is the definition from mod_a\.c on this build/);
+  assert.match(all.stdout, /^a\.klpdb +\S+ +loads/m);
+  assert.match(all.stdout, /^c\.klpdb +\S+ +fails +unresolvable ambiguity for symbol 'counter_b'/m);
+});
+
+test('a damaged bindings section is a one-line error naming the file and the line', () => {
+  const out = join(dir, 'lp_amb.klp.o');
+  const elf = readElf(readFileSync(out), { path: out });
+  const sec = elf.findSectionByName(BINDINGS_SECTION)!;
+  sec.setData(new TextEncoder().encode('klpkit bindings 1\nfixture_mod\thomonym\ttwo\n'));
+  const bad = join(dir, 'bad-bindings.o');
+  writeFileSync(bad, writeElf(elf));
+  const r = klp('check', bad, '--db', dbFile);
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^klp: error: .*bad-bindings\.o:2: section \.klpkit\.bindings: expected 7 tab-separated fields/m);
+});
