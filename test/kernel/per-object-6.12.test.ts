@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
+import { readBindings } from '../../src/klp/bindings.js';
 import { SymbolDb } from '../../src/symbols/database.js';
 import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
@@ -42,10 +43,14 @@ test('the bundled scenarios on the per-object kernel agree with the emulator\'s 
   assert.equal(b.status, 0, b.stderr);
   const patchKlp = join(dir, 'klpkit_patch.ko');
   const branchKlp = join(dir, 'klpkit_patch_branch.ko');
-  for (const [from, to] of [[patch, patchKlp], [branchy, branchKlp]] as const) {
-    const c = klp('convert', from, '--db', db, '--sym', 'get_homonym_string=klpkit_target,2', '--per-object', '-o', to);
+  // One patch names the homonym by its compilation unit, the other by its sympos: the scenarios'
+  // expectations ("homonym string B") show on the real kernel that both bind target_b.c's.
+  for (const [from, to, sym] of [[patch, patchKlp, 'get_homonym_string=klpkit_target@target_b.c'], [branchy, branchKlp, 'get_homonym_string=klpkit_target,2']] as const) {
+    const c = klp('convert', from, '--db', db, '--sym', sym, '--per-object', '-o', to);
     assert.equal(c.status, 0, c.stderr);
   }
+  const bound = readBindings(readElf(readFileSync(patchKlp), { path: patchKlp })).find((b) => b.name === 'get_homonym_string');
+  assert.deepEqual([bound?.sympos, bound?.unit], [2, 'target_b.c']);
   // The per-object path is the one under test: the patch has its part for the target.
   assert.match(run('readelf', ['-SW', patchKlp]), /\.klp\.text\.klpkit_target\s+PROGBITS/);
   const scenarios = bundledScenarios({ 'klpkit_target.ko': target, 'klpkit_patch.ko': patchKlp, 'klpkit_patch_branch.ko': branchKlp });
