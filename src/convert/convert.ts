@@ -38,7 +38,7 @@ import { SPLITTABLE_SPECIAL, initTargetProblem, specialSectionProblem } from '..
  * defines it (`NAME=OBJ@FILE`), whose sympos is computed for the build being converted against.
  */
 export type Resolution = { obj: string; pos: number; file?: string };
-export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';
+export type ResolvedBy = '--sym' | 'KLP_MODULE_RELOC' | 'KLP_SYMUNIT' | 'KLP_RELOC_SYMBOL' | 'klp_object' | 'unique' | 'module export';
 
 export interface PlanEntry {
   section: string;
@@ -140,9 +140,10 @@ function describe(d: SymbolDefinition): string {
  * `struct klp_module_reloc { void *sym; u32 sympos; } __packed` in `.klp.module_relocs.<obj>`,
  * whose `sym` is given by a relocation (include/uapi/linux/livepatch.h of the klp-convert series).
  */
-function readModuleRelocAnnotations(elf: ElfFile, problems: Problem[]): { map: Map<string, Resolution>; sections: Section[] } {
+function readModuleRelocAnnotations(elf: ElfFile, problems: Problem[]): { map: Map<string, Resolution>; units: Map<string, Resolution>; sections: Section[] } {
   const map = new Map<string, Resolution>();
   const sections: Section[] = [];
+  const units = readModuleUnitAnnotations(elf, problems, sections);
   for (const sec of elf.sections) {
     if (!sec.name.startsWith('.klp.module_relocs.')) continue;
     const obj = sec.name.slice('.klp.module_relocs.'.length);
@@ -169,7 +170,50 @@ function readModuleRelocAnnotations(elf: ElfFile, problems: Problem[]): { map: M
       map.set(r.symbol.name, { obj, pos });
     }
   }
-  return { map, sections };
+  return { map, units, sections };
+}
+
+/**
+ * Read the KLP_MODULE_UNITS(obj) annotations (klpkit's, next to KLP_SYMPOS; docs/convert.md):
+ * arrays of 16-byte `struct klp_module_unit { void *sym; const char *unit; }` in
+ * `.klp.module_units.<obj>`, each field given by a relocation: the symbol, and the compilation
+ * unit's name as a string. They choose a homonym by its unit, as `--sym NAME=OBJ@UNIT` does.
+ */
+function readModuleUnitAnnotations(elf: ElfFile, problems: Problem[], sections: Section[]): Map<string, Resolution> {
+  const units = new Map<string, Resolution>();
+  const ptr = elf.elfClass / 8;
+  for (const sec of elf.sections) {
+    if (!sec.name.startsWith('.klp.module_units.')) continue;
+    const obj = sec.name.slice('.klp.module_units.'.length);
+    sections.push(sec, ...elf.relocationSectionsFor(sec));
+    const at = new Map(elf.relocationSectionsFor(sec).flatMap((rs) => elf.relocations(rs)).map((r) => [Number(r.offset), r]));
+    if (sec.data.length % (2 * ptr) !== 0) {
+      problems.push({ symbol: '', where: sec.name, message: `${sec.data.length} bytes are not a whole number of ${2 * ptr}-byte entries`, hint: 'declare the array with KLP_MODULE_UNITS(obj) and fill it with KLP_SYMUNIT()' });
+      continue;
+    }
+    for (let off = 0; off < sec.data.length; off += 2 * ptr) {
+      const sym = at.get(off);
+      const str = at.get(off + ptr);
+      const text = str?.symbol.section && !str.symbol.section.isNobits ? cString(str.symbol.section.data, Number(str.symbol.value + str.addend)) : undefined;
+      if (!sym || text === undefined || text === '') {
+        problems.push({ symbol: sym?.symbol.name ?? '', where: `${sec.name}+${hex(off)}`, message: 'a KLP_SYMUNIT entry needs a symbol and a compilation unit name (a string)', hint: 'write KLP_SYMUNIT(symbol, "file.c")' });
+        continue;
+      }
+      const prev = units.get(sym.symbol.name);
+      if (prev && (prev.obj !== obj || prev.file !== text)) {
+        problems.push({ symbol: sym.symbol.name, where: `${sec.name}+${hex(off)}`, message: `Conflicting KLP_SYMUNIT definition: ${prev.obj}@${prev.file} and ${obj}@${text}`, hint: 'keep one annotation per symbol' });
+      }
+      units.set(sym.symbol.name, { obj, pos: 0, file: text });
+    }
+  }
+  return units;
+}
+
+/** The NUL-terminated string at `off` (undefined past the end or without a terminator). */
+function cString(data: Uint8Array, off: number): string | undefined {
+  if (!Number.isSafeInteger(off) || off < 0 || off >= data.length) return undefined;
+  const end = data.indexOf(0, off);
+  return end < 0 ? undefined : new TextDecoder().decode(data.subarray(off, end));
 }
 
 export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult {
@@ -231,18 +275,20 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         res = { obj: minimal.obj, pos: minimal.pos };
         lpObj = minimal.lpObj;
         by = 'KLP_RELOC_SYMBOL';
-      } else if (opts.explicit?.has(name)) {
-        res = opts.explicit.get(name)!;
-        by = '--sym';
-        if (res.file !== undefined) {
+      } else if (opts.explicit?.has(name) || annotations.units.has(name)) {
+        const asked = opts.explicit?.get(name) ?? annotations.units.get(name)!;
+        by = opts.explicit?.has(name) ? '--sym' : 'KLP_SYMUNIT';
+        res = asked;
+        if (asked.file !== undefined) {
           // By compilation unit: the sympos of the one definition of that unit in this build.
-          const wanted = res.file;
-          const inObj = defs.filter((d) => d.object === res!.obj);
+          const wanted = asked.file;
+          const how = by === '--sym' ? `--sym ${name}=${asked.obj}@${wanted}` : `KLP_SYMUNIT(${name}, "${wanted}") in .klp.module_units.${asked.obj}`;
+          const inObj = defs.filter((d) => d.object === asked.obj);
           const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
           if (hits.length !== 1) {
             const known = inObj.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
-            problem({ symbol: name, where, message: `--sym ${name}=${res.obj}@${wanted}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${res.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
-              hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${res.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
+            problem({ symbol: name, where, message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
+              hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${asked.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
             continue;
           }
           const d = hits[0]!;
@@ -373,8 +419,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (bindings.has(key)) continue;
     const defs = lookup(name);
     const def = definitionOf(defs, m.res.obj, m.res.pos);
-    const asked = m.by === '--sym' ? opts.explicit?.get(name) : undefined;
-    const intent = asked ? `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}` : m.by;
+    const asked = m.by === '--sym' ? opts.explicit?.get(name) : m.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
+    const intent = !asked ? m.by : m.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
     bindings.set(key, { object: m.res.obj, name, sympos: m.res.pos, homonyms: defs.filter((d) => d.object === m.res.obj).length,
       section: def?.section || null, unit: m.res.file ?? def?.file ?? null, intent });
   }

@@ -6,14 +6,14 @@
  * `counter_b` (a unique name becomes ambiguous).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { readElf, writeElf } from '../../src/elf/index.js';
 import { BINDINGS_SECTION, readBindings } from '../../src/klp/bindings.js';
 import { klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
-import { readelfSections } from '../helpers/readelf.js';
+import { readelfComplaints, readelfSections } from '../helpers/readelf.js';
 import { buildObject, FIXTURE_SRC } from '../helpers/tools.js';
 
 const { dir, dbFile, kallsyms, symvers } = await fixtureDb('bindings');
@@ -88,4 +88,27 @@ test('a damaged bindings section is a one-line error naming the file and the lin
   const r = klp('check', bad, '--db', dbFile);
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.match(r.stderr, /^klp: error: .*bad-bindings\.o:2: section \.klpkit\.bindings: expected 7 tab-separated fields/m);
+});
+
+test('KLP_SYMUNIT in the source chooses the homonym by unit: its sympos follows each build, the annotation goes, the intent is recorded', () => {
+  const byUnit = buildObject(dir, ['lp_main.c'], 'lp_unit.o', ['-DLP_AMBIGUOUS', '-DLP_BY_UNIT']);
+  const swapped = otherBuild('swapped-unit', ['mod_b.c', 'mod_a.c']);
+  for (const [db, pos] of [[dbFile, 2], [swapped, 1]] as const) {
+    const out = join(dir, `lp_unit-${pos}.klp.o`);
+    const c = klp('convert', byUnit, '--db', db, '-o', out);
+    assert.equal(c.status, 0, c.stderr);
+    const elf = readElf(readFileSync(out), { path: out });
+    assert.ok(!elf.sections.some((s) => s.name.startsWith('.klp.module_units.')), 'the annotation is removed');
+    assert.ok(elf.symbols(elf.symtab!).some((y) => y.name === `.klp.sym.fixture_mod.homonym,${pos}`), `sympos ${pos} on this build`);
+    const b = readBindings(elf).find((x) => x.name === 'homonym');
+    assert.deepEqual([b?.sympos, b?.unit, b?.intent], [pos, 'mod_b.c', 'KLP_SYMUNIT(homonym, "mod_b.c")']);
+    assert.deepEqual(readelfComplaints(out), []);
+  }
+  // A unit no definition comes from: refused, with the definitions listed.
+  const wrong = buildObject(dir, ['lp_main.c'], 'lp_unit_wrong.o', ['-DLP_AMBIGUOUS', '-DLP_BY_UNIT', '-DLP_UNIT="mod_c.c"']);
+  const w = klp('convert', wrong, '--db', dbFile, '-o', join(dir, 'never.o'));
+  assert.equal(w.status, 1, w.stdout);
+  assert.match(w.stderr, /KLP_SYMUNIT\(homonym, "mod_c\.c"\) in \.klp\.module_units\.fixture_mod: no definition\(s\) of 'homonym' in fixture_mod come from a unit matching 'mod_c\.c'/);
+  assert.match(w.stderr, /fixture_mod sympos 2 in \.text\.homonym from mod_b\.c/);
+  assert.ok(!existsSync(join(dir, 'never.o')), 'nothing written');
 });
