@@ -28,8 +28,15 @@ import { applyAlternatives, readAlternatives } from '../alternatives.js';
 import type { EmulatedKernel } from '../kernel.js';
 import { klpArchSections, klpRelaSections, klp_apply_section_relocs, klp_clear_object_relocs, patchesFor, type KlpPatch } from '../livepatch-core.js';
 import { RO_NX, RO_X, RW_NX, type Perms, type PermChange, type Writer } from '../memory.js';
-import { freeModule, isStageError, type LoadedModule, type StageError } from '../module-loader.js';
+import { archOf, freeModule, isStageError, type LoadedModule, type StageError } from '../module-loader.js';
 import type { DesignHooks } from './hooks.js';
+
+/** klp_section_part(): whether relocation section `rs` writes into the patch's part for `obj`. */
+function klp_section_part(p: KlpPatch, rs: Section, obj: string): boolean {
+  const addr = p.mod.sectionAddr.get(rs.infoSection!);
+  return addr !== undefined && [...p.mod.regions.entries()].some(([key, r]) =>
+    key.startsWith(`klp.${obj}.`) && addr >= r.base && addr < r.base + BigInt(r.bytes.length));
+}
 
 /**
  * How a patch's relocations for `obj` reach their target: a split patch's targets are its own
@@ -39,10 +46,7 @@ import type { DesignHooks } from './hooks.js';
  * every existing livepatch keeps working, at the cost of late text pokes.
  */
 function klp_object_writer(k: EmulatedKernel, p: KlpPatch, rs: Section, obj: string): Writer {
-  const addr = p.mod.sectionAddr.get(rs.infoSection!);
-  const inPart = addr !== undefined && [...p.mod.regions.entries()].some(([key, r]) =>
-    key.startsWith(`klp.${obj}.`) && addr >= r.base && addr < r.base + BigInt(r.bytes.length));
-  if (inPart) return 'memcpy';
+  if (klp_section_part(p, rs, obj)) return 'memcpy';
   const key = `${p.name}:${obj}`;
   if (!k.unsplit.has(key)) {
     k.unsplit.add(key);
@@ -122,7 +126,8 @@ function klp_module_apply_parts(k: EmulatedKernel, ro: boolean, mod: LoadedModul
   for (const p of patches) {
     if (ro) klp_protect_parts(k, p.mod, mod.name, RW_NX, 'flip');
     for (const rs of klpRelaSections(p, mod.name)) {
-      const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, mod.name), mod);
+      if (!klp_section_part(p, rs, mod.name)) continue; // not split: klp_init_object_loaded() writes it
+      const n = klp_apply_section_relocs(k, p, rs, arch, 'memcpy', mod);
       if (isStageError(n)) return klp_refuse_module(k, ro, mod, p, n);
     }
     klp_apply_object_arch(k, p, mod.name);
@@ -149,7 +154,8 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
      */
     applyKlpRela: (k, owner, rs, arch) => {
       const obj = parseKlpRelaObject(rs.name) ?? '';
-      return obj === 'vmlinux' || k.modules.has(obj) ? klp_apply_section_relocs(k, owner, rs, arch, 'memcpy') : 0;
+      const now = obj === 'vmlinux' || (k.modules.has(obj) && klp_section_part(owner, rs, obj));
+      return now ? klp_apply_section_relocs(k, owner, rs, arch, 'memcpy') : 0;
     },
     /** module_finalize(): the patch's arch entries for present objects (not in the kernel series). */
     moduleFinalize: (k, mod, patch) => {
@@ -176,8 +182,24 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
       if (!patch) return;
       for (const obj of mod.layout.klp.keys()) if (k.modules.has(obj)) k.protect(mod, `klp.${obj}.ro_after_init`, RO_NX, 'protect');
     },
-    /** klp_init_object_loaded() writes nothing: the loader did, at the stages above. */
-    initObjectRelocs: () => 0,
+    /**
+     * klp_init_object_loaded() writes only what is not in a part (a patch that was not split),
+     * as 6.12 does: through text_poke(), into the patch's formed text.
+     */
+    initObjectRelocs: (k, p, obj, target) => {
+      if (obj.name === null) return 0;
+      const arch = archOf(p.mod.elf);
+      if (isStageError(arch)) return 0;
+      for (const rs of klpRelaSections(p, obj.name)) {
+        if (klp_section_part(p, rs, obj.name)) continue;
+        const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, obj.name), target);
+        if (isStageError(n)) {
+          k.printError(n);
+          return k.errno(n.errno);
+        }
+      }
+      return 0;
+    },
     appliedByLoader: (obj) => obj === 'vmlinux',
     objectGoing: (k, q, name) => klp_release_parts(k, ro, q, name),
     comingFailed: (k, p, name) => klp_release_parts(k, ro, p, name),
