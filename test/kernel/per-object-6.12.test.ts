@@ -19,7 +19,7 @@ import { klp } from '../helpers/cli.js';
 import { ROOT, run, runStatus, tempDir } from '../helpers/tools.js';
 import { boot } from './qemu.js';
 import { seriesKernel } from './series.js';
-import { bundledScenarios, compareScenarios, scenarioBoot } from './scenarios.js';
+import { bundledScenarios, compareScenarios, scenarioBoot, value, waitTransition } from './scenarios.js';
 
 const { dir } = tempDir('klpkit-per-object-');
 process.on('exit', () => run('rm', ['-rf', dir]));
@@ -108,6 +108,40 @@ test('the patch\'s part for the target has, at every step, the permissions the e
   assert.deepEqual(real, emulated, r.console.slice(-3000));
   // What the design promises, in the kernel's own page tables.
   assert.deepEqual(real.map((x) => x.part), ['RW+NX', 'RO+X', 'RW+NX', 'RO+X']);
+});
+
+test('.klpkit.bindings is never loaded: the patch loads with it, and takes the same memory as without it', () => {
+  const build = seriesKernel();
+  const image = join(build, 'arch/x86/boot/bzImage');
+  const target = kbuild(build, 'klpkit_target', 'sz-target');
+  const patch = kbuild(build, 'klpkit_patch', 'sz-patch');
+  const db = join(dir, 'sz.klpdb');
+  assert.equal(klp('symbols', 'build', '--vmlinuz', image, '--symvers', join(build, 'Module.symvers'), '--modules', join(dir, 'sz-target'), '-o', db, '--quiet').status, 0);
+  const withRecord = join(dir, 'sz-with', 'klpkit_patch.ko');
+  const without = join(dir, 'sz-without', 'klpkit_patch.ko');
+  mkdirSync(join(dir, 'sz-with'));
+  mkdirSync(join(dir, 'sz-without'));
+  assert.equal(klp('convert', patch, '--db', db, '--sym', 'get_homonym_string=klpkit_target@target_b.c', '-o', withRecord).status, 0);
+  assert.ok(readBindings(readElf(readFileSync(withRecord), { path: withRecord })).length > 0);
+  run('objcopy', ['--remove-section', '.klpkit.bindings', withRecord, without]);
+  const script = ['insmod /m/klpkit_target.ko', ...(['without', 'with'] as const).flatMap((v) => [
+    `insmod /m/${v}/klpkit_patch.ko; echo "SZ-RC ${v} $?"`, waitTransition('klpkit_patch'),
+    `echo "SZ-SIZE ${v} $(cat /sys/module/klpkit_patch/coresize)"`, `echo "SZ-VALUE ${v} $(${value})"`,
+    // add_sect_attrs() lists every section the loader placed in memory (SHF_ALLOC, non-empty).
+    `echo "SZ-SECTIONS ${v} $(ls -a /sys/module/klpkit_patch/sections | tr '\\n' ' ')"`,
+    'echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled', waitTransition('klpkit_patch'), 'rmmod klpkit_patch',
+  ])].join('\n');
+  const r = boot({ kernel: kernelCorpus('amd64', '6.12'), image, script, timeout: 300,
+    files: { 'm/klpkit_target.ko': target, 'm/with/klpkit_patch.ko': withRecord, 'm/without/klpkit_patch.ko': without } });
+  const get = (what: string, v: string): string => new RegExp(`${what} ${v} (.*)`).exec(r.console)?.[1] ?? '?';
+  assert.deepEqual([get('SZ-RC', 'without'), get('SZ-RC', 'with')], ['0', '0'], r.console.slice(-2000));
+  assert.equal(get('SZ-SIZE', 'with'), get('SZ-SIZE', 'without'));
+  assert.match(get('SZ-SIZE', 'with'), /^\d+$/);
+  assert.match(get('SZ-VALUE', 'with'), /^patched homonym string B/);
+  const placed = get('SZ-SECTIONS', 'with').split(' ');
+  assert.ok(placed.includes('.gnu.linkonce.this_module'), placed.join(' '));
+  assert.ok(!placed.includes('.klpkit.bindings'), 'the record is not in memory');
+  assert.deepEqual(placed, get('SZ-SECTIONS', 'without').split(' '));
 });
 
 test('the series: every patch is checkpatch --strict clean, and docs/per-object-kernel.md builds it the way the tests do', () => {
