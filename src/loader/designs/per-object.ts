@@ -209,7 +209,7 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
 export const PER_OBJECT: DesignHooks = {
   ...perObject(false),
   name: 'per-object',
-  summary: "the seed's proposal: .klp.text/.klp.rela/.klp.arch.<obj> handled at apply_relocate_add(), module_finalize() and module_enable_ro() of whichever loads last; absent code stays RW+NX",
+  summary: "the seed's proposal, as kernel/patches/ implements it on 6.12: each object's .klp parts written by the loader of whichever loads last (the patch's apply_relocations(), or right after the module's post_relocation()), then protected; absent parts stay RW+NX",
 };
 
 export const PER_OBJECT_RO: DesignHooks = {
