@@ -47,6 +47,9 @@ export interface DesignHooks {
   appliedByLoader(obj: string): boolean;
   /** klp_cleanup_module_patches_limited(), for each patch reverted on the departing object `name`. */
   objectGoing(k: EmulatedKernel, q: KlpPatch, name: string): void;
-  /** klp_module_coming() failed for patch `p` on `name`, after the patches before it were reverted. */
+  /**
+   * klp_module_coming() failed on `name`: called for the failing patch and every one after it,
+   * once the patches before it were reverted (the module is refused).
+   */
   comingFailed?(k: EmulatedKernel, p: KlpPatch, name: string): void;
 }
