@@ -11,7 +11,7 @@ import { readKlpPatches, type KlpPatchInfo } from '../klp/objects.js';
 import { initTargetProblem } from '../klp/special.js';
 import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../klp/names.js';
 import type { SymbolDb } from '../symbols/database.js';
-import { findObjectSymbol } from '../symbols/sympos.js';
+import { definitionAmong, findObjectSymbol } from '../symbols/sympos.js';
 import { BINDINGS_SECTION, readBindings } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
 
@@ -224,7 +224,7 @@ function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', objec
   }
   const defs = db.lookup(name).filter((d) => d.object === object);
   // The definition the kernel will bind to, and the compilation unit it comes from when known.
-  const picked = defs.length === 1 ? defs[0] : defs.find((d) => d.sympos === sympos);
+  const picked = definitionAmong(defs, object, name, sympos);
   const from = picked?.file ? ` (from ${picked.file})` : '';
   if (defs.length > 1) {
     const units = defs.filter((d) => d.file !== null).map((d) => `${d.sympos}: ${d.file}`);
@@ -255,7 +255,7 @@ function verifyBindings(elf: ElfFile, db: SymbolDb): Finding[] {
         hint: fix, kernelCatches: true });
       continue;
     }
-    const picked = defs.length === 1 && b.sympos <= 1 ? defs[0] : defs.find((d) => d.sympos === b.sympos);
+    const picked = definitionAmong(defs, b.object, b.name, b.sympos);
     if (!picked) continue; // UNRESOLVED, from the relocation itself
     if (b.unit !== null && picked.file !== null && !unitMatches(picked.file, b.unit)) {
       out.push({ severity: 'error', code: 'BINDING_MOVED', where,

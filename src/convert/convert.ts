@@ -25,7 +25,7 @@ import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
-import { klpFindAmong } from '../symbols/sympos.js';
+import { definitionAmong, klpFindAmong } from '../symbols/sympos.js';
 import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from '../klp/objects.js';
 import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
@@ -120,16 +120,6 @@ export function parseMapFile(text: string, file: string): Map<string, Resolution
   return out;
 }
 
-/** The definition `obj`,`pos` names (pos 0: the unique one), if the database has it. */
-function definitionOf(defs: readonly SymbolDefinition[], obj: string, pos: number): SymbolDefinition | undefined {
-  const inObj = defs.filter((d) => d.object === obj);
-  return pos === 0 ? (inObj.length === 1 ? inObj[0] : undefined) : inObj.find((x) => x.sympos === pos || (x.count === 1 && pos === 1));
-}
-
-/** The compilation unit of the definition `obj`,`pos` names, if known. */
-function unitOf(defs: readonly SymbolDefinition[], obj: string, pos: number): string | null {
-  return definitionOf(defs, obj, pos)?.file ?? null;
-}
 
 function describe(d: SymbolDefinition): string {
   return `${d.object} sympos ${d.count > 1 ? d.sympos : `0 (or 1)`}${d.address !== null ? ` at 0x${d.address.toString(16)}` : ''}${d.section ? ` in ${d.section}` : ''}${d.file ? ` from ${d.file}` : ''}${d.exported ? ` [${d.exportType}]` : ''}`;
@@ -240,7 +230,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const annotationRelSecs = new Set(annotations.sections.filter((s) => s.isRelocation));
 
   // 2. Resolve every relocation against an undefined symbol in an allocated section.
-  interface Move { rs: Section; r: Relocation; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
+  /** `name`: the symbol as the source names it (before the rewrite renames it). */
+  interface Move { rs: Section; r: Relocation; name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
   const moves: Move[] = [];
   const keptCount = new Map<string, { reason: string; count: number }>();
   const reported = new Set<string>();
@@ -377,7 +368,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         problem({ symbol: name, where, message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
         continue;
       }
-      moves.push({ rs, r, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) });
+      moves.push({ rs, r, name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) });
     }
   }
 
@@ -386,7 +377,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
   const guessed = moves.filter((m) => m.res.obj === 'vmlinux' && m.by === 'unique');
   if (guessed.length > 0 && !db.hasExports('vmlinux')) {
-    const names = [...new Set(guessed.map((m) => parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name))];
+    const names = [...new Set(guessed.map((m) => m.name))];
     problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${hex(guessed[0]!.r.offset)}`,
       message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
       hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
@@ -406,19 +397,18 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
 
   const plan: PlanEntry[] = moves.map((m) => ({
     section: m.rs.name, target: m.rs.infoSection!.name, offset: hex(m.r.offset), type: m.r.type,
-    typeName: arch?.relocs.get(m.r.type)?.name ?? String(m.r.type), symbol: parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name,
+    typeName: arch?.relocs.get(m.r.type)?.name ?? String(m.r.type), symbol: m.name,
     object: m.res.obj, sympos: m.res.pos, newSection: klpRelaName(m.lpObj, m.rs.infoSection!.name), newSymbol: m.klpName, resolvedBy: m.by,
-    file: m.res.file ?? unitOf(lookup(parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name), m.res.obj, m.res.pos),
+    file: m.res.file ?? definitionAmong(lookup(m.name), m.res.obj, m.name, m.res.pos)?.file ?? null,
   }));
-  // What each binding means, for klp check to verify on every build the patch ships to (read
-  // before the rewrite renames the symbols).
+  // What each binding means, for klp check to verify on every build the patch ships to.
   const bindings = new Map<string, Binding>();
   for (const m of moves) {
-    const name = parseKlpSymRela(m.r.symbol.name)?.name ?? m.r.symbol.name;
+    const name = m.name;
     const key = `${m.res.obj}\0${name}\0${m.res.pos}`;
     if (bindings.has(key)) continue;
     const defs = lookup(name);
-    const def = definitionOf(defs, m.res.obj, m.res.pos);
+    const def = definitionAmong(defs, m.res.obj, name, m.res.pos);
     const asked = m.by === '--sym' ? opts.explicit?.get(name) : m.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
     const intent = !asked ? m.by : m.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
     bindings.set(key, { object: m.res.obj, name, sympos: m.res.pos, homonyms: defs.filter((d) => d.object === m.res.obj).length,

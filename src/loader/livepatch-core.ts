@@ -92,6 +92,24 @@ export function klp_apply_section_relocs(k: EmulatedKernel, p: KlpPatch, rs: Sec
 }
 
 /**
+ * klp_write_object_relocs(), as klp_init_object_loaded() runs it: each section through
+ * klp_apply_section_relocs(), written as `by` says (memcpy or text_poke); the first failure is
+ * printed and returned as an errno, else 0.
+ */
+export function klp_write_object_relocs(k: EmulatedKernel, p: KlpPatch, sections: readonly Section[], by: (rs: Section) => Writer, target: LoadedModule | undefined): number {
+  const arch = archOf(p.mod.elf);
+  if (isStageError(arch)) return 0; // the patch itself loaded, so its arch is known
+  for (const rs of sections) {
+    const n = klp_apply_section_relocs(k, p, rs, arch, by(rs), target);
+    if (isStageError(n)) {
+      k.printError(n);
+      return k.errno(n.errno);
+    }
+  }
+  return 0;
+}
+
+/**
  * klp_clear_object_relocs() (6.3): for each relocation, the target must still hold the value
  * computed from the stored st_value, then it is zeroed (arch/x86/kernel/module.c
  * __write_relocate_add with apply=false). Per-object clears the same way, with plain stores

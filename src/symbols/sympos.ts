@@ -1,6 +1,7 @@
 /** sympos, as the livepatch core counts it. */
 
 import type { SymbolDb } from './database.js';
+import type { SymbolDefinition } from './types.js';
 
 /**
  * kernel/livepatch/core.c klp_find_object_symbol() over the same-named symbols of one object, in
@@ -12,6 +13,16 @@ export function klpFindAmong<T>(matches: readonly T[], object: string, name: str
   if (sympos === 0 && matches.length > 1) return { ok: false, message: `unresolvable ambiguity for symbol '${name}' in object '${object === 'vmlinux' ? '(null)' : object}'` };
   if (sympos > matches.length) return { ok: false, message: `symbol position ${sympos} for symbol '${name}' in object '${object}' not found` };
   return { ok: true, match: matches[sympos === 0 ? 0 : sympos - 1]! };
+}
+
+/**
+ * The definition of `name` in `object` that sympos `sympos` binds to, among the database's
+ * definitions of that name (klpFindAmong's rule; other objects' are passed over), or undefined
+ * when the kernel would refuse it.
+ */
+export function definitionAmong(defs: readonly SymbolDefinition[], object: string, name: string, sympos: number): SymbolDefinition | undefined {
+  const r = klpFindAmong(defs.filter((d) => d.object === object), object, name, sympos);
+  return r.ok ? r.match : undefined;
 }
 
 /** klpFindAmong() on the database; `view` picks the module table the kernel searches. */

@@ -26,9 +26,9 @@ import type { Section } from '../../elf/model.js';
 import { parseKlpRelaObject } from '../../klp/names.js';
 import { applyAlternatives, readAlternatives } from '../alternatives.js';
 import type { EmulatedKernel } from '../kernel.js';
-import { klpArchSections, klpRelaSections, klp_apply_section_relocs, klp_clear_object_relocs, patchesFor, type KlpPatch } from '../livepatch-core.js';
+import { klpArchSections, klpRelaSections, klp_apply_section_relocs, klp_clear_object_relocs, klp_write_object_relocs, patchesFor, type KlpPatch } from '../livepatch-core.js';
 import { RO_NX, RO_X, RW_NX, type Perms, type PermChange, type Writer } from '../memory.js';
-import { archOf, freeModule, isStageError, type LoadedModule, type StageError } from '../module-loader.js';
+import { freeModule, isStageError, type LoadedModule, type StageError } from '../module-loader.js';
 import type { DesignHooks } from './hooks.js';
 
 /** klp_section_part(): whether relocation section `rs` writes into the patch's part for `obj`. */
@@ -187,18 +187,10 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
      * as 6.12 does: through text_poke(), into the patch's formed text.
      */
     initObjectRelocs: (k, p, obj, target) => {
-      if (obj.name === null) return 0;
-      const arch = archOf(p.mod.elf);
-      if (isStageError(arch)) return 0;
-      for (const rs of klpRelaSections(p, obj.name)) {
-        if (klp_section_part(p, rs, obj.name)) continue;
-        const n = klp_apply_section_relocs(k, p, rs, arch, klp_object_writer(k, p, rs, obj.name), target);
-        if (isStageError(n)) {
-          k.printError(n);
-          return k.errno(n.errno);
-        }
-      }
-      return 0;
+      const name = obj.name;
+      if (name === null) return 0;
+      const unsplit = klpRelaSections(p, name).filter((rs) => !klp_section_part(p, rs, name));
+      return klp_write_object_relocs(k, p, unsplit, (rs) => klp_object_writer(k, p, rs, name), target);
     },
     appliedByLoader: (obj) => obj === 'vmlinux',
     objectGoing: (k, q, name) => klp_release_parts(k, ro, q, name),

@@ -9,8 +9,8 @@
 import type { KlpObjectInfo } from '../../klp/objects.js';
 import { applyAlternatives } from '../alternatives.js';
 import type { EmulatedKernel } from '../kernel.js';
-import { klpArchSections, klpRelaSections, klp_apply_section_relocs, type KlpPatch } from '../livepatch-core.js';
-import { archOf, isStageError, type LoadedModule } from '../module-loader.js';
+import { klpArchSections, klpRelaSections, klp_write_object_relocs, type KlpPatch } from '../livepatch-core.js';
+import type { LoadedModule } from '../module-loader.js';
 import { RO_NX, RO_X, RW_NX, RW_X } from '../memory.js';
 import type { DesignHooks } from './hooks.js';
 
@@ -32,16 +32,11 @@ function initObjectRelocs(k: EmulatedKernel, p: KlpPatch, obj: KlpObjectInfo, ta
   const sections = klpRelaSections(p, objName);
   const archSections = klpArchSections(p, objName);
   if (sections.length === 0 && archSections.length === 0) return 0;
-  const arch = archOf(p.mod.elf);
-  if (isStageError(arch)) return 0; // the patch itself loaded, so its arch is known
   frobCore(k, p.mod, true);
-  for (const rs of sections) {
-    const n = klp_apply_section_relocs(k, p, rs, arch, 'memcpy', target);
-    if (isStageError(n)) {
-      k.printError(n);
-      frobCore(k, p.mod, false);
-      return k.errno(n.errno);
-    }
+  const err = klp_write_object_relocs(k, p, sections, () => 'memcpy', target);
+  if (err) {
+    frobCore(k, p.mod, false);
+    return err;
   }
   for (const s of archSections) {
     const what = s.name.slice(`.klp.arch.${objName}.`.length);

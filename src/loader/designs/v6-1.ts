@@ -9,23 +9,13 @@
 import type { KlpObjectInfo } from '../../klp/objects.js';
 import { parseKlpRelaObject } from '../../klp/names.js';
 import type { EmulatedKernel } from '../kernel.js';
-import { klpRelaSections, klp_apply_section_relocs, type KlpPatch } from '../livepatch-core.js';
-import { archOf, isStageError, type LoadedModule } from '../module-loader.js';
+import { klpRelaSections, klp_apply_section_relocs, klp_write_object_relocs, type KlpPatch } from '../livepatch-core.js';
+import type { LoadedModule } from '../module-loader.js';
 import type { DesignHooks } from './hooks.js';
 
 /** klp_apply_object_relocs(): a module object's sections, through text_poke(); vmlinux's were applied at load. */
 function initObjectRelocs(k: EmulatedKernel, p: KlpPatch, obj: KlpObjectInfo, target: LoadedModule | undefined): number {
-  if (obj.name === null) return 0;
-  const arch = archOf(p.mod.elf);
-  if (isStageError(arch)) return 0;
-  for (const rs of klpRelaSections(p, obj.name)) {
-    const n = klp_apply_section_relocs(k, p, rs, arch, 'text_poke', target);
-    if (isStageError(n)) {
-      k.printError(n);
-      return k.errno(n.errno);
-    }
-  }
-  return 0;
+  return obj.name === null ? 0 : klp_write_object_relocs(k, p, klpRelaSections(p, obj.name), () => 'text_poke', target);
 }
 
 export const V6_1: DesignHooks = {
