@@ -54,11 +54,11 @@ fi
 # The source package, downloaded once per version.
 DEBS=$CACHE/kernel-src
 mkdir -p "$DEBS"
-DEB=$(ls "$DEBS/${PKG}_${VERSION//:/%3a}_all.deb" 2>/dev/null || true)
-if [ -z "$DEB" ]; then
+# apt-get download names the file PKG_VERSION_all.deb, an epoch's colon written %3a.
+DEB=$DEBS/${PKG}_${VERSION//:/%3a}_all.deb
+if [ ! -f "$DEB" ]; then
   say "downloading $PKG $VERSION"
   (cd "$DEBS" && apt-get download -q "$PKG=$VERSION" >&2)
-  DEB=$(ls "$DEBS/${PKG}_"*"_all.deb" | grep -F "${VERSION//:/%3a}" | head -n 1)
 fi
 
 rm -rf "$OUT"

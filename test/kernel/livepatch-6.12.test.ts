@@ -5,13 +5,14 @@
  * there the patched module's reload works (its livepatch relocations are cleared on removal).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SymbolDb } from '../../src/symbols/database.js';
 import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
-import { ROOT, run, tempDir } from '../helpers/tools.js';
+import { run, tempDir } from '../helpers/tools.js';
+import { kbuildModule } from './kbuild.js';
 import { boot, capturedKallsyms, kallsymsMismatches, kernelImage } from './qemu.js';
 import { decompressBzImage, kallsymsFromVmlinuz } from '../../src/symbols/vmlinuz.js';
 import { parseKallsyms } from '../../src/symbols/kallsyms-text.js';
@@ -24,11 +25,7 @@ process.on('exit', () => run('rm', ['-rf', dir]));
 
 /** Kbuild against 6.12's headers; no BTF for out-of-tree modules (pahole is not needed to load them). */
 function kbuild(name: string, as: string, cflags = ''): string {
-  const m = join(dir, as);
-  mkdirSync(m, { recursive: true });
-  cpSync(join(ROOT, 'test/kernel/modules', name), m, { recursive: true });
-  run('make', ['-s', '-C', headers, `M=${m}`, 'KBUILD_MODPOST_WARN=1', 'CONFIG_DEBUG_INFO_BTF_MODULES=', `KCFLAGS=-ffunction-sections -fdata-sections ${cflags}`, 'modules']);
-  return join(m, `${name}.ko`);
+  return kbuildModule(headers, name, join(dir, as), ['KBUILD_MODPOST_WARN=1', 'CONFIG_DEBUG_INFO_BTF_MODULES=', `KCFLAGS=-ffunction-sections -fdata-sections ${cflags}`]);
 }
 
 test(`the bundled scenarios on Debian's ${kernel.version} agree with the emulator's 6.3 design`, async () => {

@@ -12,13 +12,14 @@
  * both load orders.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readElf, SHF, writeElf } from '../../src/elf/index.js';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
 import { ROOT, run, tempDir } from '../helpers/tools.js';
+import { kbuildModule } from './kbuild.js';
 import { boot, kernelImage } from './qemu.js';
 import { assertSameLog, bundledScenarios, compareScenarios, scenarioBoot, value, waitTransition } from './scenarios.js';
 import { EmulatedKernel } from '../../src/loader/kernel.js';
@@ -32,11 +33,7 @@ process.on('exit', () => run('rm', ['-rf', dir]));
 
 /** Build one of test/kernel/modules/<name> with Kbuild; returns the .ko path. */
 function kbuild(name: string, as: string, extra: string[] = []): string {
-  const m = join(dir, as);
-  mkdirSync(m, { recursive: true });
-  cpSync(join(ROOT, 'test/kernel/modules', name), m, { recursive: true });
-  run('make', ['-s', '-C', headers, `M=${m}`, ...extra, 'modules']);
-  return join(m, `${name}.ko`);
+  return kbuildModule(headers, name, join(dir, as), extra);
 }
 
 const target = kbuild('klpkit_target', 'target');

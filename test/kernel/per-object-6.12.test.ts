@@ -7,7 +7,7 @@
  * the permissions the emulator gives them, read from the guest's page tables at each step.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
@@ -17,6 +17,7 @@ import { SymbolDb } from '../../src/symbols/database.js';
 import { kernelCorpus } from '../helpers/corpus.js';
 import { klp } from '../helpers/cli.js';
 import { ROOT, run, runStatus, tempDir } from '../helpers/tools.js';
+import { kbuildModule } from './kbuild.js';
 import { boot } from './qemu.js';
 import { seriesKernel } from './series.js';
 import { bundledScenarios, compareScenarios, scenarioBoot, value, waitTransition } from './scenarios.js';
@@ -25,22 +26,26 @@ const { dir } = tempDir('klpkit-per-object-');
 process.on('exit', () => run('rm', ['-rf', dir]));
 
 function kbuild(kdir: string, name: string, as: string, cflags = ''): string {
-  const m = join(dir, as);
-  mkdirSync(m, { recursive: true });
-  cpSync(join(ROOT, 'test/kernel/modules', name), m, { recursive: true });
-  run('make', ['-s', '-C', kdir, `M=${m}`, 'KBUILD_MODPOST_WARN=1', `KCFLAGS=-ffunction-sections -fdata-sections ${cflags}`, 'modules']);
-  return join(m, `${name}.ko`);
+  return kbuildModule(kdir, name, join(dir, as), ['KBUILD_MODPOST_WARN=1', `KCFLAGS=-ffunction-sections -fdata-sections ${cflags}`]);
 }
 
-test('the bundled scenarios on the per-object kernel agree with the emulator\'s per-object design', async () => {
+/** The series' kernel, the target and patch built against it, and a database of both: once per file. */
+let built: { build: string; image: string; target: string; patch: string; db: string } | undefined;
+function series(): NonNullable<typeof built> {
+  if (built) return built;
   const build = seriesKernel();
   const image = join(build, 'arch/x86/boot/bzImage');
   const target = kbuild(build, 'klpkit_target', 'target');
   const patch = kbuild(build, 'klpkit_patch', 'patch');
-  const branchy = kbuild(build, 'klpkit_patch', 'patch-branch', '-DKLPKIT_STATIC_BRANCH');
   const db = join(dir, 'kernel.klpdb');
   const b = klp('symbols', 'build', '--vmlinuz', image, '--symvers', join(build, 'Module.symvers'), '--modules', join(dir, 'target'), '-o', db, '--quiet');
   assert.equal(b.status, 0, b.stderr);
+  return (built = { build, image, target, patch, db });
+}
+
+test('the bundled scenarios on the per-object kernel agree with the emulator\'s per-object design', async () => {
+  const { build, image, target, patch, db } = series();
+  const branchy = kbuild(build, 'klpkit_patch', 'patch-branch', '-DKLPKIT_STATIC_BRANCH');
   const patchKlp = join(dir, 'klpkit_patch.ko');
   const branchKlp = join(dir, 'klpkit_patch_branch.ko');
   // One patch names the homonym by its compilation unit, the other by its sympos: the scenarios'
@@ -74,12 +79,7 @@ function pagePerms(ptdump: string, addr: bigint): string {
 }
 
 test('the patch\'s part for the target has, at every step, the permissions the emulator gives it (the guest\'s page tables)', () => {
-  const build = seriesKernel();
-  const image = join(build, 'arch/x86/boot/bzImage');
-  const target = kbuild(build, 'klpkit_target', 'pt-target');
-  const patch = kbuild(build, 'klpkit_patch', 'pt-patch');
-  const db = join(dir, 'pt.klpdb');
-  assert.equal(klp('symbols', 'build', '--vmlinuz', image, '--symvers', join(build, 'Module.symvers'), '--modules', join(dir, 'pt-target'), '-o', db, '--quiet').status, 0);
+  const { image, target, patch, db } = series();
   const split = join(dir, 'pt-klpkit_patch.ko');
   const c = klp('convert', patch, '--db', db, '--sym', 'get_homonym_string=klpkit_target,2', '--per-object', '-o', split);
   assert.equal(c.status, 0, c.stderr);
@@ -117,12 +117,7 @@ test('the patch\'s part for the target has, at every step, the permissions the e
 });
 
 test('.klpkit.bindings is never loaded: the patch loads with it, and takes the same memory as without it', () => {
-  const build = seriesKernel();
-  const image = join(build, 'arch/x86/boot/bzImage');
-  const target = kbuild(build, 'klpkit_target', 'sz-target');
-  const patch = kbuild(build, 'klpkit_patch', 'sz-patch');
-  const db = join(dir, 'sz.klpdb');
-  assert.equal(klp('symbols', 'build', '--vmlinuz', image, '--symvers', join(build, 'Module.symvers'), '--modules', join(dir, 'sz-target'), '-o', db, '--quiet').status, 0);
+  const { image, target, patch, db } = series();
   const withRecord = join(dir, 'sz-with', 'klpkit_patch.ko');
   const without = join(dir, 'sz-without', 'klpkit_patch.ko');
   mkdirSync(join(dir, 'sz-with'));

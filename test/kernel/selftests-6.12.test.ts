@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { kernelCorpus } from '../helpers/corpus.js';
 import { run, tempDir } from '../helpers/tools.js';
+import { kbuildDir } from './kbuild.js';
 import { boot } from './qemu.js';
 import { seriesKernel } from './series.js';
 
@@ -29,7 +30,7 @@ const PROGRAMS = ['bash', 'date', 'stat', 'sleep', 'sysctl', 'getconf', 'grep', 
 function selftests(source: string, kdir: string, as: string): string {
   const st = join(dir, as);
   cpSync(join(source, 'tools/testing/selftests/livepatch'), st, { recursive: true });
-  run('make', ['-s', '-C', kdir, `M=${join(st, 'test_modules')}`, 'KBUILD_MODPOST_WARN=1', 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules']);
+  kbuildDir(kdir, join(st, 'test_modules'), ['KBUILD_MODPOST_WARN=1', 'CONFIG_DEBUG_INFO_BTF_MODULES=']);
   run('gcc', ['-static', '-O2', '-o', join(st, 'test_klp-call_getpid'), join(st, 'test_klp-call_getpid.c')]);
   return st;
 }
