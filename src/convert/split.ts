@@ -182,7 +182,9 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   for (const m of entryMoves) {
     const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
     so.entries[m.special.name] = (so.entries[m.special.name] ?? 0) + m.offsets.length;
-    moveEntries(elf, symtab, m.special, SPLITTABLE_SPECIAL[m.special.name]!, m.offsets, `.klp.arch.${m.object}.${m.special.name}`);
+    const size = SPLITTABLE_SPECIAL[m.special.name]!;
+    const order = m.special.name === '__jump_table' ? groupByKey(elf, m.special, size, m.offsets) : m.offsets;
+    moveEntries(elf, symtab, m.special, size, order, `.klp.arch.${m.object}.${m.special.name}`);
   }
   for (const m of altMoves) {
     const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
@@ -319,17 +321,46 @@ function mergeSections(elf: ElfFile, symtab: Section, members: Section[], name: 
   elf.removeSections(members);
 }
 
-/** Move the entries at `offsets` of a special section into `name`, compacting what stays. */
-function moveEntries(elf: ElfFile, symtab: Section, special: Section, size: number, offsets: number[], name: string): void {
+/**
+ * `__jump_table` entries in an order that keeps each key's entries together, keys in the order
+ * they first appear: the per-object kernel links a part's table to its keys without writing it
+ * (its key fields are livepatch relocations, cleared and written again on every arrival of the
+ * module), so it cannot sort it as jump_label_add_module() does, and refuses a table whose keys
+ * are not grouped (jump_label_link_entries(), kernel/patches/0003). A key is the key field's
+ * relocation (x86_64's struct jump_entry: key at offset 8), its low two bits (branch, init) apart.
+ */
+function groupByKey(elf: ElfFile, special: Section, size: number, offsets: readonly number[]): number[] {
+  const keyOf = new Map<number, string>();
+  for (const rs of elf.relocationSectionsFor(special)) {
+    for (const r of elf.relocations(rs)) {
+      const off = Number(r.offset);
+      if (off % size === 8) keyOf.set(off - 8, `${r.symbol.name}+${r.addend & ~3n}`);
+    }
+  }
+  const groups = new Map<string, number[]>();
+  for (const o of offsets) {
+    const key = keyOf.get(o) ?? `entry ${o}`;
+    const g = groups.get(key);
+    if (g) g.push(o);
+    else groups.set(key, [o]);
+  }
+  return [...groups.values()].flat();
+}
+
+/** Move the entries at `offsets` of a special section into `name`, in that order, compacting what stays. */
+function moveEntries(elf: ElfFile, symtab: Section, special: Section, size: number, offsets: readonly number[], name: string): void {
   const moving = new Set(offsets);
   const newOff = new Map<number, { into: 'moved' | 'kept'; at: number }>();
   const keptBytes: number[] = [];
   const movedBytes: number[] = [];
   for (let off = 0; off + size <= special.data.length; off += size) {
-    const into = moving.has(off) ? 'moved' : 'kept';
-    const buf = into === 'moved' ? movedBytes : keptBytes;
-    newOff.set(off, { into, at: buf.length });
-    buf.push(...special.data.subarray(off, off + size));
+    if (moving.has(off)) continue;
+    newOff.set(off, { into: 'kept', at: keptBytes.length });
+    keptBytes.push(...special.data.subarray(off, off + size));
+  }
+  for (const off of offsets) {
+    newOff.set(off, { into: 'moved', at: movedBytes.length });
+    movedBytes.push(...special.data.subarray(off, off + size));
   }
   const arch = elf.addSection({ name, type: special.type, flags: special.flags, addralign: special.addralign, entsize: BigInt(size), data: Uint8Array.from(movedBytes) }, elf.indexOf(special) + 1);
   for (const rs of elf.relocationSectionsFor(special)) {

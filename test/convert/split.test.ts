@@ -86,6 +86,34 @@ test('split moves the module object\'s code and its __jump_table entry; every re
   assert.equal(splitModule(again).changed, false);
 });
 
+test('split keeps each key\'s jump labels together, as the per-object kernel links them without sorting', () => {
+  const twoKeys = buildObject(dir, ['lp_main.c'], 'lp_two_keys.o', ['-DLP_STATIC_BRANCH', '-DLP_TWO_KEYS']);
+  const elf = read(twoKeys);
+  assert.deepEqual(convertModule(elf, { db, perObject: true }).problems, []);
+  // Each entry as its code field's target and its key, in table order.
+  const entries = (table: string): string[] => {
+    const t = elf.findSectionByName(table)!;
+    const relocs = elf.relocationSectionsFor(t).flatMap((rs) => elf.relocations(rs));
+    const field = (entry: number, at: number): string => {
+      const r = relocs.find((x) => Number(x.offset) === entry + at)!;
+      return `${r.symbol.name.replace(/^\.klp\.sym\.fixture_mod\./, '')}+${r.addend}`;
+    };
+    return Array.from({ length: t.data.length / 16 }, (_, i) => `${field(i * 16, 8)} @ ${field(i * 16, 0)}`);
+  };
+  const built = entries('__jump_table');
+  // As built: the keys interleave.
+  assert.deepEqual(built.map((e) => e.split(',')[0]), ['fixture_key', 'shared_global', 'fixture_key']);
+  assert.deepEqual(splitModule(elf).problems, []);
+  const split = entries('.klp.arch.fixture_mod.__jump_table');
+  assert.deepEqual(split.map((e) => e.split(',')[0]), ['fixture_key', 'fixture_key', 'shared_global']);
+  // The same entries, each still with its own site (code moved to .klp.text, offsets kept).
+  const site = (e: string): string => e.replace(/@ \S+\+/, '@ +');
+  assert.deepEqual(split.map(site), [built[0]!, built[2]!, built[1]!].map(site));
+  const out = `${dir}/lp_two_keys.split.o`;
+  writeFileSync(out, writeElf(elf));
+  assert.deepEqual(readelfComplaints(out), []);
+});
+
 test('without -ffunction-sections split refuses, naming the fix; klp convert refuses the module key without --per-object', () => {
   const elf = read(oneText);
   assert.deepEqual(convertModule(elf, { db }).problems, []);
