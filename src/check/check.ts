@@ -12,6 +12,7 @@ import { initTargetProblem } from '../klp/special.js';
 import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type KernelVersion } from '../klp/names.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { definitionAmong, findObjectSymbol } from '../symbols/sympos.js';
+import { definitionWhere } from '../symbols/describe.js';
 import { BINDINGS_SECTION, readBindings } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
 
@@ -228,7 +229,8 @@ function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', objec
   const from = picked?.file ? ` (from ${picked.file})` : '';
   if (defs.length > 1) {
     const units = defs.filter((d) => d.file !== null).map((d) => `${d.sympos}: ${d.file}`);
-    findings.push({ severity: 'note', code: 'AMBIGUOUS_BY_SYMPOS', where, message: `'${name}' has ${defs.length} definitions in ${object}: sympos ${sympos} picks one${from}${units.length ? `; the others: ${units.filter((u) => !u.startsWith(`${sympos}:`)).join(', ')}` : ''}`,
+    const at = picked ? definitionWhere(picked) : '';
+    findings.push({ severity: 'note', code: 'AMBIGUOUS_BY_SYMPOS', where, message: `'${name}' has ${defs.length} definitions in ${object}: sympos ${sympos} picks one${from}${units.length ? `; the others: ${units.filter((u) => !u.startsWith(`${sympos}:`)).join(', ')}` : ''}${at ? `; it sits${at}` : ''}`,
       hint: 'check that the position still means the same function on every kernel build you ship to', kernelCatches: false });
   }
   return { kind, object, name, sympos, address: r.address === null ? null : `0x${r.address.toString(16)}`, status: 'ok', detail: `${defs.length > 1 ? `position ${sympos} of ${defs.length}` : 'unique'}${from}`, where };

@@ -4,6 +4,7 @@ import { readInputFile, writeFileAtomic } from '../elf/load.js';
 import { escapeText } from '../report/escape.js';
 import { buildDatabase } from '../symbols/build.js';
 import { SymbolDb } from '../symbols/database.js';
+import { definitionNeighbours } from '../symbols/describe.js';
 import { exportSymbolsKlp } from '../symbols/symbols-klp.js';
 import type { SymbolDefinition } from '../symbols/types.js';
 import { progressBar } from './progress.js';
@@ -32,11 +33,13 @@ export interface SourceOptionValues {
 }
 
 function fmtDef(d: SymbolDefinition): string {
-  const addr = d.address === null ? '-'.padEnd(16) : d.address.toString(16).padStart(16, '0');
+  // vmlinux: the address; a module: the offset in its section (its address is known only once loaded).
+  const addr = d.address !== null ? d.address.toString(16).padStart(16, '0') : (d.offset !== null ? `+0x${d.offset.toString(16)}` : '-').padEnd(16);
+  const size = d.size !== null ? `0x${d.size.toString(16)}` : '-';
   const exp = d.exported ? `${d.exportType}${d.namespace ? ` ns=${escapeText(d.namespace)}` : ''}` : 'not exported';
   const core = d.coreSympos === null ? (d.coreCount === null ? '' : '  [not visible after init]') : d.coreSympos !== d.sympos ? `  [after init: sympos ${d.coreSympos}]` : '';
   const unit = d.file ? `  from ${escapeText(d.file)}` : '';
-  return `${escapeText(d.object).padEnd(20)} ${String(d.sympos).padStart(6)} ${String(d.count).padStart(5)}  ${addr}  ${d.type}  ${d.binding.padEnd(6)}  ${escapeText(d.section ?? '-').padEnd(24)} ${exp}${core}${unit}`;
+  return `${escapeText(d.object).padEnd(20)} ${String(d.sympos).padStart(6)} ${String(d.count).padStart(5)}  ${addr}  ${size.padStart(6)}  ${d.type}  ${d.binding.padEnd(6)}  ${escapeText(d.section ?? '-').padEnd(24)} ${exp}${core}${unit}`;
 }
 
 export function registerSymbols(program: Command): void {
@@ -74,7 +77,7 @@ export function registerSymbols(program: Command): void {
         `${failures.length ? `, ${failures.length} modules skipped` : ''}, exports from ${db.meta.exportsFrom}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }));
 
-  symbols.command('find').description('every definition of a symbol: object, sympos, address, type, export status')
+  symbols.command('find').description('every definition of a symbol: object, sympos, address (or offset in section), size, type, export status; homonyms with their neighbours')
     .argument('<name>', 'symbol name')
     .requiredOption('--db <db>', 'symbol database (klp symbols build)')
     .option('--object <obj>', 'only definitions in this object (vmlinux or a module name)')
@@ -84,10 +87,15 @@ export function registerSymbols(program: Command): void {
       let defs = db.lookup(name);
       if (opts.object) defs = defs.filter((d) => d.object === opts.object);
       if (opts.json) {
-        out(toJson(defs.map((d) => ({ ...d, address: d.address === null ? null : `0x${d.address.toString(16)}` }))));
+        out(toJson(defs.map((d) => ({ ...d, address: d.address === null ? null : `0x${d.address.toString(16)}`, ...(d.count > 1 ? { neighbours: db.neighbours(d) } : {}) }))));
       } else if (defs.length > 0) {
-        out(`${'object'.padEnd(20)} ${'sympos'.padStart(6)} ${'count'.padStart(5)}  ${'address'.padEnd(16)}  t  ${'bind'.padEnd(6)}  ${'section'.padEnd(24)} export`);
-        for (const d of defs) out(fmtDef(d));
+        out(`${'object'.padEnd(20)} ${'sympos'.padStart(6)} ${'count'.padStart(5)}  ${'address'.padEnd(16)}  ${'size'.padStart(6)}  t  ${'bind'.padEnd(6)}  ${'section'.padEnd(24)} export`);
+        for (const d of defs) {
+          out(fmtDef(d));
+          // Homonyms: where each sits, so they can be told apart without readelf.
+          const near = d.count > 1 ? definitionNeighbours(db, d) : '';
+          if (near) out(`${''.padEnd(20)}   ${escapeText(near)}`);
+        }
       }
       if (defs.length === 0) {
         err(`klp: no symbol '${escapeText(name)}'${opts.object ? ` in ${escapeText(opts.object)}` : ''} in ${opts.db}\n`);

@@ -19,6 +19,7 @@ import { SHF, SHN, STB, STT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { writeBindings, type Binding } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
+import { definitionNeighbours, definitionPlace } from '../symbols/describe.js';
 
 export { unitMatches };
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
@@ -121,9 +122,6 @@ export function parseMapFile(text: string, file: string): Map<string, Resolution
 }
 
 
-function describe(d: SymbolDefinition): string {
-  return `${d.object} sympos ${d.count > 1 ? d.sympos : `0 (or 1)`}${d.address !== null ? ` at 0x${d.address.toString(16)}` : ''}${d.section ? ` in ${d.section}` : ''}${d.file ? ` from ${d.file}` : ''}${d.exported ? ` [${d.exportType}]` : ''}`;
-}
 
 /**
  * Read the KLP_MODULE_RELOC(obj) annotations: arrays of 12-byte
@@ -277,7 +275,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
           const inObj = defs.filter((d) => d.object === asked.obj);
           const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
           if (hits.length !== 1) {
-            const known = inObj.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
+            const known = inObj.map((d) => `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
             problem({ symbol: name, where, message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
               hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${asked.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
             continue;
@@ -317,7 +315,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
           continue;
         }
         if (candidates.length > 1) {
-          const list = candidates.map((d) => `    ${describe(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}`).join('\n');
+          const list = candidates.map((d) => {
+            const near = definitionNeighbours(db, d);
+            return `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}${near ? `\n      ${near}` : ''}`;
+          }).join('\n');
           problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
             hint: `choose one with --sym (by compilation unit, NAME=OBJ@FILE, where the list names one: it stays right when the link order moves; or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
           continue;

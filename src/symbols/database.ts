@@ -30,16 +30,22 @@ export interface DbMeta {
 }
 
 const MAGIC = 'KLPSYMDB';
-/** 2: a compilation unit per symbol (`file` column, `files` table). */
-const VERSION = 2;
+/**
+ * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
+ * its section (in the address columns, F_HAS_OFFSET), its size, and every symbol's position in its
+ * object's table (`index`), so homonyms can be told apart by where they sit.
+ */
+const VERSION = 3;
 
 // flags byte
 const F_EXPORTED = 1, F_GPL = 2, F_HAS_ADDR = 4, F_BIND_SHIFT = 3; // bind: 0 local, 1 global, 2 weak (bits 3-4)
+const F_HAS_OFFSET = 32, F_HAS_SIZE = 64;
 
 const COLUMNS = [
   ['nameOff', Uint32Array], ['object', Uint16Array], ['type', Uint8Array], ['flags', Uint8Array],
   ['pos', Uint32Array], ['corePos', Uint32Array], ['addrLo', Uint32Array], ['addrHi', Uint32Array],
   ['section', Uint32Array], ['namespace', Uint16Array], ['file', Uint32Array],
+  ['size', Uint32Array], ['index', Uint32Array],
 ] as const;
 type ColumnName = (typeof COLUMNS)[number][0];
 type Columns = { [K in ColumnName]: Extract<(typeof COLUMNS)[number], readonly [K, unknown]>[1] extends new (n: number) => infer T ? T : never };
@@ -106,7 +112,10 @@ export class SymbolDb {
     const rName: number[] = [], rObject: number[] = [], rType: number[] = [], rBind: number[] = [];
     const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [], rFile: string[] = [];
     const rAddr: Array<bigint | undefined> = [];
-    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string, file = ''): void => {
+    // Modules: offset in section (stored where vmlinux keeps an address) and size; -1 when unknown.
+    const rOffset: number[] = [], rSize: number[] = [], rIndex: number[] = [];
+    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string,
+      file = '', offset = -1, size = -1): void => {
       let id = nameIds.get(name);
       if (id === undefined) {
         id = uniq.length;
@@ -115,6 +124,8 @@ export class SymbolDb {
       }
       rName.push(id); rObject.push(object); rType.push(type.charCodeAt(0) & 0xff); rBind.push(bind);
       rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section); rFile.push(file);
+      rOffset.push(offset); rSize.push(size);
+      rIndex.push(rObject.length >= 2 && rObject[rObject.length - 2] === object ? rIndex[rIndex.length - 1]! + 1 : 0);
     };
     // The N-th same-named symbol of an object, in the order given; 0 when not visible.
     const counter = () => {
@@ -142,7 +153,8 @@ export class SymbolDb {
       names.forEach((name, i) => {
         const f = m.flags[i]!;
         const unit = m.file?.[i] ?? 0;
-        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!, unit ? m.files[unit - 1]! : '');
+        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!, unit ? m.files[unit - 1]! : '',
+          m.value[i]!, m.size[i]!);
       });
     }
     for (const [name, syms] of input.dumpModules ?? []) {
@@ -224,7 +236,15 @@ export class SymbolDb {
         flags |= F_HAS_ADDR;
         col.addrLo[j] = Number(address & 0xffffffffn);
         col.addrHi[j] = Number((address >> 32n) & 0xffffffffn);
+      } else if (rOffset[i]! >= 0) {
+        flags |= F_HAS_OFFSET;
+        col.addrLo[j] = rOffset[i]!;
       }
+      if (rSize[i]! >= 0) {
+        flags |= F_HAS_SIZE;
+        col.size[j] = rSize[i]!;
+      }
+      col.index[j] = rIndex[i]!;
       col.flags[j] = flags;
       col.pos[j] = rPos[i]!;
       col.corePos[j] = rCore[i]!;
@@ -322,6 +342,9 @@ export class SymbolDb {
         coreSympos: !isModule ? null : corePos === 0 ? null : nCore > 1 ? corePos : 0,
         coreCount: isModule ? nCore : null,
         address: flags & F_HAS_ADDR ? (BigInt(c.addrHi[i]!) << 32n) | BigInt(c.addrLo[i]!) : null,
+        offset: flags & F_HAS_OFFSET ? c.addrLo[i]! : null,
+        size: flags & F_HAS_SIZE ? c.size[i]! : null,
+        index: c.index[i]!,
         type: String.fromCharCode(c.type[i]!),
         binding: bind === 2 ? 'weak' : bind === 1 ? 'global' : 'local',
         section: c.section[i] === 0xffffffff ? null : this.sections[c.section[i]!]!,
@@ -332,6 +355,38 @@ export class SymbolDb {
       });
     }
     return out;
+  }
+
+  /**
+   * Where a definition sits in its object, to tell homonyms apart: the named symbols just before
+   * and after it in the object's table (a module's .symtab order, vmlinux's kallsyms order), and
+   * its nearest named neighbours by address (vmlinux) or by offset in the same section (modules).
+   * null at an end, or where the database has no addresses.
+   */
+  neighbours(d: SymbolDefinition): { table: [string | null, string | null]; byAddress: [string | null, string | null] } {
+    const o = this.objectIndex.get(d.object);
+    const c = this.col;
+    const table: [string | null, string | null] = [null, null];
+    const near: [{ at: bigint; i: number } | null, { at: bigint; i: number } | null] = [null, null];
+    if (o === undefined) return { table, byAddress: [null, null] };
+    const place = (i: number): bigint | null => {
+      const f = c.flags[i]!;
+      if (f & F_HAS_ADDR) return (BigInt(c.addrHi[i]!) << 32n) | BigInt(c.addrLo[i]!);
+      return f & F_HAS_OFFSET ? BigInt(c.addrLo[i]!) : null;
+    };
+    let self = -1;
+    for (let i = 0; i < this.count && self < 0; i++) if (c.object[i] === o && c.index[i] === d.index) self = i;
+    const at = self >= 0 ? place(self) : null;
+    for (let i = 0; i < this.count; i++) {
+      if (c.object[i] !== o || i === self || this.names[c.nameOff[i]!] === 0) continue;
+      if (c.index[i] === d.index - 1) table[0] = this.nameAt(i);
+      if (c.index[i] === d.index + 1) table[1] = this.nameAt(i);
+      const p = place(i);
+      if (at === null || p === null || c.section[i] !== c.section[self]) continue;
+      if (p < at && (!near[0] || p > near[0].at)) near[0] = { at: p, i };
+      if (p > at && (!near[1] || p < near[1].at)) near[1] = { at: p, i };
+    }
+    return { table, byAddress: [near[0] ? this.nameAt(near[0].i) : null, near[1] ? this.nameAt(near[1].i) : null] };
   }
 
   hasObject(name: string): boolean {

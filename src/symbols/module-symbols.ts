@@ -58,6 +58,9 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const files: string[] = [];
   const fileIds = new Map<string, number>();
   const file = new Uint16Array(all.length);
+  const value = new Uint32Array(all.length);
+  const size = new Uint32Array(all.length);
+  const u32 = (x: bigint): number => (x > 0xffffffffn ? 0xffffffff : Number(x));
   let unit = 0;
   let n = 0;
   for (let i = 1; i < all.length; i++) {
@@ -89,9 +92,11 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
     flags[n] = (y.bind === STB.WEAK ? 2 : y.bind === STB.LOCAL ? 0 : 1) | (core ? MODSYM_CORE : 0);
     section[n] = sid;
     file[n] = y.bind === STB.LOCAL && y.type !== STT.FILE ? unit : 0;
+    value[n] = u32(y.value);
+    size[n] = u32(y.size);
     n++;
   }
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n) };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n) };
 }
 
 /**

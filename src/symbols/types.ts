@@ -44,6 +44,10 @@ export interface ModuleSymbols {
   files: string[];
   /** Per symbol: 1 + index into `files` of the unit a local symbol belongs to; 0 when unknown. */
   file: Uint16Array;
+  /** Per symbol: st_value, its offset in its section (a relocatable object), clamped to 32 bits. */
+  value: Uint32Array;
+  /** Per symbol: st_size, clamped to 32 bits. */
+  size: Uint32Array;
 }
 
 export const MODSYM_CORE = 4;
@@ -70,6 +74,12 @@ export interface SymbolDefinition {
   coreSympos: number | null;
   coreCount: number | null;
   address: bigint | null;
+  /** Modules: the offset in `section` (st_value of the .ko), where the address is not known yet. */
+  offset: number | null;
+  /** st_size, when the source gives it (modules), else null. */
+  size: number | null;
+  /** Position in the object's table (kallsyms order; a module's .symtab order, undefined skipped): neighbours are +-1. */
+  index: number;
   type: string;
   binding: 'local' | 'global' | 'weak';
   /** Section name (modules; vmlinux when read from an ELF), or null. */

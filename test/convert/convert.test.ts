@@ -12,6 +12,7 @@ import { readElf, SHF, SHN, writeElf } from '../../src/elf/index.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
 import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
+import { fixtures } from '../helpers/fixtures.js';
 import { buildObject } from '../helpers/tools.js';
 
 const { dir, db, dbFile } = await fixtureDb('convert');
@@ -103,8 +104,21 @@ test('ambiguous: every candidate with object, sympos and the --sym to add; --sym
   assert.equal(p.symbol, 'homonym');
   assert.match(p.message, /ambiguous symbol 'homonym' has 2 definitions/);
   // Each candidate with its compilation unit, and both ways to pick it.
-  assert.match(p.message, /fixture_mod sympos 1 in \.text\.homonym from mod_a\.c\s+->\s+--sym homonym=fixture_mod,1 or --sym homonym=fixture_mod@mod_a\.c/);
-  assert.match(p.message, /fixture_mod sympos 2 in \.text\.homonym from mod_b\.c\s+->\s+--sym homonym=fixture_mod,2 or --sym homonym=fixture_mod@mod_b\.c/);
+  assert.match(p.message, /fixture_mod sympos 1 in \.text\.homonym\+0x[0-9a-f]+ size 0x[0-9a-f]+ from mod_a\.c\s+->\s+--sym homonym=fixture_mod,1 or --sym homonym=fixture_mod@mod_a\.c/);
+  assert.match(p.message, /fixture_mod sympos 2 in \.text\.homonym\+0x[0-9a-f]+ size 0x[0-9a-f]+ from mod_b\.c\s+->\s+--sym homonym=fixture_mod,2 or --sym homonym=fixture_mod@mod_b\.c/);
+  // Where each sits, as readelf shows the module's .symtab (undefined entries skipped, as the
+  // kernel's kallsyms walk does): offset and size, the entries around it, the nearest by offset.
+  const symtab = readelfSymbols(fixtures().module).filter((y) => y.table === '.symtab' && y.ndx !== 'UND');
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const homonyms = symtab.filter((y) => y.name === 'homonym');
+  assert.equal(homonyms.length, 2);
+  for (const [k, y] of homonyms.entries()) {
+    const i = symtab.indexOf(y);
+    const other = homonyms[1 - k]!;
+    const byOffset = other.value < y.value ? `after homonym` : `before homonym`;
+    assert.match(p.message, new RegExp(`sympos ${k + 1} in \\.text\\.homonym\\+0x${y.value.toString(16)} size 0x${y.size.toString(16)} from [^\\n]*\\n` +
+      ` +after ${esc(symtab[i - 1]!.name)}, before ${esc(symtab[i + 1]!.name)} in \\.symtab; [^\\n]*${byOffset}`));
+  }
   const fixed = convert(amb, new Map([['homonym', { obj: 'fixture_mod', pos: 1 }]]));
   assert.deepEqual(fixed.r.problems, []);
   assert.ok(fixed.r.plan.some((x) => x.newSymbol === '.klp.sym.fixture_mod.homonym,1' && x.resolvedBy === '--sym'));
@@ -278,8 +292,15 @@ test('homonyms by compilation unit: find shows each one\'s file; --sym NAME=OBJ@
   const rows = find.stdout.split('\n').filter((l) => l.startsWith('fixture_mod'));
   assert.equal(rows.length, 2);
   // ld -r keeps each unit's locals after its STT_FILE symbol: mod_a.c's homonym is sympos 1, mod_b.c's 2.
-  assert.match(rows[0]!, /^fixture_mod +1 +2 .* from mod_a\.c$/);
-  assert.match(rows[1]!, /^fixture_mod +2 +2 .* from mod_b\.c$/);
+  // A module's definition shows its offset in its section and its size, as readelf -s gives them.
+  const re = readelfSymbols(fixtures().module).filter((y) => y.table === '.symtab' && y.name === 'homonym');
+  assert.match(rows[0]!, new RegExp(`^fixture_mod +1 +2 +\\+0x${re[0]!.value.toString(16)} +0x${re[0]!.size.toString(16)} +t +local +\\.text\\.homonym .* from mod_a\\.c$`));
+  assert.match(rows[1]!, new RegExp(`^fixture_mod +2 +2 +\\+0x${re[1]!.value.toString(16)} +0x${re[1]!.size.toString(16)} +t +local +\\.text\\.homonym .* from mod_b\\.c$`));
+  // Each homonym is followed by where it sits among the others.
+  assert.match(find.stdout, /from mod_a\.c\n +after mod_a\.c, before \w+ in \.symtab; before homonym by offset\n/);
+  const json = JSON.parse(klp('symbols', 'find', 'homonym', '--db', dbFile, '--json').stdout) as Array<{ offset: number; size: number; neighbours: { table: string[]; byAddress: string[] } }>;
+  assert.deepEqual(json.map((d) => [d.offset, d.size]), re.map((y) => [Number(y.value), y.size]));
+  assert.deepEqual(json[1]!.neighbours.byAddress[0], 'homonym');
   const amb = join(dir, 'lp_ambiguous.o');
   for (const [unit, pos] of [['mod_a.c', 1], ['mod_b.c', 2], ['test/fixtures/src/mod_b.c', 2]] as const) {
     const r = klp('convert', amb, '--db', dbFile, '--dry-run', '--json', '--sym', `homonym=fixture_mod@${unit}`);
@@ -293,5 +314,5 @@ test('homonyms by compilation unit: find shows each one\'s file; --sym NAME=OBJ@
   const wrong = klp('convert', amb, '--db', dbFile, '--dry-run', '--sym', 'homonym=fixture_mod@mod_c.c');
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /--sym homonym=fixture_mod@mod_c\.c: no definition\(s\) of 'homonym' in fixture_mod come from a unit matching 'mod_c\.c'/);
-  assert.match(wrong.stderr, /fixture_mod sympos 2 in \.text\.homonym from mod_b\.c +-> +--sym homonym=fixture_mod,2/);
+  assert.match(wrong.stderr, /fixture_mod sympos 2 in \.text\.homonym\+0x[0-9a-f]+ size 0x[0-9a-f]+ from mod_b\.c +-> +--sym homonym=fixture_mod,2/);
 });
