@@ -175,6 +175,28 @@ export class JumpLabels {
     this.memory.write(s.code, Uint8Array.from(jump ? jmp : nop), stage, 'text_poke', `${s.module}: jump label at 0x${s.code.toString(16)} -> ${jump ? 'jmp' : 'nop'}`);
   }
 
+  /** Whether a table of `module` has sites tied to a key (addModule() linked it). */
+  linked(module: string, table: string): boolean {
+    return [...(this.keysOf.get(module) ?? [])].some((key) => this.sitesOf(key).some((s) => s.module === module && s.table === table));
+  }
+
+  /**
+   * jump_label_unlink_entries() (kernel/patches/0003): the sites of a table that addModule()
+   * linked go back to what their key's initial type assumes (arch_jump_label_transform(), a
+   * text_poke, where the key has changed), then are forgotten, so a later link starts from the
+   * bytes as built.
+   */
+  unlinkEntries(module: string, table: string, stage: string): void {
+    for (const key of this.keysOf.get(module) ?? []) {
+      const enabled = this.keyEnabled(key);
+      const type = this.keyType(key);
+      if (enabled === undefined || type === undefined || enabled === type) continue;
+      for (const s of this.sitesOf(key)) if (s.module === module && s.table === table) this.transform(s, type !== s.branch, stage);
+    }
+    this.delModule(module, table);
+    this.say(`jump_label: ${module}: ${table} unlinked`);
+  }
+
   /** The sites tied to a key (for reports and tests). */
   sitesOf(key: bigint): readonly JumpSite[] {
     return this.byKey.get(key) ?? [];

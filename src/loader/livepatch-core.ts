@@ -176,7 +176,7 @@ export function klp_enable_patch(k: EmulatedKernel, patch: KlpPatch): number {
       k.trace(`${patch.name}: object '${o.name}' is not loaded: its livepatch relocations wait for it`);
       continue;
     }
-    const err = klp_init_object_loaded(k, patch, o, target);
+    const err = klp_init_object_loaded(k, patch, o, target) || (k.hooks.initObject?.(k, patch, o, target) ?? 0);
     if (err) return err;
   }
   // What the kernel never looks at (klp check flags it): sections for undeclared objects.
@@ -198,6 +198,7 @@ export function klp_disable_patch(k: EmulatedKernel, name: string): number {
   if (!p || !p.enabled) return k.errno('EINVAL');
   p.enabled = false;
   k.printk(`livepatch: '${name}': starting unpatching transition`, `livepatch: '${name}': unpatching complete`);
+  k.hooks.freePatch?.(k, p);
   return 0;
 }
 

@@ -105,7 +105,7 @@ function complete_formation(k: EmulatedKernel, mod: LoadedModule, patch: KlpPatc
   k.setState(mod, 'COMING');
 }
 
-/** prepare_coming_module(): klp_module_coming(), then the COMING notifiers (jump labels). */
+/** prepare_coming_module(): klp_module_coming(), then the COMING notifiers (jump labels, then the design's). */
 function prepare_coming_module(k: EmulatedKernel, mod: LoadedModule): number {
   const err = klp_module_coming(k, mod);
   if (err) {
@@ -116,6 +116,10 @@ function prepare_coming_module(k: EmulatedKernel, mod: LoadedModule): number {
   k.at('jump_label_module_notify');
   const table = mod.elf.findSectionByName('__jump_table');
   if (table) k.jumpLabels.addModule(mod, table, k.stage, (a) => k.within(mod, a));
+  if (k.hooks.moduleNotify) {
+    k.at('klp_module_notify');
+    k.hooks.moduleNotify(k, mod, 'COMING');
+  }
   return 0;
 }
 
@@ -219,10 +223,15 @@ export function delete_module(k: EmulatedKernel, name: string): number {
     k.trace(`${name}: the enabled patch holds a reference on its module`);
     return k.errno('EWOULDBLOCK');
   }
+  // The GOING notifiers (jump labels, then the per-object design's), then klp_module_going().
   k.setState(mod, 'GOING');
-  klp_module_going(k, mod);
   k.at('jump_label_module_notify');
   k.jumpLabels.delModule(name);
+  if (k.hooks.moduleNotify) {
+    k.at('klp_module_notify');
+    k.hooks.moduleNotify(k, mod, 'GOING');
+  }
+  klp_module_going(k, mod);
   k.patches.delete(name);
   free_module(k, mod);
   return 0;

@@ -12,6 +12,7 @@ import type { Design } from '../../src/loader/designs/index.js';
 import { parseScenario, readScenarioFiles, simulate } from '../../src/loader/scenario.js';
 import { buildDatabase } from '../../src/symbols/build.js';
 import { ROOT } from '../helpers/tools.js';
+import { BUNDLED_SCENARIOS } from '../kernel/scenarios.js';
 
 const ex = join(ROOT, 'examples');
 const kernelDir = join(ex, 'kernel-6.1.0-56-amd64');
@@ -20,7 +21,7 @@ test('docs/per-object-kernel.md: the table of the bundled scenarios is what the 
   const { db } = await buildDatabase({ kallsyms: join(kernelDir, 'kallsyms.excerpt'), symvers: join(kernelDir, 'Module.symvers.excerpt') });
   const kernels: Array<[string, Design]> = [["Debian's 6.1", '6.1'], ["Debian's 6.12", '6.3'], ['6.12 + series', 'per-object']];
   const rows = ['| scenario | kernel (design) | insmod/rmmod statuses | relocations written by the loader | `text_poke` writes | permission flips |', '|---|---|---|---|---|---|'];
-  for (const n of ['patch-before-module', 'module-before-patch', 'module-reload', 'module-static-key']) {
+  for (const n of BUNDLED_SCENARIOS) {
     const f = join(ex, 'scenarios', `${n}.klpsim`);
     const sc = parseScenario(readFileSync(f, 'utf8'), f);
     const files = await readScenarioFiles(sc);

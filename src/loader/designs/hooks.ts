@@ -43,6 +43,18 @@ export interface DesignHooks {
    * livepatch core writes for `obj`. Returns 0 or an errno, with the kernel's message printed.
    */
   initObjectRelocs(k: EmulatedKernel, p: KlpPatch, obj: KlpObjectInfo, target: LoadedModule | undefined): number;
+  /**
+   * klp_init_object(), in klp_enable_patch(), after klp_init_object_loaded() succeeded for a
+   * present object. Returns 0 or an errno.
+   */
+  initObject?(k: EmulatedKernel, p: KlpPatch, obj: KlpObjectInfo, target: LoadedModule | undefined): number;
+  /** klp_free_patch_start(): the patch leaves the list of patches when it is disabled. */
+  freePatch?(k: EmulatedKernel, p: KlpPatch): void;
+  /**
+   * A module notifier after jump_label's (kernel/patches/0004's klp_module_notify()): at COMING,
+   * once the module's own jump labels are set up; at GOING, before klp_module_going().
+   */
+  moduleNotify?(k: EmulatedKernel, mod: LoadedModule, state: 'COMING' | 'GOING'): void;
   /** klp_enable_patch() never reaches a section of an undeclared object, unless this says the loader applied it. */
   appliedByLoader(obj: string): boolean;
   /** klp_cleanup_module_patches_limited(), for each patch reverted on the departing object `name`. */

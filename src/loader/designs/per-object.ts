@@ -17,8 +17,12 @@
  * at the end of its apply_relocations() (klp_apply_present_parts), protected by its
  * complete_formation(); an arriving module's parts right after its post_relocation()
  * (klp_module_apply_parts), written then protected; released by klp_clear_object_relocs() when
- * it goes. Two things here go beyond the series, and the kernel tests compare only what both do:
- * `.klp.arch.<obj>` entries (alternatives, jump labels) applied with the relocations, and the
+ * it goes. A part's jump table (`.klp.arch.<obj>.__jump_table`) is linked to the object's keys
+ * once the object's own jump labels are (klp_module_notify() at its COMING, after jump_label's
+ * notifier, or klp_init_object() when it is live) and unlinked, its sites put back as built,
+ * when the object goes or the patch is freed (kernel/patches/0003, 0004). Two things here go
+ * beyond the series, and the kernel tests compare only what both do: other `.klp.arch.<obj>`
+ * entries (alternatives, applied with the relocations; the series refuses such a patch), and the
  * per-object-ro variant.
  */
 import type { Arch } from '../../arch/types.js';
@@ -65,12 +69,16 @@ function klp_protect_parts(k: EmulatedKernel, mod: LoadedModule, obj: string, to
   }
 }
 
-/** module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object. */
+/**
+ * module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object, once their
+ * relocations are written. A jump table is only sorted here (jump_label_prepare_entries(), not
+ * modelled: the emulator finds a key's sites without it); klp_link_parts() links it later.
+ */
 function klp_apply_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
   for (const s of klpArchSections(p, obj)) {
     const special = s.name.slice(`.klp.arch.${obj}.`.length);
     if (special === '__jump_table') {
-      k.jumpLabels.addModule(p.mod, s, k.stage, (a) => k.within(p.mod, a));
+      continue;
     } else if (special === '.altinstructions') {
       applyAlternatives(k.memory, p.mod, s, k.stage, (m) => k.trace(m));
     } else if (special !== '.altinstr_replacement') {
@@ -89,17 +97,35 @@ function restore(k: EmulatedKernel, p: KlpPatch, at: bigint, size: number, what:
   }
 }
 
-/** Undo klp_apply_object_arch when the object goes: unlink the sites and restore their compiled bytes. */
+/** Undo klp_apply_object_arch when the object goes: the alternatives' compiled bytes restored. */
 function klp_revert_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
   for (const s of klpArchSections(p, obj)) {
     if (s.name.endsWith('..altinstructions')) {
       for (const a of readAlternatives(k.memory, p.mod, s)) restore(k, p, a.instr, a.instrlen, 'alternative');
-      continue;
     }
-    if (!s.name.endsWith('.__jump_table')) continue;
-    for (const site of k.jumpLabels.readEntries(p.mod, s)) restore(k, p, site.code, 5, 'jump label');
-    k.jumpLabels.delModule(p.name, s.name);
   }
+}
+
+/** A part's jump table, `.klp.arch.<obj>.__jump_table`, when it was allocated. */
+function klp_part_jump_table(p: KlpPatch, obj: string): Section | undefined {
+  return klpArchSections(p, obj).find((s) => s.name === `.klp.arch.${obj}.__jump_table`);
+}
+
+/**
+ * klp_link_parts(): a present part's jump table linked to its object's keys
+ * (jump_label_link_entries()), once the object's own jump labels are set up: from
+ * klp_module_notify() at the object's COMING, or klp_init_object() when it is live.
+ */
+function klp_link_parts(k: EmulatedKernel, p: KlpPatch, obj: string): void {
+  const table = klp_part_jump_table(p, obj);
+  if (!table || k.jumpLabels.linked(p.name, table.name)) return;
+  k.jumpLabels.addModule(p.mod, table, k.stage, (a) => k.within(p.mod, a));
+}
+
+/** klp_unlink_parts(): the sites put back as built and unlinked (jump_label_unlink_entries()). */
+function klp_unlink_parts(k: EmulatedKernel, p: KlpPatch, obj: string): void {
+  const table = klp_part_jump_table(p, obj);
+  if (table && k.jumpLabels.linked(p.name, table.name)) k.jumpLabels.unlinkEntries(p.name, table.name, k.stage);
 }
 
 /**
@@ -191,6 +217,22 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
       if (name === null) return 0;
       const unsplit = klpRelaSections(p, name).filter((rs) => !klp_section_part(p, rs, name));
       return klp_write_object_relocs(k, p, unsplit, (rs) => klp_object_writer(k, p, rs, name), target);
+    },
+    /** klp_init_object(): a live object's part linked now; a coming one's by klp_module_notify(). */
+    initObject: (k, p, obj, target) => {
+      if (obj.name !== null && target?.state === 'LIVE') klp_link_parts(k, p, obj.name);
+      return 0;
+    },
+    /** klp_module_notify(): link at the object's COMING, unlink at its GOING (before the part is released). */
+    moduleNotify: (k, mod, state) => {
+      for (const p of patchesFor(k, mod.name)) {
+        if (state === 'COMING') klp_link_parts(k, p, mod.name);
+        else klp_unlink_parts(k, p, mod.name);
+      }
+    },
+    /** klp_free_patch_start(): every linked part of the patch unlinked. */
+    freePatch: (k, p) => {
+      for (const o of p.objects) if (o.name !== null) klp_unlink_parts(k, p, o.name);
     },
     appliedByLoader: (obj) => obj === 'vmlinux',
     objectGoing: (k, q, name) => klp_release_parts(k, ro, q, name),
