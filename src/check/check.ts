@@ -265,6 +265,22 @@ function verifyBindings(elf: ElfFile, db: SymbolDb): Finding[] {
         hint: fix, kernelCatches: false });
       continue;
     }
+    // The fingerprint: the bytes (relocated fields zeroed) of the definition it was converted for.
+    if (b.hash !== null && picked.hash !== null && picked.hash !== b.hash) {
+      const hex = (h: number): string => h.toString(16).padStart(8, '0');
+      const same = defs.filter((d) => d !== picked && d.hash === b.hash);
+      if (same.length === 1) {
+        const to = same[0]!;
+        out.push({ severity: 'error', code: 'BINDING_MOVED', where,
+          message: `sympos ${b.sympos} of '${b.name}' in ${b.object} has other code on this build than the definition the patch was converted for (${b.intent}); that code is sympos ${to.sympos} here${to.file ? ` (from ${to.file})` : ''}: it would call or change the wrong one`,
+          hint: `convert again with --sym ${b.name}=${b.object},${to.count > 1 ? to.sympos : 0} for this build${to.file ? `, or --sym ${b.name}=${b.object}@${to.file}` : ''}`, kernelCatches: false });
+      } else {
+        out.push({ severity: 'error', code: 'BINDING_BYTES_CHANGED', where,
+          message: `the code of '${b.name}' (sympos ${b.sympos}${picked.file ? `, from ${picked.file}` : ''}) in ${b.object} is not the code the patch was converted against (fingerprint ${hex(b.hash)}, on this build ${hex(picked.hash)})`,
+          hint: 'review what changed: the patch replaces or calls code other than the code it was written for; once it fits, convert it again against this build (the new fingerprint is recorded)', kernelCatches: false });
+      }
+      continue;
+    }
     if (defs.length !== b.homonyms) {
       out.push({ severity: 'warning', code: 'BINDING_HOMONYMS_CHANGED', where,
         message: `'${b.name}' had ${b.homonyms} definition(s) in ${b.object} when the patch was converted, this build has ${defs.length}${b.unit === null || picked.file === null ? ': the compilation units are not known, so the position cannot be checked' : `; sympos ${b.sympos} still names the one from ${picked.file}`}`,

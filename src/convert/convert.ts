@@ -413,7 +413,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const asked = m.by === '--sym' ? opts.explicit?.get(name) : m.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
     const intent = !asked ? m.by : m.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
     bindings.set(key, { object: m.res.obj, name, sympos: m.res.pos, homonyms: defs.filter((d) => d.object === m.res.obj).length,
-      section: def?.section || null, unit: m.res.file ?? def?.file ?? null, intent });
+      section: def?.section || null, unit: m.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null });
   }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);

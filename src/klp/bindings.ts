@@ -8,14 +8,17 @@
  * each kernel build the patch ships to.
  *
  * Format: UTF-8 text, a header line, then one binding per line, tab-separated:
- *   object  name  sympos  homonyms  section  unit  intent      ('-' for unknown)
+ *   object  name  sympos  homonyms  section  unit  intent  size  fingerprint      ('-' for unknown)
+ * (`klpkit bindings 2`; version 1 had no size and fingerprint, and is still read.) The fingerprint
+ * is the chosen definition's bytes with relocated fields zeroed (symbols/fingerprint.ts), in hex.
  */
 import { SHT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { InputError } from '../errors.js';
 
 export const BINDINGS_SECTION = '.klpkit.bindings';
-const HEADER = 'klpkit bindings 1';
+const HEADER = 'klpkit bindings 2';
+const HEADER_V1 = 'klpkit bindings 1';
 
 export interface Binding {
   object: string;
@@ -28,13 +31,18 @@ export interface Binding {
   unit: string | null;
   /** How it was chosen: `--sym NAME=OBJ@UNIT`, `--sym NAME=OBJ,POS`, an annotation, `unique`. */
   intent: string;
+  /** st_size of the chosen definition, when the database knew it. */
+  size: number | null;
+  /** Its fingerprint (a module homonym's bytes, relocated fields zeroed), when the database had one. */
+  hash: number | null;
 }
 
 const field = (s: string | null): string => (s === null || s === '' ? '-' : s.replace(/[\t\n\\]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\\\')));
 const unfield = (s: string): string | null => (s === '-' ? null : s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c)));
 
 export function formatBindings(list: readonly Binding[]): Uint8Array {
-  const lines = [HEADER, ...list.map((b) => [b.object, b.name, String(b.sympos), String(b.homonyms), field(b.section), field(b.unit), field(b.intent)].join('\t'))];
+  const lines = [HEADER, ...list.map((b) => [b.object, b.name, String(b.sympos), String(b.homonyms), field(b.section), field(b.unit), field(b.intent),
+    b.size === null ? '-' : String(b.size), b.hash === null ? '-' : b.hash.toString(16).padStart(8, '0')].join('\t'))];
   return new TextEncoder().encode(`${lines.join('\n')}\n`);
 }
 
@@ -43,17 +51,21 @@ export function readBindings(elf: ElfFile): Binding[] {
   const sec = elf.findSectionByName(BINDINGS_SECTION);
   if (!sec) return [];
   const lines = new TextDecoder().decode(sec.data).split('\n').filter((l) => l !== '');
-  if (lines[0] !== HEADER) {
+  if (lines[0] !== HEADER && lines[0] !== HEADER_V1) {
     throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, offset: Number(sec.offset) }, `not a klpkit bindings section (its first line is not '${HEADER}')`, 'rename or drop the section, or convert the patch again');
   }
+  const fields = lines[0] === HEADER ? 9 : 7;
   return lines.slice(1).map((l, i) => {
     const f = l.split('\t');
     const sympos = Number(f[2]);
     const homonyms = Number(f[3]);
-    if (f.length !== 7 || !Number.isSafeInteger(sympos) || !Number.isSafeInteger(homonyms)) {
-      throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, line: i + 2 }, 'expected 7 tab-separated fields (object, name, sympos, homonyms, section, unit, intent)', 'drop the section, or convert the patch again');
+    const size = f[7] === undefined || f[7] === '-' ? null : Number(f[7]);
+    const hash = f[8] === undefined || f[8] === '-' ? null : /^[0-9a-f]{8}$/.test(f[8]) ? parseInt(f[8], 16) : NaN;
+    if (f.length !== fields || !Number.isSafeInteger(sympos) || !Number.isSafeInteger(homonyms) || (size !== null && !Number.isSafeInteger(size)) || Number.isNaN(hash)) {
+      throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, line: i + 2 },
+        `expected ${fields} tab-separated fields (object, name, sympos, homonyms, section, unit, intent${fields === 9 ? ', size, fingerprint' : ''})`, 'drop the section, or convert the patch again');
     }
-    return { object: f[0]!, name: f[1]!, sympos, homonyms, section: unfield(f[4]!), unit: unfield(f[5]!), intent: unfield(f[6]!) ?? '' };
+    return { object: f[0]!, name: f[1]!, sympos, homonyms, section: unfield(f[4]!), unit: unfield(f[5]!), intent: unfield(f[6]!) ?? '', size, hash };
   });
 }
 

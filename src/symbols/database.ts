@@ -33,7 +33,8 @@ const MAGIC = 'KLPSYMDB';
 /**
  * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
  * its section (in the address columns, F_HAS_OFFSET), its size, and every symbol's position in its
- * object's table (`index`), so homonyms can be told apart by where they sit.
+ * object's table (`index`), so homonyms can be told apart by where they sit; and the fingerprints
+ * of module homonyms (few: kept as `hashes`, row and value pairs, in the header).
  */
 const VERSION = 3;
 
@@ -73,11 +74,16 @@ export class SymbolDb {
   readonly count: number;
   private readonly objectIndex: Map<string, number>;
 
+  /** Fingerprints of module homonyms by row (symbols/fingerprint.ts). */
+  private readonly hashes: ReadonlyMap<number, number>;
   /** Compilation units (STT_FILE names) that symbols point into. */
   private readonly files: readonly string[];
 
-  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[]) {
+  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[], hashes: readonly number[]) {
     this.files = files;
+    const h = new Map<number, number>();
+    for (let k = 0; k + 1 < hashes.length; k += 2) h.set(hashes[k]!, hashes[k + 1]!);
+    this.hashes = h;
     this.meta = meta;
     this.objects = objects;
     this.sections = sections;
@@ -113,9 +119,9 @@ export class SymbolDb {
     const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [], rFile: string[] = [];
     const rAddr: Array<bigint | undefined> = [];
     // Modules: offset in section (stored where vmlinux keeps an address) and size; -1 when unknown.
-    const rOffset: number[] = [], rSize: number[] = [], rIndex: number[] = [];
+    const rOffset: number[] = [], rSize: number[] = [], rIndex: number[] = [], rHash: number[] = [];
     const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string,
-      file = '', offset = -1, size = -1): void => {
+      file = '', offset = -1, size = -1, hash = 0): void => {
       let id = nameIds.get(name);
       if (id === undefined) {
         id = uniq.length;
@@ -124,7 +130,7 @@ export class SymbolDb {
       }
       rName.push(id); rObject.push(object); rType.push(type.charCodeAt(0) & 0xff); rBind.push(bind);
       rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section); rFile.push(file);
-      rOffset.push(offset); rSize.push(size);
+      rOffset.push(offset); rSize.push(size); rHash.push(hash);
       rIndex.push(rObject.length >= 2 && rObject[rObject.length - 2] === object ? rIndex[rIndex.length - 1]! + 1 : 0);
     };
     // The N-th same-named symbol of an object, in the order given; 0 when not visible.
@@ -154,7 +160,7 @@ export class SymbolDb {
         const f = m.flags[i]!;
         const unit = m.file?.[i] ?? 0;
         push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!, unit ? m.files[unit - 1]! : '',
-          m.value[i]!, m.size[i]!);
+          m.value[i]!, m.size[i]!, m.hash[i]!);
       });
     }
     for (const [name, syms] of input.dumpModules ?? []) {
@@ -194,6 +200,7 @@ export class SymbolDb {
     const sections: string[] = [];
     const fileIds = new Map<string, number>();
     const files: string[] = [];
+    const hashes: number[] = [];
     const namespaceIds = new Map<string, number>([['', 0]]);
     const namespaces: string[] = [''];
     // Names table: each distinct name once, in sorted order.
@@ -245,6 +252,7 @@ export class SymbolDb {
         col.size[j] = rSize[i]!;
       }
       col.index[j] = rIndex[i]!;
+      if (rHash[i]) hashes.push(j, rHash[i]!);
       col.flags[j] = flags;
       col.pos[j] = rPos[i]!;
       col.corePos[j] = rCore[i]!;
@@ -277,7 +285,7 @@ export class SymbolDb {
       vmlinuxOrder: input.vmlinux ? input.vmlinux.order : 'none',
       exportsFrom: input.exportsFrom ?? null,
     };
-    return new SymbolDb(meta, objects, sections, namespaces, names, col, n, files);
+    return new SymbolDb(meta, objects, sections, namespaces, names, col, n, files, hashes);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -345,6 +353,7 @@ export class SymbolDb {
         offset: flags & F_HAS_OFFSET ? c.addrLo[i]! : null,
         size: flags & F_HAS_SIZE ? c.size[i]! : null,
         index: c.index[i]!,
+        hash: this.hashes.get(i) ?? null,
         type: String.fromCharCode(c.type[i]!),
         binding: bind === 2 ? 'weak' : bind === 1 ? 'global' : 'local',
         section: c.section[i] === 0xffffffff ? null : this.sections[c.section[i]!]!,
@@ -432,6 +441,7 @@ export class SymbolDb {
   serialize(): Uint8Array {
     const header = new TextEncoder().encode(JSON.stringify({
       meta: this.meta, objects: this.objects, sections: this.sections, namespaces: this.namespaces, files: this.files,
+      hashes: [...this.hashes].flat(),
       count: this.count, namesBytes: this.names.length,
     }));
     const pad8 = (n: number): number => (n + 7) & ~7;
@@ -468,7 +478,7 @@ export class SymbolDb {
     if (version !== VERSION) throw bad(`database format version ${version}, this klpkit reads ${VERSION}`, 8);
     const hlen = dv.getUint32(12, true);
     if (16 + hlen > bytes.length) throw bad('header runs past the end of the file', 12);
-    let h: { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; count: number; namesBytes: number };
+    let h: { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; hashes: number[]; count: number; namesBytes: number };
     try {
       h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen)));
     } catch {
@@ -480,6 +490,7 @@ export class SymbolDb {
     if (typeof h !== 'object' || h === null || !Number.isSafeInteger(h.count) || h.count < 0 || !Array.isArray(h.objects) || !h.objects.every(okObject) ||
         !Array.isArray(h.sections) || !h.sections.every(isStr) || !Array.isArray(h.namespaces) || !h.namespaces.every(isStr) ||
         !Array.isArray(h.files) || !h.files.every(isStr) ||
+        !Array.isArray(h.hashes) || h.hashes.length % 2 !== 0 || !h.hashes.every((x, k) => Number.isSafeInteger(x) && x >= 0 && (k % 2 === 0 ? x < h.count : x <= 0xffffffff)) ||
         !Number.isSafeInteger(h.namesBytes) || h.namesBytes < 0 || typeof h.meta !== 'object' || h.meta === null ||
         !Array.isArray(h.meta.sources) || !h.meta.sources.every(isStr) || !(h.meta.kernel === null || isStr(h.meta.kernel)) ||
         !isStr(h.meta.created) || !isStr(h.meta.vmlinuxOrder) || !(h.meta.exportsFrom === null || isStr(h.meta.exportsFrom))) {
@@ -506,6 +517,6 @@ export class SymbolDb {
       }
     }
     if (names.length > 0 && names[names.length - 1] !== 0) throw bad('names table is not NUL-terminated');
-    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, c, n, h.files);
+    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, c, n, h.files, h.hashes);
   }
 }

@@ -15,6 +15,8 @@ import { ElfError } from '../elf/errors.js';
 import type { ElfFile } from '../elf/file.js';
 import { moduleName } from '../elf/module.js';
 import type { Section } from '../elf/model.js';
+import type { ElfSymbol } from '../elf/model.js';
+import { fingerprints } from './fingerprint.js';
 import { MODSYM_CORE, type ExportInfo, type ModuleSymbols } from './types.js';
 
 /** kernel/module/main.c module_init_section(): `.init*` sections go to the init layout. */
@@ -61,6 +63,7 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const value = new Uint32Array(all.length);
   const size = new Uint32Array(all.length);
   const u32 = (x: bigint): number => (x > 0xffffffffn ? 0xffffffff : Number(x));
+  const kept: ElfSymbol[] = [];
   let unit = 0;
   let n = 0;
   for (let i = 1; i < all.length; i++) {
@@ -94,9 +97,16 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
     file[n] = y.bind === STB.LOCAL && y.type !== STT.FILE ? unit : 0;
     value[n] = u32(y.value);
     size[n] = u32(y.size);
+    kept.push(y);
     n++;
   }
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n) };
+  // Fingerprints for the names defined more than once: the homonyms a sympos chooses among.
+  const seen = new Map<string, number>();
+  for (const x of names) seen.set(x, (seen.get(x) ?? 0) + 1);
+  const hash = new Uint32Array(n);
+  const homonyms = [...kept.keys()].filter((i) => names[i] !== '' && seen.get(names[i]!)! > 1);
+  fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash };
 }
 
 /**

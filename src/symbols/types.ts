@@ -48,6 +48,11 @@ export interface ModuleSymbols {
   value: Uint32Array;
   /** Per symbol: st_size, clamped to 32 bits. */
   size: Uint32Array;
+  /**
+   * Per symbol: a fingerprint of its bytes with relocated fields zeroed (symbols/fingerprint.ts),
+   * for names the module defines more than once (the ones a sympos chooses among); 0 otherwise.
+   */
+  hash: Uint32Array;
 }
 
 export const MODSYM_CORE = 4;
@@ -80,6 +85,8 @@ export interface SymbolDefinition {
   size: number | null;
   /** Position in the object's table (kallsyms order; a module's .symtab order, undefined skipped): neighbours are +-1. */
   index: number;
+  /** A module homonym's fingerprint (its bytes, relocated fields zeroed), else null. */
+  hash: number | null;
   type: string;
   binding: 'local' | 'global' | 'weak';
   /** Section name (modules; vmlinux when read from an ELF), or null. */

@@ -14,16 +14,22 @@ import { BINDINGS_SECTION, readBindings } from '../../src/klp/bindings.js';
 import { klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfSections } from '../helpers/readelf.js';
-import { buildObject, FIXTURE_SRC } from '../helpers/tools.js';
+import { buildObject, FIXTURE_SRC, run } from '../helpers/tools.js';
+import { readelfSymbols } from '../helpers/readelf.js';
+import { fixtures } from '../helpers/fixtures.js';
 
 const { dir, dbFile, kallsyms, symvers } = await fixtureDb('bindings');
 const patch = buildObject(dir, ['lp_main.c'], 'lp_amb.o', ['-DLP_AMBIGUOUS']);
 
-/** A database of another build of fixture_mod, linked from `units`. */
-function otherBuild(name: string, units: string[]): string {
+/**
+ * A database of another build of fixture_mod, linked from `units` (compiled with `cflags`), its
+ * STT_FILE symbols stripped if `stripUnits` (as Debian's packaged modules are).
+ */
+function otherBuild(name: string, units: string[], cflags: string[] = [], stripUnits = false): string {
   const modules = join(dir, name);
   mkdirSync(modules, { recursive: true });
-  buildObject(modules, units, 'fixture_mod.ko');
+  const ko = buildObject(modules, units, 'fixture_mod.ko', cflags);
+  if (stripUnits) run('objcopy', ['--wildcard', '--strip-symbol=*.c', ko]);
   const db = join(dir, `${name}.klpdb`);
   const b = klp('symbols', 'build', '--kallsyms', kallsyms, '--symvers', symvers, '--modules', modules, '-o', db, '--quiet');
   assert.equal(b.status, 0, b.stderr);
@@ -39,7 +45,10 @@ test('convert records each binding with its unit and intent, in a section the lo
   assert.ok(!sec.flags.includes('A'), `not SHF_ALLOC: ${sec.flags}`);
   const bindings = readBindings(readElf(readFileSync(out), { path: out }));
   const homonym = bindings.find((b) => b.name === 'homonym');
-  assert.deepEqual(homonym, { object: 'fixture_mod', name: 'homonym', sympos: 2, homonyms: 2, section: '.text.homonym', unit: 'mod_b.c', intent: '--sym homonym=fixture_mod@mod_b.c' });
+  const { hash, ...rest } = homonym!;
+  const size = readelfSymbols(fixtures().module).filter((y) => y.table === '.symtab' && y.name === 'homonym')[1]!.size;
+  assert.deepEqual(rest, { object: 'fixture_mod', name: 'homonym', sympos: 2, homonyms: 2, section: '.text.homonym', unit: 'mod_b.c', intent: '--sym homonym=fixture_mod@mod_b.c', size });
+  assert.ok(typeof hash === 'number' && hash > 0, 'the fingerprint of the bytes it binds to');
   const counter = bindings.find((b) => b.name === 'counter_b');
   assert.equal(counter?.sympos, 0);
   assert.equal(counter?.unit, 'mod_b.c');
@@ -54,6 +63,24 @@ test('convert records each binding with its unit and intent, in a section the lo
   assert.equal(moved.status, 1, moved.stdout);
   assert.match(moved.stdout, /sympos 2 of 'homonym' in fixture_mod is the definition from mod_a\.c on this build; the patch was converted for the one from mod_b\.c \(--sym homonym=fixture_mod@mod_b\.c\)/);
   assert.match(moved.stdout, /convert again with --sym homonym=fixture_mod@mod_b\.c \(sympos 1 on this build\)/);
+
+  // The same, on a build stripped of its units (as Debian strips its modules): the fingerprint
+  // finds the code the patch was converted for at its new place (linked elsewhere, same bytes).
+  const strippedSwap = otherBuild('swapped-stripped', ['mod_b.c', 'mod_a.c'], [], true);
+  assert.equal(readelfSymbols(join(dir, 'swapped-stripped', 'fixture_mod.ko')).filter((y) => y.type === 'FILE').length, 0, 'no STT_FILE left');
+  const byBytes = klp('check', out, '--db', strippedSwap);
+  assert.equal(byBytes.status, 1, byBytes.stdout);
+  assert.match(byBytes.stdout, /error: \.klpkit\.bindings: fixture_mod:homonym,2: sympos 2 of 'homonym' in fixture_mod has other code on this build than the definition the patch was converted for \(--sym homonym=fixture_mod@mod_b\.c\); that code is sympos 1 here/);
+  assert.match(byBytes.stdout, /convert again with --sym homonym=fixture_mod,1 for this build/);
+
+  // The homonym's own code changed (same unit, same place): the bytes say so.
+  const changed = otherBuild('changed', ['mod_a.c', 'mod_b.c'], ['-DMOD_B_CHANGED']);
+  const edited = klp('check', out, '--db', changed);
+  assert.equal(edited.status, 1, edited.stdout);
+  assert.match(edited.stdout, /error: \.klpkit\.bindings: fixture_mod:homonym,2: the code of 'homonym' \(sympos 2, from mod_b\.c\) in fixture_mod is not the code the patch was converted against \(fingerprint [0-9a-f]{8}, on this build [0-9a-f]{8}\)/);
+  // A build with the same code, the units in the same order: nothing to say.
+  const rebuilt = otherBuild('rebuilt', ['mod_a.c', 'mod_b.c']);
+  assert.doesNotMatch(klp('check', out, '--db', rebuilt).stdout, /\.klpkit\.bindings/);
 
   // A third unit with its own static counter_b: sympos 0 would be refused by the kernel.
   const third = join(dir, 'mod_c.c');
