@@ -27,5 +27,9 @@ export function definitionNeighbours(db: SymbolDb, d: SymbolDefinition): string 
   const pair = ([a, b]: [string | null, string | null]): string => [a ? `after ${a}` : '', b ? `before ${b}` : ''].filter(Boolean).join(', ');
   const table = pair(n.table);
   const byAddress = pair(n.byAddress);
-  return [table ? `${table} in .symtab` : '', byAddress ? `${byAddress} by ${d.address !== null ? 'address' : 'offset'}`: ''].filter(Boolean).join('; ');
+  const by = d.address !== null ? 'address' : 'offset';
+  // vmlinux's table is kallsyms, in address order: the two usually agree.
+  const where = d.object === 'vmlinux' ? 'kallsyms' : '.symtab';
+  if (table && table === byAddress) return `${table} in ${where} and by ${by}`;
+  return [table ? `${table} in ${where}` : '', byAddress ? `${byAddress} by ${by}` : ''].filter(Boolean).join('; ');
 }

@@ -27,29 +27,33 @@ test('every module of the image is in the database, none failed', () => {
   assert.equal(db.meta.kernel, corpus.version);
 });
 
-test('module sympos of duplicated names == an independent count over readelf -sW (every 25th module)', () => {
+test('module homonyms == readelf -sW (every 25th module): sympos by an independent count, offset, size, .symtab neighbours, a fingerprint', () => {
   const modules = [...walkModules(corpus.modulesDir)];
   let compared = 0;
   for (let i = 0; i < modules.length; i += 25) {
     const path = modules[i]!;
     const object = db.objects[db.objects.findIndex((o) => o.source === path)]!.name;
+    // The module's table as the kernel's kallsyms walk sees it: every defined entry, in order.
+    const table = readelfSymbols(path).filter((y) => y.table === '.symtab' && y.ndx !== 'UND');
     const counts = new Map<string, number>();
-    const order: string[] = [];
-    for (const y of readelfSymbols(path)) {
-      if (y.ndx === 'UND' || y.type === 'SECTION') continue;
-      counts.set(y.name, (counts.get(y.name) ?? 0) + 1);
-      order.push(y.name);
-    }
+    for (const y of table) if (y.type !== 'SECTION') counts.set(y.name, (counts.get(y.name) ?? 0) + 1);
     const seen = new Map<string, number>();
-    for (const name of order) {
-      const n = (seen.get(name) ?? 0) + 1;
-      seen.set(name, n);
-      if (counts.get(name)! < 2 || name === '') continue;
-      const defs = db.lookup(name).filter((d) => d.object === object);
-      assert.equal(defs.length, counts.get(name), `${object} ${name}`);
-      assert.equal(defs[n - 1]!.sympos, n, `${object} ${name} #${n}`);
+    table.forEach((y, k) => {
+      if (y.type === 'SECTION') return;
+      const n = (seen.get(y.name) ?? 0) + 1;
+      seen.set(y.name, n);
+      if (counts.get(y.name)! < 2 || y.name === '') return;
+      const defs = db.lookup(y.name).filter((d) => d.object === object);
+      const what = `${object} ${y.name} #${n}`;
+      assert.equal(defs.length, counts.get(y.name), what);
+      const d = defs[n - 1]!;
+      assert.equal(d.sympos, n, what);
+      assert.deepEqual([d.offset, d.size], [Number(y.value), y.size], what);
+      const named = (x: (typeof table)[number] | undefined): string | null => (x && x.name !== '' && x.type !== 'SECTION' ? x.name : null);
+      assert.deepEqual(db.neighbours(d).table, [named(table[k - 1]), named(table[k + 1])], what);
+      if (y.size > 0 && y.type === 'FUNC') assert.ok(d.hash !== null, `${what}: a function homonym has a fingerprint`);
       compared++;
-    }
+    });
   }
   assert.ok(compared > 300, `${compared} duplicated module definitions compared`);
 });
