@@ -42,6 +42,29 @@ export interface Resolved {
   where: string;
 }
 
+/** One definition among homonyms, as the report draws it. */
+export interface HomonymCandidate {
+  sympos: number;
+  section: string | null;
+  /** A module symbol's offset in its section, or null. */
+  offset: number | null;
+  /** A vmlinux address (hex), or null. */
+  address: string | null;
+  size: number | null;
+  unit: string | null;
+  neighbours: { table: [string | null, string | null]; byAddress: [string | null, string | null] };
+  /** The one the patch's sympos binds to. */
+  bound: boolean;
+}
+
+/** A name the patch binds to by sympos, and every definition it chose among. */
+export interface HomonymGroup {
+  object: string;
+  name: string;
+  sympos: number;
+  candidates: HomonymCandidate[];
+}
+
 export interface CheckResult {
   file: string;
   module: string | null;
@@ -50,6 +73,8 @@ export interface CheckResult {
   resolved: Resolved[];
   findings: Finding[];
   patches: KlpPatchInfo[];
+  /** Every homonym the patch binds to (with a database), and its candidates. */
+  homonyms: HomonymGroup[];
 }
 
 
@@ -212,7 +237,24 @@ export function checkModule(elf: ElfFile, opts: { db?: SymbolDb; targetKernel?: 
         hint: 'build the database with that module to check them now', kernelCatches: false });
     }
   }
-  return { file: elf.path, module: moduleName(elf) ?? null, target: `${k.major}.${k.minor}`, objects, resolved, findings, patches };
+  return { file: elf.path, module: moduleName(elf) ?? null, target: `${k.major}.${k.minor}`, objects, resolved, findings, patches, homonyms: db ? homonymGroups(db, resolved) : [] };
+}
+
+/** The resolved names that have homonyms in their object, each once, with where every candidate sits. */
+function homonymGroups(db: SymbolDb, resolved: readonly Resolved[]): HomonymGroup[] {
+  const groups = new Map<string, HomonymGroup>();
+  for (const r of resolved) {
+    const key = `${r.object}\0${r.name}\0${r.sympos}`;
+    if (r.status !== 'ok' || groups.has(key)) continue;
+    const defs = db.lookup(r.name).filter((d) => d.object === r.object);
+    if (defs.length < 2) continue;
+    const bound = definitionAmong(defs, r.object, r.name, r.sympos);
+    groups.set(key, { object: r.object, name: r.name, sympos: r.sympos, candidates: defs.map((d) => ({
+      sympos: d.sympos, section: d.section, offset: d.offset, address: d.address === null ? null : `0x${d.address.toString(16)}`,
+      size: d.size, unit: d.file, neighbours: db.neighbours(d), bound: d === bound,
+    })) });
+  }
+  return [...groups.values()];
 }
 
 function resolveOne(db: SymbolDb | undefined, kind: 'relocation' | 'func', object: string, name: string, sympos: number, where: string, findings: Finding[]): Resolved {

@@ -5,7 +5,7 @@
  * search box. Every name is untrusted: it goes through escapeHtml, and the embedded JSON is made
  * safe for a <script> element.
  */
-import type { CheckResult } from '../check/check.js';
+import type { CheckResult, HomonymGroup } from '../check/check.js';
 import type { PatchSimulation } from '../loader/patch-sim.js';
 import { escapeHtml } from './escape.js';
 
@@ -48,6 +48,46 @@ function graph(r: CheckResult): string {
       `<text x="${colX[2] + 8}" y="${y + 4}">${e(x.kind === 'func' ? 'func ' : 'reloc ')}${e(x.name)},${x.sympos} ${e(x.address ?? x.status)}</text></g>`);
   });
   return `<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="960" height="${height}" viewBox="0 0 960 ${height}" role="img" aria-label="patch, objects and resolutions">${parts.join('')}</svg>`;
+}
+
+/**
+ * Homonyms the patch binds to by sympos: for each name, its definitions drawn along their section
+ * (by offset, or by address for vmlinux; by table order when the database has neither), each with
+ * its sympos, place, size, compilation unit and neighbours, and the one the patch binds to marked.
+ * A wrong sympos loads and runs: this is where a reader sees which code it is.
+ */
+function homonymSection(groups: readonly HomonymGroup[]): string {
+  if (groups.length === 0) return '';
+  const hex = (n: number): string => `0x${n.toString(16)}`;
+  const svgs = groups.map((g) => {
+    const where = g.candidates.map((c, i) => (c.address !== null ? Number(BigInt(c.address) & 0xffffffffffffn) : c.offset ?? i));
+    const lo = Math.min(...where);
+    const hi = Math.max(...where.map((w, i) => w + (g.candidates[i]!.size ?? 0)));
+    const width = 960, boxW = Math.min(300, (width - 40) / g.candidates.length - 10), top = 44;
+    const xOf = (w: number): number => 20 + ((w - lo) / Math.max(1, hi - lo)) * (width - 40);
+    const order = g.candidates.map((_, i) => i).sort((a, b) => where[a]! - where[b]!);
+    const parts = [`<line class="axis" x1="20" y1="24" x2="${width - 20}" y2="24"/>`,
+      `<text class="axis-label" x="20" y="14">${e(g.candidates[0]!.section ?? g.object)}: ${e(g.candidates.every((c) => c.address !== null) ? 'by address' : g.candidates.every((c) => c.offset !== null) ? 'by offset' : 'by table order')}</text>`];
+    order.forEach((i, slot) => {
+      const c = g.candidates[i]!;
+      const tick = xOf(where[i]!);
+      const x = 20 + slot * (boxW + 10);
+      const lines = [`sympos ${c.sympos}${c.bound ? '  (the patch binds here)' : ''}`,
+        c.address !== null ? `at ${c.address}` : c.offset !== null ? `${c.section ?? ''}+${hex(c.offset)}` : c.section ?? '',
+        c.size !== null ? `size ${hex(c.size)}` : '', c.unit ? `from ${c.unit}` : 'unit unknown',
+        c.neighbours.table[0] || c.neighbours.table[1] ? `between ${c.neighbours.table[0] ?? '(start)'} and ${c.neighbours.table[1] ?? '(end)'}` : ''].filter(Boolean);
+      parts.push(`<path class="tie" d="M${tick},24 L${x + boxW / 2},${top}"/>`, `<circle class="tick${c.bound ? ' bound' : ''}" cx="${tick}" cy="24" r="4"/>`,
+        `<g class="cand${c.bound ? ' bound' : ''}" data-sympos="${c.sympos}"><rect x="${x}" y="${top}" width="${boxW}" height="${16 * lines.length + 10}" rx="4"/>` +
+        lines.map((l, k) => `<text x="${x + 8}" y="${top + 18 + k * 16}">${e(l)}</text>`).join('') + '</g>');
+    });
+    const height = top + 16 * 5 + 20;
+    return `<div class="group" data-name="${e(g.name)}"><h3><code>${e(g.name)}</code> in ${e(g.object)}: ${g.candidates.length} definitions, the patch binds to sympos ${g.sympos}</h3>` +
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="homonyms of ${e(g.name)}">${parts.join('')}</svg></div>`;
+  }).join('\n');
+  return `<h2>Homonyms: which definition each sympos binds to</h2>
+<div id="homonyms">
+${svgs}
+</div>`;
 }
 
 /**
@@ -96,6 +136,10 @@ svg text { font: 12px monospace; fill: #111; }
 .node.error rect { fill: #fbe3e1; stroke: #c0392b; } .node.late.res rect { fill: #f4f4f4; }
 .edge { fill: none; stroke: #9aaccc; } .edge.error { stroke: #c0392b; }
 .hidden { display: none; }
+.axis { stroke: #888; } .axis-label { font: 11px monospace; fill: #555; } .tie { fill: none; stroke: #bbb; }
+.tick { fill: #9aaccc; } .tick.bound { fill: #1d6b2f; }
+.cand rect { fill: #f4f6fa; stroke: #9aaccc; } .cand.bound rect { fill: #e3f4e1; stroke: #1d6b2f; stroke-width: 2; }
+h3 { font-size: 1em; margin: 1em 0 .3em; }
 pre { background: #f7f7f7; padding: .5em; overflow-x: auto; font-size: 12px; } .trace { color: #667; }
 </style></head>
 <body>
@@ -112,6 +156,7 @@ ${findingRows}
 <table id="resolved"><thead><tr><th>kind</th><th>object</th><th>name</th><th>sympos</th><th>address</th><th>status</th><th>detail</th><th>where</th></tr></thead><tbody>
 ${resolvedRows}
 </tbody></table>
+${homonymSection(r.homonyms)}
 ${simulationSection(simulations)}
 <h2>Functions the patch replaces</h2>
 <table id="funcs"><thead><tr><th>object</th><th>old_name</th><th>old_sympos</th><th>new_func</th></tr></thead><tbody>

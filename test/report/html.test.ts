@@ -32,7 +32,7 @@ test('the report is written even when the patch will fail, and escapes hostile n
   assert.ok(!text.includes(evil), 'the raw name never appears');
   assert.ok(text.includes('&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;'));
   assert.equal((text.match(/<script/g) ?? []).length, 2, 'only our two script elements');
-  assert.ok(!/https?:\/\//.test(text.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/, '')), 'no external assets');
+  assert.ok(!/https?:\/\//.test(text.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, '')), 'no external assets');
 });
 
 test('in Chromium: no console errors, the graph renders, search filters, hostile names stay text', async () => {
@@ -58,6 +58,18 @@ test('in Chromium: no console errors, the graph renders, search filters, hostile
     assert.match((await page.textContent('#count')) ?? '', /rows/);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.fill('#search', '');
+    // The homonym the patch binds to by sympos: both definitions drawn, the bound one marked, and
+    // it is the one the resolutions table names.
+    const group = page.locator('#homonyms .group[data-name="homonym"]');
+    assert.equal(await group.locator('.cand').count(), 2);
+    assert.equal(await group.locator('.cand.bound').count(), 1);
+    const row = (await page.locator('#resolved tbody tr', { hasText: 'homonym' }).first().locator('td').allTextContents());
+    assert.equal(await group.locator('.cand.bound').getAttribute('data-sympos'), row[3]);
+    const bound = (await group.locator('.cand.bound').textContent())!;
+    assert.match(bound, new RegExp(`^sympos ${row[3]}  \\(the patch binds here\\)\\.text\\.homonym\\+0x[0-9a-f]+size 0x[0-9a-f]+from mod_[ab]\\.cbetween `));
+    assert.match((await group.textContent())!, /from mod_a\.c[\s\S]*from mod_b\.c/);
+    const svg = await group.locator('svg').boundingBox();
+    assert.ok(svg && svg.width > 500 && svg.height > 60, 'the drawing has a size');
     await page.screenshot({ path: join(ROOT, 'test-artifacts/klp-check-report.png'), fullPage: true });
     // The hostile report: the name is shown as text, no script runs, no image loads.
     await page.goto(`file://${evilHtml}`);
