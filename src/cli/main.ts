@@ -1,13 +1,6 @@
 #!/usr/bin/env node
 /** The `klp` command. Each subcommand lives in its own file and registers itself here. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { registerElf } from './elf.js';
-import { registerCheck } from './check.js';
-import { registerConvert } from './convert.js';
-import { registerDemo } from './demo.js';
-import { registerSymbols } from './symbols.js';
-import { registerSplit } from './split.js';
-import { registerSim } from './sim.js';
 import { EXIT, reportError } from './run.js';
 import { escapeText } from '../report/escape.js';
 
@@ -22,13 +15,21 @@ const program = new Command()
     outputError: (str, write) => write(`klp: ${escapeText(str.trim()).replace(/^error: /, 'error: ')} (run with --help for usage)\n`),
   });
 
-registerElf(program);
-registerSymbols(program);
-registerConvert(program);
-registerSplit(program);
-registerCheck(program);
-registerSim(program);
-registerDemo(program);
+// Each subcommand's module is imported only when it runs: a command pays for loading its own code,
+// not everybody's (docs/performance.md). The top-level help, a mistyped command and options
+// before the command need them all, in this order.
+const SUBCOMMANDS: Record<string, () => Promise<(p: Command) => void>> = {
+  elf: async () => (await import('./elf.js')).registerElf,
+  symbols: async () => (await import('./symbols.js')).registerSymbols,
+  convert: async () => (await import('./convert.js')).registerConvert,
+  split: async () => (await import('./split.js')).registerSplit,
+  check: async () => (await import('./check.js')).registerCheck,
+  sim: async () => (await import('./sim.js')).registerSim,
+  demo: async () => (await import('./demo.js')).registerDemo,
+};
+const asked = process.argv[2];
+const names = asked !== undefined && Object.hasOwn(SUBCOMMANDS, asked) ? [asked] : Object.keys(SUBCOMMANDS);
+for (const register of await Promise.all(names.map((n) => SUBCOMMANDS[n]!()))) register(program);
 
 try {
   await program.parseAsync(process.argv);
