@@ -15,7 +15,7 @@ import { EXIT, out, runCommand, toJson } from './run.js';
 
 export interface DbSourceOpts {
   db?: string | undefined; vmlinuz?: string | undefined; kallsyms?: string | undefined; systemMap?: string | undefined;
-  vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined;
+  vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined; debug?: string | undefined;
 }
 
 /** --db, or a database built on the fly from the same source options as `klp symbols build`. */
@@ -23,7 +23,7 @@ export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
   const { db } = opts;
   const sources = {
     vmlinuz: opts.vmlinuz, kallsyms: opts.kallsyms, systemMap: opts.systemMap, vmlinux: opts.vmlinux,
-    symbolsKlp: opts.symbolsKlp, symvers: opts.symvers, modules: opts.modules,
+    symbolsKlp: opts.symbolsKlp, symvers: opts.symvers, modules: opts.modules, debug: opts.debug,
   };
   const given = Object.values(sources).some(Boolean);
   if (db && given) throw new UsageError('give either --db or source options (--vmlinuz, --kallsyms, ...), not both');

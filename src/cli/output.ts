@@ -62,11 +62,11 @@ export function refuseInputs(output: string, outputFlag: string, inputs: readonl
 }
 
 /** The symbol-data options every command shares, as inputs. */
-export function sourceInputs(opts: { db?: string | undefined; vmlinuz?: string | undefined; kallsyms?: string | undefined; systemMap?: string | undefined; vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined }): NamedInput[] {
+export function sourceInputs(opts: { db?: string | undefined; vmlinuz?: string | undefined; kallsyms?: string | undefined; systemMap?: string | undefined; vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined; debug?: string | undefined }): NamedInput[] {
   return [
     { flag: '--db', path: opts.db }, { flag: '--vmlinuz', path: opts.vmlinuz }, { flag: '--kallsyms', path: opts.kallsyms },
     { flag: '--system-map', path: opts.systemMap }, { flag: '--vmlinux', path: opts.vmlinux }, { flag: '--symbols-klp', path: opts.symbolsKlp },
-    { flag: '--symvers', path: opts.symvers }, { flag: '--modules', path: opts.modules },
+    { flag: '--symvers', path: opts.symvers }, { flag: '--modules', path: opts.modules }, { flag: '--debug', path: opts.debug },
   ];
 }
 

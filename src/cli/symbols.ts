@@ -25,11 +25,12 @@ export function addSourceOptions<Args extends unknown[], Opts extends OptionValu
     .option('--vmlinux <file>', 'unstripped vmlinux ELF (address order, approximates kallsyms)')
     .option('--symbols-klp <file>', "upstream klp-convert's symbols.klp")
     .option('--symvers <file>', 'Module.symvers: exports, export types and namespaces')
-    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel') as unknown as Command<Args, Opts & SourceOptionValues>;
+    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel')
+    .option('--debug <dir>', "unstripped copies of those modules (e.g. Debian's linux-image-<abi>-dbg unpacked with dpkg-deb -x): their STT_FILE symbols give stripped modules' compilation units") as unknown as Command<Args, Opts & SourceOptionValues>;
 }
 
 export interface SourceOptionValues {
-  vmlinuz?: string; kallsyms?: string; systemMap?: string; vmlinux?: string; symbolsKlp?: string; symvers?: string; modules?: string;
+  vmlinuz?: string; kallsyms?: string; systemMap?: string; vmlinux?: string; symbolsKlp?: string; symvers?: string; modules?: string; debug?: string;
 }
 
 function fmtDef(d: SymbolDefinition): string {

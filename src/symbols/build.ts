@@ -11,10 +11,11 @@ import { kallsymsExports, parseKallsyms, parseSystemMap } from './kallsyms-text.
 import { listModuleFiles, scanModules, type ScanFailure } from './scan.js';
 import { parseSymbolsKlp } from './symbols-klp.js';
 import { parseSymvers } from './symvers.js';
-import type { ExportInfo } from './types.js';
+import type { ExportInfo, ModuleSymbols } from './types.js';
 import { vmlinuxElfSymbols, vmlinuxExports } from './vmlinux.js';
 import { decompressBzImage } from './vmlinuz.js';
 import { extractKallsyms } from './kallsyms-table.js';
+import { unitsFromDebugCopy } from './debug-units.js';
 
 export interface BuildOptions {
   systemMap?: string | undefined;
@@ -23,6 +24,8 @@ export interface BuildOptions {
   vmlinuz?: string | undefined;
   symvers?: string | undefined;
   modules?: string | undefined;
+  /** Unstripped copies of the modules (a debug package unpacked): their STT_FILE units. */
+  debug?: string | undefined;
   symbolsKlp?: string | undefined;
   jobs?: number | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
@@ -41,6 +44,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   if (vmlinuxSources.length > 1) {
     throw new UsageError(`conflicting inputs: ${vmlinuxSources.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' and ')} both give vmlinux symbols; give one`);
   }
+  if (opts.debug && !opts.modules) throw new UsageError('--debug gives units to the modules of --modules: give both');
   if (vmlinuxSources.length === 0 && !opts.modules) {
     throw new UsageError('nothing to build from: give --vmlinuz, --kallsyms, --vmlinux, --system-map or --symbols-klp, and/or --modules');
   }
@@ -105,6 +109,10 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
       exportsFrom.push('module __ksymtab');
     }
     input.sources!.push(`modules: ${opts.modules}`);
+    if (opts.debug) {
+      failures.push(...await addDebugUnits(scan.modules, opts.debug, opts.jobs));
+      input.sources!.push(`debug: ${opts.debug}`);
+    }
     input.kernel ??= /\/lib\/modules\/([^/]+)\//.exec(`${opts.modules}/`)?.[1] ?? null;
   }
   if (opts.symvers) {
@@ -115,4 +123,24 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   input.exports = exports;
   input.exportsFrom = exportsFrom.join(', ') || 'none';
   return { db: SymbolDb.build(input), failures, modulesScanned };
+}
+
+/**
+ * The units of the modules that have none (stripped of STT_FILE), from their unstripped copies
+ * under `dir`, found by module name (unitsFromDebugCopy). A debug copy that cannot be read is a
+ * failure like a module that cannot be.
+ */
+async function addDebugUnits(modules: ModuleSymbols[], dir: string, jobs: number | undefined): Promise<ScanFailure[]> {
+  const files = await listModuleFiles(dir).catch((e: NodeJS.ErrnoException) => {
+    throw new ElfError('READ', { file: dir }, `cannot read debug directory (${e.code ?? 'EIO'})`);
+  });
+  const byName = new Map(files.map((f) => [f.slice(f.lastIndexOf('/') + 1).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_'), f]));
+  const wanted = modules.filter((m) => m.files.length === 0 && byName.has(m.name));
+  const scan = await scanModules(wanted.map((m) => byName.get(m.name)!), { jobs });
+  const debug = new Map(scan.modules.map((d) => [d.name, d]));
+  for (const m of wanted) {
+    const d = debug.get(m.name);
+    if (d) unitsFromDebugCopy(m, d);
+  }
+  return scan.failures;
 }

@@ -139,3 +139,35 @@ test('KLP_SYMUNIT in the source chooses the homonym by unit: its sympos follows 
   assert.match(w.stderr, /fixture_mod sympos 2 in \.text\.homonym\+0x[0-9a-f]+ size 0x[0-9a-f]+ from mod_b\.c/);
   assert.ok(!existsSync(join(dir, 'never.o')), 'nothing written');
 });
+
+test('a stripped build gets its units from its unstripped copies (--debug): choosing a homonym by file works on it', () => {
+  // The distribution side is stripped of its STT_FILE symbols, as Debian strips its modules; the
+  // debug side is the same build unstripped. Linked with mod_b.c first: its homonym is sympos 1.
+  const dist = join(dir, 'dist');
+  const debug = join(dir, 'debug');
+  mkdirSync(dist, { recursive: true });
+  mkdirSync(debug, { recursive: true });
+  const ko = buildObject(debug, ['mod_b.c', 'mod_a.c'], 'fixture_mod.ko');
+  run('objcopy', ['--wildcard', '--strip-symbol=*.c', ko, join(dist, 'fixture_mod.ko')]);
+  const dbs = { bare: join(dir, 'dist.klpdb'), debug: join(dir, 'dist-debug.klpdb') };
+  assert.equal(klp('symbols', 'build', '--kallsyms', kallsyms, '--symvers', symvers, '--modules', dist, '-o', dbs.bare, '--quiet').status, 0);
+  const b = klp('symbols', 'build', '--kallsyms', kallsyms, '--symvers', symvers, '--modules', dist, '--debug', debug, '-o', dbs.debug, '--quiet');
+  assert.equal(b.status, 0, b.stderr);
+  // Without the debug side the units are unknown, and a choice by file is refused.
+  const blind = klp('convert', patch, '--db', dbs.bare, '--sym', 'homonym=fixture_mod@mod_b.c', '--dry-run');
+  assert.equal(blind.status, 1, blind.stdout);
+  assert.match(blind.stderr, /no definition\(s\) of 'homonym' in fixture_mod come from a unit matching 'mod_b\.c'/);
+  // With it, the stripped build's homonyms have their units, and the choice gives sympos 1.
+  const rows = klp('symbols', 'find', 'homonym', '--db', dbs.debug).stdout.split('\n').filter((l) => l.startsWith('fixture_mod'));
+  assert.match(rows[0]!, /^fixture_mod +1 +2 .* from mod_b\.c$/);
+  assert.match(rows[1]!, /^fixture_mod +2 +2 .* from mod_a\.c$/);
+  const seen = klp('convert', patch, '--db', dbs.debug, '--sym', 'homonym=fixture_mod@mod_b.c', '--dry-run', '--json');
+  assert.equal(seen.status, 0, seen.stderr);
+  const plan = (JSON.parse(seen.stdout) as { plan: Array<{ symbol: string; sympos: number; file: string | null }> }).plan.filter((p) => p.symbol === 'homonym');
+  assert.ok(plan.length > 0 && plan.every((p) => p.sympos === 1 && p.file === 'mod_b.c'), JSON.stringify(plan));
+  assert.match(klp('symbols', 'info', '--db', dbs.debug).stdout, /debug: /);
+  // --debug names the modules' copies: without --modules it has nothing to give units to.
+  const alone = klp('symbols', 'build', '--kallsyms', kallsyms, '--debug', debug, '-o', join(dir, 'never.klpdb'));
+  assert.equal(alone.status, 2);
+  assert.match(alone.stderr, /--debug gives units to the modules of --modules: give both/);
+});
