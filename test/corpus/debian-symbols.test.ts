@@ -4,7 +4,8 @@
  * vmlinux positions are checked against the booted kernel in test/kernel/kallsyms.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
@@ -15,6 +16,7 @@ import { vmlinuxExports } from '../../src/symbols/vmlinux.js';
 import { decompressBzImage } from '../../src/symbols/vmlinuz.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
 import { readelfSymbols } from '../helpers/readelf.js';
+import { ROOT, tempDir } from '../helpers/tools.js';
 
 const corpus = kernelCorpus();
 const vmlinuz = join(corpus.root, 'boot', `vmlinuz-${corpus.version}`);
@@ -93,5 +95,48 @@ test('the database file round-trips and answers the same', () => {
   const again = SymbolDb.load(db.serialize(), 'debian.klpdb');
   for (const name of ['active_show', 'init_module', 'saved_command_line', 'nfs_fs_type']) {
     assert.deepEqual(again.lookup(name), db.lookup(name), name);
+  }
+});
+
+test('stripped Debian modules get their units from the debug package (--debug), as readelf reads the debug copies', async () => {
+  const members = ['arch/x86/events/intel/intel-uncore.ko', 'arch/x86/crypto/sha256-ssse3.ko'];
+  const debugDir = execFileSync(join(ROOT, 'scripts/fetch-debug.sh'), ['amd64', ...members], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const { dir, cleanup } = tempDir('klpkit-debug-units-');
+  try {
+    for (const m of members) {
+      mkdirSync(join(dir, m, '..'), { recursive: true });
+      copyFileSync(join(corpus.modulesDir, m), join(dir, m));
+      assert.equal(readelfSymbols(join(dir, m)).filter((y) => y.type === 'FILE').length, 0, `${m}: the packaged module has no STT_FILE symbols`);
+    }
+    const { db: withUnits, failures: f } = await buildDatabase({ modules: dir, debug: debugDir });
+    assert.deepEqual(f, []);
+    let compared = 0;
+    for (const m of members) {
+      const object = m.slice(m.lastIndexOf('/') + 1, -'.ko'.length).replace(/-/g, '_');
+      // The oracle: in the debug copy's .symtab, a local symbol's unit is the last FILE before it.
+      let unit: string | null = null;
+      const expected = new Map<string, string | null>();
+      for (const y of readelfSymbols(join(debugDir, m)).filter((x) => x.table === '.symtab' && x.ndx !== 'UND')) {
+        if (y.type === 'FILE') { unit = y.name; continue; }
+        if (y.bind !== 'LOCAL') unit = null;
+        if (y.bind === 'LOCAL' && y.name !== '' && y.type !== 'SECTION') {
+          const key = `${y.name}@${y.value}`;
+          expected.set(key, expected.has(key) && expected.get(key) !== unit ? null : unit);
+        }
+      }
+      for (const y of readelfSymbols(join(dir, m)).filter((x) => x.table === '.symtab' && x.ndx !== 'UND' && x.bind === 'LOCAL' && x.name !== '' && x.type !== 'SECTION')) {
+        const want = expected.get(`${y.name}@${y.value}`);
+        if (want === undefined || want === null) continue;
+        const got = withUnits.lookup(y.name).filter((d) => d.object === object && d.offset === Number(y.value) && d.size === y.size);
+        assert.ok(got.length >= 1 && got.every((d) => d.file === want), `${object} ${y.name}: ${got.map((d) => d.file).join(',')} != ${want}`);
+        compared++;
+      }
+    }
+    assert.ok(compared > 500, `${compared} local symbols compared`);
+    // Four macro-made functions of one size, told apart by their units only.
+    assert.deepEqual(withUnits.lookup('__uncore_edge_show').filter((d) => d.object === 'intel_uncore').map((d) => `${d.sympos}:${d.file}`),
+      ['1:uncore_nhmex.c', '2:uncore_snb.c', '3:uncore_snbep.c', '4:uncore_discovery.c']);
+  } finally {
+    cleanup();
   }
 });
