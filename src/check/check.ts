@@ -13,6 +13,7 @@ import { atLeast, parseKernelVersion, parseKlpRelaObject, parseKlpSym, type Kern
 import type { SymbolDb } from '../symbols/database.js';
 import { definitionAmong, findObjectSymbol } from '../symbols/sympos.js';
 import { definitionWhere } from '../symbols/describe.js';
+import { fingerprintHex } from '../symbols/fingerprint.js';
 import { BINDINGS_SECTION, readBindings } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
 
@@ -309,7 +310,6 @@ function verifyBindings(elf: ElfFile, db: SymbolDb): Finding[] {
     }
     // The fingerprint: the bytes (relocated fields zeroed) of the definition it was converted for.
     if (b.hash !== null && picked.hash !== null && picked.hash !== b.hash) {
-      const hex = (h: number): string => h.toString(16).padStart(8, '0');
       const same = defs.filter((d) => d !== picked && d.hash === b.hash);
       if (same.length === 1) {
         const to = same[0]!;
@@ -318,7 +318,7 @@ function verifyBindings(elf: ElfFile, db: SymbolDb): Finding[] {
           hint: `convert again with --sym ${b.name}=${b.object},${to.count > 1 ? to.sympos : 0} for this build${to.file ? `, or --sym ${b.name}=${b.object}@${to.file}` : ''}`, kernelCatches: false });
       } else {
         out.push({ severity: 'error', code: 'BINDING_BYTES_CHANGED', where,
-          message: `the code of '${b.name}' (sympos ${b.sympos}${picked.file ? `, from ${picked.file}` : ''}) in ${b.object} is not the code the patch was converted against (fingerprint ${hex(b.hash)}, on this build ${hex(picked.hash)})`,
+          message: `the code of '${b.name}' (sympos ${b.sympos}${picked.file ? `, from ${picked.file}` : ''}) in ${b.object} is not the code the patch was converted against (fingerprint ${fingerprintHex(b.hash)}, on this build ${fingerprintHex(picked.hash)})`,
           hint: 'review what changed: the patch replaces or calls code other than the code it was written for; once it fits, convert it again against this build (the new fingerprint is recorded)', kernelCatches: false });
       }
       continue;

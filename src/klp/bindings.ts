@@ -15,6 +15,7 @@
 import { SHT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { InputError } from '../errors.js';
+import { fingerprintHex } from '../symbols/fingerprint.js';
 
 export const BINDINGS_SECTION = '.klpkit.bindings';
 const HEADER = 'klpkit bindings 2';
@@ -42,7 +43,7 @@ const unfield = (s: string): string | null => (s === '-' ? null : s.replace(/\\(
 
 export function formatBindings(list: readonly Binding[]): Uint8Array {
   const lines = [HEADER, ...list.map((b) => [b.object, b.name, String(b.sympos), String(b.homonyms), field(b.section), field(b.unit), field(b.intent),
-    b.size === null ? '-' : String(b.size), b.hash === null ? '-' : b.hash.toString(16).padStart(8, '0')].join('\t'))];
+    b.size === null ? '-' : String(b.size), b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t'))];
   return new TextEncoder().encode(`${lines.join('\n')}\n`);
 }
 

@@ -48,6 +48,9 @@ function relocatedFields(elf: ElfFile, section: Section): Fields {
   return { offset: Float64Array.from(order, (i) => offset[i]!), width: Uint8Array.from(order, (i) => width[i]!) };
 }
 
+/** A fingerprint as the bindings record and the findings print it: 8 hex digits. */
+export const fingerprintHex = (h: number): string => h.toString(16).padStart(8, '0');
+
 /** Fingerprints of `symbols` (0 for one without bytes: undefined, NOBITS, empty). */
 export function fingerprints(elf: ElfFile, symbols: readonly ElfSymbol[]): number[] {
   const fields = new Map<Section, Fields>();

@@ -71,17 +71,15 @@ function klp_protect_parts(k: EmulatedKernel, mod: LoadedModule, obj: string, to
 
 /**
  * module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object, once their
- * relocations are written. A jump table is only sorted here (jump_label_prepare_entries(), not
- * modelled: the emulator finds a key's sites without it); klp_link_parts() links it later.
+ * relocations are written. Not a jump table: the series never writes it, klp_link_parts() links
+ * it once the object's own jump labels are set up.
  */
 function klp_apply_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
   for (const s of klpArchSections(p, obj)) {
     const special = s.name.slice(`.klp.arch.${obj}.`.length);
-    if (special === '__jump_table') {
-      continue;
-    } else if (special === '.altinstructions') {
+    if (special === '.altinstructions') {
       applyAlternatives(k.memory, p.mod, s, k.stage, (m) => k.trace(m));
-    } else if (special !== '.altinstr_replacement') {
+    } else if (special !== '.altinstr_replacement' && special !== '__jump_table') {
       k.trace(`${p.name}: ${s.name}: ${special} entries for ${obj} processed (their instruction bytes are not modelled)`);
     }
   }
@@ -130,8 +128,9 @@ function klp_unlink_parts(k: EmulatedKernel, p: KlpPatch, obj: string): void {
 
 /**
  * klp_release_parts(): a patch's parts for an object that goes (or failed to arrive) become
- * RW+NX, then their relocations are cleared with plain stores, their .klp.arch entries unlinked
- * and their sites restored, so the next arrival starts from the state of the first.
+ * RW+NX, then their relocations are cleared with plain stores and their alternatives' sites
+ * restored, so the next arrival starts from the state of the first. (Their jump tables were
+ * unlinked before, by klp_module_notify() at GOING, or were never linked.)
  */
 function klp_release_parts(k: EmulatedKernel, ro: boolean, q: KlpPatch, name: string): void {
   klp_protect_parts(k, q.mod, name, RW_NX, 'release');
