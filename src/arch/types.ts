@@ -63,12 +63,13 @@ export interface Arch {
   readonly applyRelaInPlace?: (bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint) => boolean;
   /**
    * Entry sizes of the special sections whose entries klpkit reads or cuts (the kernel's structs
-   * for this architecture), where known: the one place they are written down.
+   * for this architecture), where known: the one place they are written down. (x86's struct
+   * alt_instr changed shape in 6.3 and is read off each table: src/arch/x86-alt-instr.ts.)
    */
   readonly specialEntrySizes?: Readonly<Partial<Record<SpecialSectionName, number>>>;
 }
 
-export type SpecialSectionName = '__jump_table' | '.static_call_sites' | '.altinstructions';
+export type SpecialSectionName = '__jump_table' | '.static_call_sites';
 
 /** Build a relocation table from `[number, name]` pairs (the prefix is added). */
 export function relocTable(prefix: string, entries: ReadonlyArray<readonly [number, string, Omit<RelocInfo, 'name'>?]>): ReadonlyMap<number, RelocInfo> {

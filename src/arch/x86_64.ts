@@ -45,7 +45,6 @@ export const x86_64: Arch = {
   specialEntrySizes: {
     __jump_table: 16, // struct jump_entry { s32 code; s32 target; long key; }
     '.static_call_sites': 8, // struct static_call_site { s32 addr; s32 key; }
-    '.altinstructions': 12, // struct alt_instr { s32 instr_offset, repl_offset; u16 cpuid; u8 instrlen, replacementlen; } (6.1)
   },
 };
 

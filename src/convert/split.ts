@@ -12,7 +12,7 @@
  * calls between functions are resolved by the assembler with no relocation left to follow.
  */
 import { SHF, SHT, STB, STT } from '../elf/constants.js';
-import { x86_64 } from '../arch/x86_64.js';
+import { altInstrLayout, type AltInstrLayout } from '../arch/x86-alt-instr.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
@@ -145,14 +145,17 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
 
   // Special-section entries that need an object's symbol.
   const entryMoves: Array<{ object: string; special: Section; offsets: number[] }> = [];
-  const altMoves: Array<{ object: string; klp: Section }> = [];
+  const altMoves: Array<{ object: string; klp: Section; layout: AltInstrLayout }> = [];
   for (const rs of elf.sections) {
     if (!rs.isLivepatchRela || !rs.infoSection) continue;
     const obj = parseKlpRelaObject(rs.name);
     const special = rs.infoSection;
     if (!obj || obj === 'vmlinux' || !(special.name in SPECIAL_SECTIONS)) continue;
-    if (special.name === '.altinstr_replacement' && elf.findSectionByName('.altinstructions')) {
-      altMoves.push({ object: obj, klp: rs });
+    const altTable = special.name === '.altinstr_replacement' ? elf.findSectionByName('.altinstructions') : undefined;
+    if (altTable) {
+      const layout = altInstrLayout(elf, altTable);
+      if (layout) altMoves.push({ object: obj, klp: rs, layout });
+      else problems.push({ symbol: '', where: `${elf.path}: ${altTable.name}`, message: `${altTable.size} bytes with ${elf.relocationSectionsFor(altTable).reduce((n, x) => n + elf.relocations(x).length, 0)} relocations fit neither struct alt_instr (12 bytes up to 6.2, 14 from 6.3, two relocations each)`, hint: 'the object is not a kernel module as Kbuild builds it; rebuild it, or leave out --per-object' });
       continue;
     }
     const size = SPLITTABLE_SPECIAL[special.name];
@@ -188,7 +191,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   }
   for (const m of altMoves) {
     const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
-    so.entries['.altinstructions'] = (so.entries['.altinstructions'] ?? 0) + moveAlternatives(elf, symtab, m.object, m.klp);
+    so.entries['.altinstructions'] = (so.entries['.altinstructions'] ?? 0) + moveAlternatives(elf, symtab, m.object, m.klp, m.layout);
   }
   return { objects, kept, problems, changed: true };
 }
@@ -197,13 +200,13 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
  * Alternatives whose replacement code needs `obj`'s symbols: their `.altinstructions` entries move
  * to `.klp.arch.<obj>..altinstructions` and their replacement bytes (with every relocation in
  * them) to `.klp.arch.<obj>..altinstr_replacement`, the entries' repl_offset pointing there. An
- * entry is 12 bytes in 6.1 (s32 instr_offset, s32 repl_offset, u16 cpuid, u8 instrlen, u8
- * replacementlen); repl_offset's PC32 relocation gives S + A = the replacement's place.
+ * entry is 12 bytes up to 6.2 and 14 from 6.3 (src/arch/x86-alt-instr.ts, read off the table);
+ * repl_offset's PC32 relocation gives S + A = the replacement's place.
  */
-function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Section): number {
+function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Section, layout: AltInstrLayout): number {
   const alt = elf.findSectionByName('.altinstructions')!;
   const repl = klp.infoSection!;
-  const size = x86_64.specialEntrySizes!['.altinstructions']!;
+  const size = layout.size;
   const altRelocs = elf.relocationSectionsFor(alt).flatMap((rs) => elf.relocations(rs));
   const needs = elf.relocations(klp).map((r) => Number(r.offset));
   const ranges: Array<{ entry: number; start: number; len: number }> = [];
@@ -211,7 +214,7 @@ function moveAlternatives(elf: ElfFile, symtab: Section, obj: string, klp: Secti
     const r = altRelocs.find((x) => Number(x.offset) === off + 4);
     if (!r || r.symbol.section !== repl) continue;
     const start = Number(r.symbol.value + r.addend);
-    const len = alt.data[off + 11]!;
+    const len = alt.data[off + layout.replacementlen]!;
     if (needs.some((o) => o >= start && o < start + len)) ranges.push({ entry: off, start, len });
   }
   if (ranges.length === 0) return 0;

@@ -19,12 +19,16 @@ import { readelfComplaints } from '../helpers/readelf.js';
 import { buildObject } from '../helpers/tools.js';
 
 const { dir, db } = await fixtureDb('alternatives', ['ffffffff81800000 T undefined_function', 'ffffffff82800000 D some_kernel_var'], ['undefined_function', 'some_kernel_var']);
-const src = buildObject(dir, ['lp_main.c'], 'lp_alt.ko', ['-DLP_ALTERNATIVE']);
-const fresh = (): ElfFile => readElf(readFileSync(src), { path: src });
+const SHAPES = {
+  '6.1': buildObject(dir, ['lp_main.c'], 'lp_alt.ko', ['-DLP_ALTERNATIVE']),
+  '6.3': buildObject(dir, ['lp_main.c'], 'lp_alt63.ko', ['-DLP_ALTERNATIVE', '-DLP_ALT_FT_FLAGS']),
+};
+type Shape = keyof typeof SHAPES;
+const fresh = (shape: Shape): ElfFile => readElf(readFileSync(SHAPES[shape]), { path: SHAPES[shape] });
 
 /** Converted for today's kernels would refuse it; --per-object converts it; split or not. */
-function patch(split: boolean): Uint8Array {
-  const elf = fresh();
+function patch(split: boolean, shape: Shape = '6.1'): Uint8Array {
+  const elf = fresh(shape);
   const c = convertModule(elf, { db, perObject: true });
   assert.deepEqual(c.problems, []);
   if (split) {
@@ -50,23 +54,38 @@ function run(design: Design, bytes: Uint8Array, order: 'module-first' | 'patch-f
   return { site: Buffer.from(b).toString('hex'), dest, homonym: k.symbolAddress('fixture_mod', 'homonym', 2)!, replacement: alt!.replacement, violations: k.violations };
 }
 
-test('klp split moves the alternative and its replacement bytes into .klp.arch.<obj> sections', () => {
-  const out = `${dir}/lp_alt.split.ko`;
-  const bytes = patch(true);
-  const elf = readElf(bytes, { path: out });
-  const names = elf.sections.map((s) => s.name);
-  for (const n of ['.klp.arch.fixture_mod..altinstructions', '.klp.arch.fixture_mod..altinstr_replacement', '.klp.rela.fixture_mod..klp.arch.fixture_mod..altinstr_replacement']) assert.ok(names.includes(n), n);
-  assert.ok(!names.includes('.klp.rela.fixture_mod..altinstr_replacement'));
-  writeFileSync(out, bytes);
-  assert.deepEqual(readelfComplaints(out), []);
+test('klp split moves the alternative and its replacement bytes into .klp.arch.<obj> sections, in both shapes of the entry', () => {
+  for (const shape of Object.keys(SHAPES) as Shape[]) {
+    const out = `${dir}/lp_alt${shape}.split.ko`;
+    const bytes = patch(true, shape);
+    const elf = readElf(bytes, { path: out });
+    const names = elf.sections.map((s) => s.name);
+    for (const n of ['.klp.arch.fixture_mod..altinstructions', '.klp.arch.fixture_mod..altinstr_replacement', '.klp.rela.fixture_mod..klp.arch.fixture_mod..altinstr_replacement']) assert.ok(names.includes(n), n);
+    assert.ok(!names.includes('.klp.rela.fixture_mod..altinstr_replacement'));
+    // The whole entry moved: 12 or 14 bytes, as built.
+    assert.equal(elf.findSectionByName('.klp.arch.fixture_mod..altinstructions')!.size, fresh(shape).findSectionByName('.altinstructions')!.size, shape);
+    assert.equal(elf.findSectionByName('.klp.arch.fixture_mod..altinstr_replacement')!.size, 5, `${shape}: the call's five bytes`);
+    writeFileSync(out, bytes);
+    assert.deepEqual(readelfComplaints(out), []);
+  }
 });
 
-test('the alternative calls the module\'s homonym under per-object (and 4.x, with flips), in either order', () => {
+test('klp split refuses an .altinstructions that fits neither shape of struct alt_instr, naming it', () => {
+  const elf = fresh('6.1');
+  assert.deepEqual(convertModule(elf, { db, perObject: true }).problems, []);
+  const alt = elf.findSectionByName('.altinstructions')!;
+  alt.setData(Uint8Array.from([...alt.data, 0]));
+  const s = splitModule(elf);
+  assert.equal(s.changed, false);
+  assert.match(s.problems.map((p) => `${p.where}: ${p.message}`).join('\n'), /lp_alt\.ko: \.altinstructions: 13 bytes with 2 relocations fit neither struct alt_instr/);
+});
+
+test('the alternative calls the module\'s homonym under per-object (and 4.x, with flips), in either order and either shape', () => {
   for (const d of DESIGNS) {
-    for (const order of ['module-first', 'patch-first'] as const) {
-      const split = run(d, patch(true), order);
+    for (const [order, shape] of [['module-first', '6.1'], ['patch-first', '6.1'], ['module-first', '6.3'], ['patch-first', '6.3']] as const) {
+      const split = run(d, patch(true, shape), order);
       if (d.startsWith('per-object')) {
-        assert.equal(split.dest, split.homonym, `${d} ${order}: call homonym,2 at 0x${split.homonym.toString(16)}`);
+        assert.equal(split.dest, split.homonym, `${d} ${order} ${shape}: call homonym,2 at 0x${split.homonym.toString(16)}`);
         assert.equal(split.violations, 0);
       } else if (d === '4.x') {
         // Before 5.8 arch_klp_init_object_loaded() applied .klp.arch alternatives after the
