@@ -6,6 +6,8 @@
 #   klpkit_patch.ko         replaces klpkit_target_report(); converted (sympos 2 of the homonym)
 #   klpkit_patch_branch.ko  the same with static_branch_likely() on the module's key:
 #                           klp convert --per-object (converted, then split by klp split)
+#   klpkit_patch_arch.ko    the same with an alternative and a static call into the module
+#                           (-DKLPKIT_ARCH): klp convert --per-object
 # Patches are built with -ffunction-sections -fdata-sections so that klp split can move code.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,18 +18,25 @@ headers="$root/usr/src/linux-headers-$kver"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 klp() { node "$top/dist/cli/main.js" "$@"; }
-mkdir -p "$work/t" "$work/p" "$work/pb"
+mkdir -p "$work/t" "$work/p" "$work/pb" "$work/pa"
 cp "$top"/test/kernel/modules/klpkit_target/* "$work/t/"
 cp "$top"/test/kernel/modules/klpkit_patch/* "$work/p/"
 cp "$top"/test/kernel/modules/klpkit_patch/* "$work/pb/"
+cp "$top"/test/kernel/modules/klpkit_patch/* "$work/pa/"
 make -s -C "$headers" M="$work/t" modules
 sections="-ffunction-sections -fdata-sections"
 make -s -C "$headers" M="$work/p" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections" modules 2>/dev/null
 make -s -C "$headers" M="$work/pb" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections -DKLPKIT_STATIC_BRANCH" modules 2>/dev/null
+make -s -C "$headers" M="$work/pa" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections -DKLPKIT_ARCH" modules 2>/dev/null
 strip -g -o "$here/klpkit_target.ko" "$work/t/klpkit_target.ko"
-klp symbols build --vmlinuz "$root/boot/vmlinuz-$kver" --modules "$here" -o "$work/kernel.klpdb" --quiet
+# The database knows the module to patch, not the patches beside it.
+mkdir -p "$work/db-modules"
+cp "$here/klpkit_target.ko" "$work/db-modules/"
+klp symbols build --vmlinuz "$root/boot/vmlinuz-$kver" --modules "$work/db-modules" -o "$work/kernel.klpdb" --quiet
 strip -g -o "$work/p.ko" "$work/p/klpkit_patch.ko"
 strip -g -o "$work/pb.ko" "$work/pb/klpkit_patch.ko"
+strip -g -o "$work/pa.ko" "$work/pa/klpkit_patch.ko"
 klp convert "$work/p.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 -o "$here/klpkit_patch.ko" >/dev/null
 klp convert "$work/pb.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$here/klpkit_patch_branch.ko" >/dev/null
+klp convert "$work/pa.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$here/klpkit_patch_arch.ko" >/dev/null
 echo "built examples/late-patching against $kver"

@@ -32,6 +32,7 @@ test(`the bundled scenarios on Debian's ${kernel.version} agree with the emulato
   const target = kbuild('klpkit_target', 'target');
   const patch = kbuild('klpkit_patch', 'patch');
   const branchy = kbuild('klpkit_patch', 'patch-branch', '-DKLPKIT_STATIC_BRANCH');
+  const archy = kbuild('klpkit_patch', 'patch-arch', '-DKLPKIT_ARCH');
   // The symbol database straight from the kernel image (its kallsyms table is checked against the
   // running kernel's below), as a user would build it.
   const db = join(dir, 'kernel.klpdb');
@@ -39,11 +40,14 @@ test(`the bundled scenarios on Debian's ${kernel.version} agree with the emulato
   assert.equal(b.status, 0, b.stderr);
   const patchKlp = join(dir, 'klpkit_patch.ko');
   const branchKlp = join(dir, 'klpkit_patch_branch.ko');
+  const archKlp = join(dir, 'klpkit_patch_arch.ko');
   const c1 = klp('convert', patch, '--db', db, '--sym', 'get_homonym_string=klpkit_target,2', '-o', patchKlp);
   assert.equal(c1.status, 0, c1.stderr);
   const c2 = klp('convert', branchy, '--db', db, '--sym', 'get_homonym_string=klpkit_target,2', '--per-object', '-o', branchKlp);
   assert.equal(c2.status, 0, c2.stderr);
-  const scenarios = bundledScenarios({ 'klpkit_target.ko': target, 'klpkit_patch.ko': patchKlp, 'klpkit_patch_branch.ko': branchKlp });
+  const c3 = klp('convert', archy, '--db', db, '--sym', 'get_homonym_string=klpkit_target,2', '--per-object', '-o', archKlp);
+  assert.equal(c3.status, 0, c3.stderr);
+  const scenarios = bundledScenarios({ 'klpkit_target.ko': target, 'klpkit_patch.ko': patchKlp, 'klpkit_patch_branch.ko': branchKlp, 'klpkit_patch_arch.ko': archKlp });
   const { files, script } = scenarioBoot(scenarios);
   const r = boot({ kernel, files, script, timeout: 240 });
   // The reload that 6.1 refuses: here the module comes back, patched again.

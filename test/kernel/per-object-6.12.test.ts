@@ -46,11 +46,13 @@ function series(): NonNullable<typeof built> {
 test('the bundled scenarios on the per-object kernel agree with the emulator\'s per-object design', async () => {
   const { build, image, target, patch, db } = series();
   const branchy = kbuild(build, 'klpkit_patch', 'patch-branch', '-DKLPKIT_STATIC_BRANCH');
+  const archy = kbuild(build, 'klpkit_patch', 'patch-arch', '-DKLPKIT_ARCH');
   const patchKlp = join(dir, 'klpkit_patch.ko');
   const branchKlp = join(dir, 'klpkit_patch_branch.ko');
+  const archKlp = join(dir, 'klpkit_patch_arch.ko');
   // One patch names the homonym by its compilation unit, the other by its sympos: the scenarios'
   // expectations ("homonym string B") show on the real kernel that both bind target_b.c's.
-  for (const [from, to, sym] of [[patch, patchKlp, 'get_homonym_string=klpkit_target@target_b.c'], [branchy, branchKlp, 'get_homonym_string=klpkit_target,2']] as const) {
+  for (const [from, to, sym] of [[patch, patchKlp, 'get_homonym_string=klpkit_target@target_b.c'], [branchy, branchKlp, 'get_homonym_string=klpkit_target,2'], [archy, archKlp, 'get_homonym_string=klpkit_target,2']] as const) {
     const c = klp('convert', from, '--db', db, '--sym', sym, '--per-object', '-o', to);
     assert.equal(c.status, 0, c.stderr);
   }
@@ -58,7 +60,9 @@ test('the bundled scenarios on the per-object kernel agree with the emulator\'s 
   assert.deepEqual([bound?.sympos, bound?.unit], [2, 'target_b.c']);
   // The per-object path is the one under test: the patch has its part for the target.
   assert.match(run('readelf', ['-SW', patchKlp]), /\.klp\.text\.klpkit_target\s+PROGBITS/);
-  const scenarios = bundledScenarios({ 'klpkit_target.ko': target, 'klpkit_patch.ko': patchKlp, 'klpkit_patch_branch.ko': branchKlp });
+  // The alternative and the static call into the target sit in parts of their own.
+  assert.match(run('readelf', ['-SW', archKlp]), /\.klp\.arch\.klpkit_target\.\.altinstructions[\s\S]*\.klp\.arch\.klpkit_target\.\.static_call_sites/);
+  const scenarios = bundledScenarios({ 'klpkit_target.ko': target, 'klpkit_patch.ko': patchKlp, 'klpkit_patch_branch.ko': branchKlp, 'klpkit_patch_arch.ko': archKlp });
   const { files, script } = scenarioBoot(scenarios);
   const r = boot({ kernel: kernelCorpus('amd64', '6.12'), image, files, script, timeout: 300 });
   // The reload 6.1 refuses works here, and without a text_poke: the part was released.

@@ -22,7 +22,7 @@ const scenarioFiles = readdirSync(join(ex, 'scenarios')).filter((f) => f.endsWit
 const load = (f: string): Scenario => parseScenario(readFileSync(f, 'utf8'), f);
 
 test('the bundled scenarios meet every expectation under every design', async () => {
-  assert.deepEqual(scenarioFiles, ['module-before-patch.klpsim', 'module-reload.klpsim', 'module-static-key.klpsim', 'patch-before-module.klpsim', 'static-key-patch-after-module.klpsim']);
+  assert.deepEqual(scenarioFiles, ['module-arch-calls.klpsim', 'module-before-patch.klpsim', 'module-reload.klpsim', 'module-static-key.klpsim', 'patch-before-module.klpsim', 'static-key-patch-after-module.klpsim']);
   for (const f of scenarioFiles) {
     const sc = load(join(ex, 'scenarios', f));
     const files = await readScenarioFiles(sc);
@@ -55,7 +55,7 @@ function relocatedBytes(k: EmulatedKernel, names: string[]): Map<string, string>
 }
 
 test('invariant: the final bytes of every relocated location do not depend on the load order', async () => {
-  for (const patch of ['klpkit_patch.ko', 'klpkit_patch_branch.ko']) {
+  for (const patch of ['klpkit_patch.ko', 'klpkit_patch_branch.ko', 'klpkit_patch_arch.ko']) {
     const orders = [['target', 'patch'], ['patch', 'target']].map((o) => o.map((m) => `step insmod ${m}\nexpect ok`).join('\n'));
     const sc = (order: string): Scenario => parseScenario(`kallsyms x\nmodule target ../late-patching/klpkit_target.ko\nmodule patch ../late-patching/${patch}\n${order}\n`, join(ex, 'scenarios', 'order.klpsim'));
     for (const d of DESIGNS) {

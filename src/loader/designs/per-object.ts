@@ -20,15 +20,15 @@
  * it goes. A part's jump table (`.klp.arch.<obj>.__jump_table`) is linked to the object's keys
  * once the object's own jump labels are (klp_module_notify() at its COMING, after jump_label's
  * notifier, or klp_init_object() when it is live) and unlinked, its sites put back as built,
- * when the object goes or the patch is freed (kernel/patches/0003, 0004). Two things here go
- * beyond the series, and the kernel tests compare only what both do: other `.klp.arch.<obj>`
- * entries (alternatives, applied with the relocations; the series refuses such a patch), and the
- * per-object-ro variant.
+ * when the object goes or the patch is freed (kernel/patches/0003, 0004). A part's alternatives
+ * are applied once its relocations are written, before it is protected; its static call sites
+ * keep calling the object's trampoline (0005). One thing here goes beyond the series, and the
+ * kernel tests do not run it: the per-object-ro variant.
  */
 import type { Arch } from '../../arch/types.js';
 import type { Section } from '../../elf/model.js';
 import { parseKlpRelaObject } from '../../klp/names.js';
-import { applyAlternatives, readAlternatives } from '../alternatives.js';
+import { applyAlternatives } from '../alternatives.js';
 import type { EmulatedKernel } from '../kernel.js';
 import { klpArchSections, klpRelaSections, klp_apply_section_relocs, klp_clear_object_relocs, klp_write_object_relocs, patchesFor, type KlpPatch } from '../livepatch-core.js';
 import { RO_NX, RO_X, RW_NX, type Perms, type PermChange, type Writer } from '../memory.js';
@@ -70,36 +70,20 @@ function klp_protect_parts(k: EmulatedKernel, mod: LoadedModule, obj: string, to
 }
 
 /**
- * module_finalize() hook: the `.klp.arch.<obj>.*` entries of a present object, once their
- * relocations are written. Not a jump table: the series never writes it, klp_link_parts() links
- * it once the object's own jump labels are set up.
+ * klp_apply_part_alternatives(): the `.klp.arch.<obj>..altinstructions` of a present object,
+ * once every part for it is written and before any is protected (the end of the patch's
+ * apply_relocations(), or klp_apply_parts() for an arriving object). A jump table is not written:
+ * klp_link_parts() links it once the object's own jump labels are set up. Static call sites are
+ * not registered: they keep calling the object's trampoline, which static_call_update()
+ * retargets (kernel/patches/0005).
  */
-function klp_apply_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
+function klp_apply_part_alternatives(k: EmulatedKernel, p: KlpPatch, obj: string): void {
   for (const s of klpArchSections(p, obj)) {
     const special = s.name.slice(`.klp.arch.${obj}.`.length);
     if (special === '.altinstructions') {
       applyAlternatives(k.memory, p.mod, s, k.stage, (m) => k.trace(m));
-    } else if (special !== '.altinstr_replacement' && special !== '__jump_table') {
-      k.trace(`${p.name}: ${s.name}: ${special} entries for ${obj} processed (their instruction bytes are not modelled)`);
-    }
-  }
-}
-
-/** Put back the compiled bytes of a patched site (from the section's file contents). */
-function restore(k: EmulatedKernel, p: KlpPatch, at: bigint, size: number, what: string): void {
-  for (const [s, base] of p.mod.sectionAddr) {
-    if (s.isNobits || at < base || at + BigInt(size) > base + BigInt(s.size)) continue;
-    const off = Number(at - base);
-    k.memory.write(at, s.data.subarray(off, off + size), k.stage, 'memcpy', `${p.name}: ${what} at 0x${at.toString(16)} restored`);
-    return;
-  }
-}
-
-/** Undo klp_apply_object_arch when the object goes: the alternatives' compiled bytes restored. */
-function klp_revert_object_arch(k: EmulatedKernel, p: KlpPatch, obj: string): void {
-  for (const s of klpArchSections(p, obj)) {
-    if (s.name.endsWith('..altinstructions')) {
-      for (const a of readAlternatives(k.memory, p.mod, s)) restore(k, p, a.instr, a.instrlen, 'alternative');
+    } else if (special === '.static_call_sites') {
+      k.trace(`${p.name}: ${s.name}: the sites keep calling ${obj}'s trampolines`);
     }
   }
 }
@@ -128,14 +112,14 @@ function klp_unlink_parts(k: EmulatedKernel, p: KlpPatch, obj: string): void {
 
 /**
  * klp_release_parts(): a patch's parts for an object that goes (or failed to arrive) become
- * RW+NX, then their relocations are cleared with plain stores and their alternatives' sites
- * restored, so the next arrival starts from the state of the first. (Their jump tables were
- * unlinked before, by klp_module_notify() at GOING, or were never linked.)
+ * RW+NX, then their relocations are cleared with plain stores, so the next arrival writes them
+ * as the first did. An alternative's site keeps its replacement: the next arrival applies the
+ * alternative again over the whole site. (Their jump tables were unlinked before, by
+ * klp_module_notify() at GOING, or were never linked.)
  */
 function klp_release_parts(k: EmulatedKernel, ro: boolean, q: KlpPatch, name: string): void {
   klp_protect_parts(k, q.mod, name, RW_NX, 'release');
   klp_clear_object_relocs(k, q, name, (rs) => klp_object_writer(k, q, rs, name), true);
-  klp_revert_object_arch(k, q, name);
   if (ro) klp_protect_parts(k, q.mod, name, RO_NX, 'protect');
 }
 
@@ -155,7 +139,7 @@ function klp_module_apply_parts(k: EmulatedKernel, ro: boolean, mod: LoadedModul
       const n = klp_apply_section_relocs(k, p, rs, arch, 'memcpy', mod);
       if (isStageError(n)) return klp_refuse_module(k, ro, mod, p, n);
     }
-    klp_apply_object_arch(k, p, mod.name);
+    klp_apply_part_alternatives(k, p, mod.name);
     klp_protect_parts(k, p.mod, mod.name, 'present', 'protect');
   }
   return undefined;
@@ -182,9 +166,13 @@ function perObject(ro: boolean): Omit<DesignHooks, 'name' | 'summary'> {
       const now = obj === 'vmlinux' || (k.modules.has(obj) && klp_section_part(owner, rs, obj));
       return now ? klp_apply_section_relocs(k, owner, rs, arch, 'memcpy') : 0;
     },
-    /** module_finalize(): the patch's arch entries for present objects (not in the kernel series). */
+    /**
+     * The end of klp_apply_present_parts(): the alternatives of present objects' parts. The
+     * kernel runs it at the end of apply_relocations(); the emulator's next hook is
+     * module_finalize(), and nothing in between reads or writes the parts.
+     */
     moduleFinalize: (k, mod, patch) => {
-      if (patch) for (const o of patch.objects) if (o.name !== null && k.modules.has(o.name)) klp_apply_object_arch(k, patch, o.name);
+      if (patch) for (const o of patch.objects) if (o.name !== null && k.modules.has(o.name)) klp_apply_part_alternatives(k, patch, o.name);
     },
     afterPostRelocation: (k, mod, arch) => klp_module_apply_parts(k, ro, mod, arch),
     /**

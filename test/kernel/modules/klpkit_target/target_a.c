@@ -3,11 +3,14 @@
  * klpkit_target: the module the test livepatches. /sys/module/klpkit_target/parameters/value
  * prints what klpkit_target_report() writes; the patch replaces that function.
  * Like upstream's test_klp_convert_mod, the same static names exist in both of its units:
- * get_homonym_string() and homonym_string are sympos 1 here and 2 in target_b.c.
+ * get_homonym_string() and homonym_string are sympos 1 here and 2 in target_b.c. It has a static
+ * key, a static call and a static function for the patch's static branch, static call and
+ * alternative.
  */
 #include <linux/module.h>
 #include <linux/kernel.h>
 #include <linux/jump_label.h>
+#include <linux/static_call.h>
 
 static const char homonym_string[] = "homonym string A";
 
@@ -18,6 +21,25 @@ static noinline const char *get_homonym_string(void)
 
 /* A module static key the patch tests (static_key_enabled) or branches on (static_branch). */
 DEFINE_STATIC_KEY_TRUE(klpkit_target_key);
+
+/* A module static call the patch calls with static_call(); the "call" parameter retargets it. */
+static int klpkit_call_one(void)
+{
+	return 1;
+}
+
+static int klpkit_call_two(void)
+{
+	return 2;
+}
+
+DEFINE_STATIC_CALL(klpkit_target_call, klpkit_call_one);
+
+/* What the patch's alternative calls (alternative_call()): a static function of this module only. */
+static __used noinline const char *klpkit_target_alt(void)
+{
+	return "alt";
+}
 
 const char *klpkit_target_b(void);
 
@@ -51,6 +73,23 @@ static int key_set(const char *val, const struct kernel_param *kp)
 
 static const struct kernel_param_ops key_ops = { .set = key_set };
 module_param_cb(key, &key_ops, NULL, 0200);
+
+/* Writing 1 or 2 makes the static call call klpkit_call_one() or klpkit_call_two(). */
+static int call_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 10, &n);
+
+	if (ret)
+		return ret;
+	if (n != 1 && n != 2)
+		return -EINVAL;
+	static_call_update(klpkit_target_call, n == 1 ? klpkit_call_one : klpkit_call_two);
+	return 0;
+}
+
+static const struct kernel_param_ops call_ops = { .set = call_set };
+module_param_cb(call, &call_ops, NULL, 0200);
 
 static int klpkit_target_init(void)
 {
