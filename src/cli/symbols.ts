@@ -26,7 +26,7 @@ export function addSourceOptions<Args extends unknown[], Opts extends OptionValu
     .option('--symbols-klp <file>', "upstream klp-convert's symbols.klp")
     .option('--symvers <file>', 'Module.symvers: exports, export types and namespaces')
     .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel')
-    .option('--debug <dir>', "unstripped copies of those modules (e.g. Debian's linux-image-<abi>-dbg unpacked with dpkg-deb -x): their STT_FILE symbols give stripped modules' compilation units") as unknown as Command<Args, Opts & SourceOptionValues>;
+    .option('--debug <dir|deb>', "unstripped copies of those modules: Debian's linux-image-<abi>-dbg .deb itself (read in one pass, not unpacked) or a directory holding them; their STT_FILE symbols give stripped modules' compilation units") as unknown as Command<Args, Opts & SourceOptionValues>;
 }
 
 export interface SourceOptionValues {

@@ -2,8 +2,10 @@
  * Build a symbol database from the sources a user has: a kernel image, a kallsyms dump, a
  * System.map, an unstripped vmlinux, Module.symvers, a module tree, or an upstream symbols.klp.
  */
+import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { ElfError } from '../elf/errors.js';
+import { ElfError, isElfError } from '../elf/errors.js';
+import { maybeDecompress } from '../elf/compress.js';
 import { loadElf, readInputFile } from '../elf/load.js';
 import { readElf } from '../elf/reader.js';
 import { SymbolDb, type BuildInput } from './database.js';
@@ -16,6 +18,8 @@ import { vmlinuxElfSymbols, vmlinuxExports } from './vmlinux.js';
 import { decompressBzImage } from './vmlinuz.js';
 import { extractKallsyms } from './kallsyms-table.js';
 import { unitsFromDebugCopy } from './debug-units.js';
+import { readDebMembers } from './deb.js';
+import { moduleSymbols } from './module-symbols.js';
 
 export interface BuildOptions {
   systemMap?: string | undefined;
@@ -24,7 +28,7 @@ export interface BuildOptions {
   vmlinuz?: string | undefined;
   symvers?: string | undefined;
   modules?: string | undefined;
-  /** Unstripped copies of the modules (a debug package unpacked): their STT_FILE units. */
+  /** Unstripped copies of the modules (a debug package, unpacked or the .deb): their STT_FILE units. */
   debug?: string | undefined;
   symbolsKlp?: string | undefined;
   jobs?: number | undefined;
@@ -125,22 +129,52 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   return { db: SymbolDb.build(input), failures, modulesScanned };
 }
 
+/** A module file's name as the kernel names the module: no directory, no suffix, `-` as `_`. */
+const moduleNameOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+
 /**
- * The units of the modules that have none (stripped of STT_FILE), from their unstripped copies
- * under `dir`, found by module name (unitsFromDebugCopy). A debug copy that cannot be read is a
- * failure like a module that cannot be.
+ * The units of the modules that have none (stripped of STT_FILE), from their unstripped copies,
+ * found by module name (unitsFromDebugCopy): in a directory (a debug package unpacked), or in
+ * the `.deb` itself, read in one pass and left packed (readDebMembers). A debug copy that cannot
+ * be read is a failure like a module that cannot be.
  */
-async function addDebugUnits(modules: ModuleSymbols[], dir: string, jobs: number | undefined): Promise<ScanFailure[]> {
-  const files = await listModuleFiles(dir).catch((e: NodeJS.ErrnoException) => {
-    throw new ElfError('READ', { file: dir }, `cannot read debug directory (${e.code ?? 'EIO'})`);
+async function addDebugUnits(modules: ModuleSymbols[], from: string, jobs: number | undefined): Promise<ScanFailure[]> {
+  const st = await stat(from).catch((e: NodeJS.ErrnoException) => {
+    throw new ElfError('READ', { file: from }, `cannot read the debug copies (${e.code ?? 'EIO'})`);
   });
-  const byName = new Map(files.map((f) => [f.slice(f.lastIndexOf('/') + 1).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_'), f]));
-  const wanted = modules.filter((m) => m.files.length === 0 && byName.has(m.name));
-  const scan = await scanModules(wanted.map((m) => byName.get(m.name)!), { jobs });
+  const wanted = new Map(modules.filter((m) => m.files.length === 0).map((m) => [m.name, m]));
+  if (st.isFile()) return unitsFromDeb(wanted, from);
+  const files = await listModuleFiles(from).catch((e: NodeJS.ErrnoException) => {
+    throw new ElfError('READ', { file: from }, `cannot read debug directory (${e.code ?? 'EIO'})`);
+  });
+  const byName = new Map(files.map((f) => [moduleNameOf(f), f]));
+  const present = [...wanted.values()].filter((m) => byName.has(m.name));
+  const scan = await scanModules(present.map((m) => byName.get(m.name)!), { jobs });
   const debug = new Map(scan.modules.map((d) => [d.name, d]));
-  for (const m of wanted) {
+  for (const m of present) {
     const d = debug.get(m.name);
     if (d) unitsFromDebugCopy(m, d);
   }
   return scan.failures;
+}
+
+/** unitsFromDebugCopy for every wanted module whose copy is in the `.deb` (lib/modules/ only). */
+async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, deb: string): Promise<ScanFailure[]> {
+  const failures: ScanFailure[] = [];
+  const left = new Set(wanted.keys());
+  if (left.size === 0) return failures;
+  await readDebMembers(deb, (path) => /\/lib\/modules\/[^/]+\/.*\.ko(\.(xz|zst|gz))?$/.test(path) && left.has(moduleNameOf(path)), async ({ name, bytes }) => {
+    const path = `${deb}:${name}`;
+    try {
+      const elf = readElf((await maybeDecompress(bytes, { file: path })).bytes, { path });
+      const d = moduleSymbols(elf);
+      const m = wanted.get(d.name);
+      if (m && left.delete(d.name)) unitsFromDebugCopy(m, d);
+    } catch (e) {
+      failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
+      left.delete(moduleNameOf(name));
+    }
+    return left.size === 0;
+  });
+  return failures;
 }

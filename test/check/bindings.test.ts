@@ -6,7 +6,7 @@
  * `counter_b` (a unique name becomes ambiguous).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { readElf, writeElf } from '../../src/elf/index.js';
@@ -170,4 +170,40 @@ test('a stripped build gets its units from its unstripped copies (--debug): choo
   const alone = klp('symbols', 'build', '--kallsyms', kallsyms, '--debug', debug, '-o', join(dir, 'never.klpdb'));
   assert.equal(alone.status, 2);
   assert.match(alone.stderr, /--debug gives units to the modules of --modules: give both/);
+});
+
+test('--debug takes the debug package itself: the units come out of the .deb in one pass, whatever its compression; a broken package is named', () => {
+  const dist = join(dir, 'dist');
+  const debug = join(dir, 'debug');
+  const rows = (db: string): string[] => klp('symbols', 'find', 'homonym', '--db', db).stdout.split('\n').filter((l) => l.startsWith('fixture_mod'));
+  const fromDir = rows(join(dir, 'dist-debug.klpdb'));
+  assert.equal(fromDir.length, 2);
+  // A package laid out as Debian's -dbg packages are.
+  const pkg = join(dir, 'pkg');
+  const kdir = join(pkg, 'usr/lib/debug/lib/modules/6.1.0-99-amd64/kernel/drivers');
+  mkdirSync(join(pkg, 'DEBIAN'), { recursive: true });
+  mkdirSync(kdir, { recursive: true });
+  writeFileSync(join(pkg, 'DEBIAN/control'), 'Package: fixture-dbg\nVersion: 1\nArchitecture: amd64\nMaintainer: klpkit <klpkit@example.org>\nDescription: fixture\n');
+  copyFileSync(join(debug, 'fixture_mod.ko'), join(kdir, 'fixture_mod.ko'));
+  for (const z of ['xz', 'gzip', 'zstd']) {
+    const deb = join(dir, `fixture-dbg-${z}.deb`);
+    run('dpkg-deb', ['--root-owner-group', `-Z${z}`, '--build', pkg, deb]);
+    const db = join(dir, `deb-${z}.klpdb`);
+    const b = klp('symbols', 'build', '--kallsyms', kallsyms, '--symvers', symvers, '--modules', dist, '--debug', deb, '-o', db, '--quiet');
+    assert.equal(b.status, 0, `${z}: ${b.stderr}`);
+    assert.deepEqual(rows(db), fromDir, z);
+  }
+  // Cut short: named, with the place, nothing written.
+  const whole = readFileSync(join(dir, 'fixture-dbg-xz.deb'));
+  const cut = join(dir, 'cut.deb');
+  writeFileSync(cut, whole.subarray(0, whole.length - 200));
+  const c = klp('symbols', 'build', '--kallsyms', kallsyms, '--modules', dist, '--debug', cut, '-o', join(dir, 'never.klpdb'));
+  assert.equal(c.status, 2, c.stdout);
+  assert.match(c.stderr, /cut\.deb \(offset 0x[0-9a-f]+\): .*(runs past the end|ends inside)/);
+  assert.ok(!existsSync(join(dir, 'never.klpdb')));
+  // Not a package at all.
+  const n = klp('symbols', 'build', '--kallsyms', kallsyms, '--modules', dist, '--debug', join(dist, 'fixture_mod.ko'), '-o', join(dir, 'never.klpdb'));
+  assert.equal(n.status, 2, n.stdout);
+  assert.match(n.stderr, /fixture_mod\.ko \(offset 0x0\): not a Debian package \(no ar header\)/);
+  assert.doesNotMatch(n.stderr, /\n\s+at /, 'no stack trace');
 });

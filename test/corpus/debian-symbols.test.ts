@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
@@ -136,6 +136,15 @@ test('stripped Debian modules get their units from the debug package (--debug), 
     // Four macro-made functions of one size, told apart by their units only.
     assert.deepEqual(withUnits.lookup('__uncore_edge_show').filter((d) => d.object === 'intel_uncore').map((d) => `${d.sympos}:${d.file}`),
       ['1:uncore_nhmex.c', '2:uncore_snb.c', '3:uncore_snbep.c', '4:uncore_discovery.c']);
+    // The same units from the .deb itself, read in one pass, left packed, the walk ended once
+    // both modules were found: every symbol of both modules defined the same way.
+    const debDir = debugDir.slice(0, debugDir.indexOf('/root-'));
+    const deb = join(debDir, readdirSync(debDir).find((f) => f.endsWith('.deb'))!);
+    const { db: fromDeb, failures: f2 } = await buildDatabase({ modules: dir, debug: deb });
+    assert.deepEqual(f2, []);
+    const names = new Set(members.flatMap((m) => readelfSymbols(join(dir, m)).filter((y) => y.table === '.symtab' && y.name !== '').map((y) => y.name)));
+    assert.ok(names.size > 500);
+    for (const n of names) assert.deepEqual(fromDeb.lookup(n), withUnits.lookup(n), n);
   } finally {
     cleanup();
   }
