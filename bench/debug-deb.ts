@@ -1,5 +1,5 @@
 /**
- * Benchmark: compilation units for every Debian module from the debug package itself
+ * Benchmark: compilation units for every Debian module and vmlinux from the debug package itself
  * (`klp symbols build --debug linux-image-<abi>-dbg_*.deb`: one pass over the .deb, nothing
  * unpacked), against the native one-pass extraction of a single module from the same package
  * (`dpkg-deb --fsys-tarfile | tar -x`, which decodes the whole stream too), in the same run; and
@@ -47,7 +47,7 @@ let unitBytes = 0;
 const plain = await time('klpkit: build DB, every module, no units', async () => {
   plainBytes = (await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir })).db.serialize().length;
 });
-const withUnits = await time('klpkit: the same with --debug <the .deb> (units for every module)', async () => {
+const withUnits = await time('klpkit: the same with --debug <the .deb> (modules' and vmlinux's units)', async () => {
   const r = await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir, debug: deb });
   if (r.failures.length > 0) throw new Error(`${r.failures.length} failures: ${r.failures[0]!.message}`);
   unitBytes = r.db.serialize().length;

@@ -13,11 +13,11 @@ import { kallsymsExports, parseKallsyms, parseSystemMap } from './kallsyms-text.
 import { listModuleFiles, scanModules, type ScanFailure } from './scan.js';
 import { parseSymbolsKlp } from './symbols-klp.js';
 import { parseSymvers } from './symvers.js';
-import type { ExportInfo, ModuleSymbols } from './types.js';
+import type { ExportInfo, ModuleSymbols, RawSymbol } from './types.js';
 import { vmlinuxElfSymbols, vmlinuxExports } from './vmlinux.js';
 import { decompressBzImage } from './vmlinuz.js';
 import { extractKallsyms } from './kallsyms-table.js';
-import { unitsFromDebugCopy } from './debug-units.js';
+import { unitsFromDebugCopy, vmlinuxUnitsFromDebug } from './debug-units.js';
 import { readDebMembers } from './deb.js';
 import { moduleSymbols } from './module-symbols.js';
 
@@ -48,7 +48,10 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   if (vmlinuxSources.length > 1) {
     throw new UsageError(`conflicting inputs: ${vmlinuxSources.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' and ')} both give vmlinux symbols; give one`);
   }
-  if (opts.debug && !opts.modules) throw new UsageError('--debug gives units to the modules of --modules: give both');
+  const debugIsDeb = opts.debug ? (await stat(opts.debug).catch(() => undefined))?.isFile() ?? false : false;
+  if (opts.debug && !opts.modules && !(debugIsDeb && vmlinuxSources.length > 0)) {
+    throw new UsageError('--debug gives units to the modules of --modules (and, from a .deb, to vmlinux\'s symbols): give --modules, or a vmlinux source with the .deb');
+  }
   if (vmlinuxSources.length === 0 && !opts.modules) {
     throw new UsageError('nothing to build from: give --vmlinuz, --kallsyms, --vmlinux, --system-map or --symbols-klp, and/or --modules');
   }
@@ -81,6 +84,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   } else if (opts.vmlinux) {
     const elf = await loadElf(opts.vmlinux);
     input.vmlinux = { symbols: vmlinuxElfSymbols(elf), source: opts.vmlinux, order: 'address' };
+    vmlinuxUnitsFromDebug(input.vmlinux.symbols, elf); // an unstripped vmlinux has its own STT_FILEs
     if (!opts.symvers) {
       exports.push(...vmlinuxExports(elf));
       exportsFrom.push('vmlinux __ksymtab');
@@ -113,11 +117,11 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
       exportsFrom.push('module __ksymtab');
     }
     input.sources!.push(`modules: ${opts.modules}`);
-    if (opts.debug) {
-      failures.push(...await addDebugUnits(scan.modules, opts.debug, opts.jobs));
-      input.sources!.push(`debug: ${opts.debug}`);
-    }
     input.kernel ??= /\/lib\/modules\/([^/]+)\//.exec(`${opts.modules}/`)?.[1] ?? null;
+  }
+  if (opts.debug) {
+    failures.push(...await addDebugUnits(input.modules ?? [], input.vmlinux?.symbols, opts.debug, opts.jobs));
+    input.sources!.push(`debug: ${opts.debug}`);
   }
   if (opts.symvers) {
     exports.push(...parseSymvers(await readText(opts.symvers), opts.symvers));
@@ -138,12 +142,14 @@ const moduleNameOf = (path: string): string => path.slice(path.lastIndexOf('/') 
  * the `.deb` itself, read in one pass and left packed (readDebMembers). A debug copy that cannot
  * be read is a failure like a module that cannot be.
  */
-async function addDebugUnits(modules: ModuleSymbols[], from: string, jobs: number | undefined): Promise<ScanFailure[]> {
+async function addDebugUnits(modules: ModuleSymbols[], vmlinux: RawSymbol[] | undefined, from: string, jobs: number | undefined): Promise<ScanFailure[]> {
   const st = await stat(from).catch((e: NodeJS.ErrnoException) => {
     throw new ElfError('READ', { file: from }, `cannot read the debug copies (${e.code ?? 'EIO'})`);
   });
   const wanted = new Map(modules.filter((m) => m.files.length === 0).map((m) => [m.name, m]));
-  if (st.isFile()) return unitsFromDeb(wanted, from);
+  // vmlinux's symbols need units unless their source had them (an unstripped vmlinux).
+  const vmWanted = vmlinux && !vmlinux.some((s) => s.file) ? vmlinux : undefined;
+  if (st.isFile()) return unitsFromDeb(wanted, vmWanted, from);
   const files = await listModuleFiles(from).catch((e: NodeJS.ErrnoException) => {
     throw new ElfError('READ', { file: from }, `cannot read debug directory (${e.code ?? 'EIO'})`);
   });
@@ -158,13 +164,27 @@ async function addDebugUnits(modules: ModuleSymbols[], from: string, jobs: numbe
   return scan.failures;
 }
 
-/** unitsFromDebugCopy for every wanted module whose copy is in the `.deb` (lib/modules/ only). */
-async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, deb: string): Promise<ScanFailure[]> {
+/**
+ * unitsFromDebugCopy for every wanted module whose copy is in the `.deb` (below lib/modules/),
+ * and vmlinuxUnitsFromDebug from its `boot/vmlinux-<abi>` when vmlinux's symbols want them.
+ */
+async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, vmlinux: RawSymbol[] | undefined, deb: string): Promise<ScanFailure[]> {
   const failures: ScanFailure[] = [];
   const left = new Set(wanted.keys());
-  if (left.size === 0) return failures;
-  await readDebMembers(deb, (path) => /\/lib\/modules\/[^/]+\/.*\.ko(\.(xz|zst|gz))?$/.test(path) && left.has(moduleNameOf(path)), async ({ name, bytes }) => {
+  let vmLeft = vmlinux !== undefined;
+  if (left.size === 0 && !vmLeft) return failures;
+  const isVmlinux = (path: string): boolean => /(^|\/)boot\/vmlinux-[^/]+$/.test(path);
+  await readDebMembers(deb, (path) => (vmLeft && isVmlinux(path)) || (/\/lib\/modules\/[^/]+\/.*\.ko(\.(xz|zst|gz))?$/.test(path) && left.has(moduleNameOf(path))), async ({ name, bytes }) => {
     const path = `${deb}:${name}`;
+    if (isVmlinux(name)) {
+      vmLeft = false;
+      try {
+        vmlinuxUnitsFromDebug(vmlinux!, readElf(bytes, { path }));
+      } catch (e) {
+        failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
+      }
+      return left.size === 0;
+    }
     try {
       const elf = readElf((await maybeDecompress(bytes, { file: path })).bytes, { path });
       const d = moduleSymbols(elf);
@@ -174,7 +194,7 @@ async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, deb: string): Pr
       failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
       left.delete(moduleNameOf(name));
     }
-    return left.size === 0;
+    return left.size === 0 && !vmLeft;
   });
   return failures;
 }

@@ -6,7 +6,9 @@
  * whatever else strip took). Each stripped symbol is matched to the next debug symbol of the same
  * name, value and section, in order, and takes its unit.
  */
-import type { ModuleSymbols } from './types.js';
+import { STT } from '../elf/constants.js';
+import type { ElfFile } from '../elf/file.js';
+import type { ModuleSymbols, RawSymbol } from './types.js';
 
 /** Give `m` the units of `debug` (the same module unstripped); returns how many symbols got one. */
 export function unitsFromDebugCopy(m: ModuleSymbols, debug: ModuleSymbols): number {
@@ -26,5 +28,38 @@ export function unitsFromDebugCopy(m: ModuleSymbols, debug: ModuleSymbols): numb
   }
   m.files = debug.files;
   m.file = file;
+  return found;
+}
+
+/**
+ * Give vmlinux's local symbols (from a kallsyms table or dump, in its order) their units from the
+ * debug vmlinux (`usr/lib/debug/boot/vmlinux-<abi>` of the same package): a local symbol's unit
+ * is the last STT_FILE before it in `.symtab` (the linker keeps each object's locals after its
+ * FILE symbol), matched by name and address (kallsyms addresses are link-time ones when read
+ * from the image or a nokaslr dump). A name and address that two units define stay without one.
+ * Returns how many symbols got a unit.
+ */
+export function vmlinuxUnitsFromDebug(symbols: RawSymbol[], debug: ElfFile): number {
+  const unitOf = new Map<string, string | null>();
+  let unit: string | null = null;
+  for (const y of debug.allSymbols) {
+    if (y.type === STT.FILE) {
+      unit = y.name || null;
+      continue;
+    }
+    if (y.bind !== 0 || y.name === '' || y.type === STT.SECTION || !unit) continue;
+    const key = `${y.name}@${y.value.toString(16)}`;
+    unitOf.set(key, unitOf.has(key) && unitOf.get(key) !== unit ? null : unit);
+  }
+  let found = 0;
+  for (const s of symbols) {
+    // Not by the type letter: kallsyms prints a per-CPU local as 'A' (absolute), upper case.
+    if (s.address === undefined) continue;
+    const u = unitOf.get(`${s.name}@${s.address.toString(16)}`);
+    if (u) {
+      s.file = u;
+      found++;
+    }
+  }
   return found;
 }

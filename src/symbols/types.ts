@@ -9,6 +9,8 @@ export interface RawSymbol {
   type: string;
   /** Absolute address where known (vmlinux sources), else undefined. */
   address: bigint | undefined;
+  /** The compilation unit (STT_FILE name) of a local symbol, where known. */
+  file?: string | undefined;
 }
 
 export type ExportType = 'EXPORT_SYMBOL' | 'EXPORT_SYMBOL_GPL';

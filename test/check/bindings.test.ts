@@ -169,7 +169,7 @@ test('a stripped build gets its units from its unstripped copies (--debug): choo
   // --debug names the modules' copies: without --modules it has nothing to give units to.
   const alone = klp('symbols', 'build', '--kallsyms', kallsyms, '--debug', debug, '-o', join(dir, 'never.klpdb'));
   assert.equal(alone.status, 2);
-  assert.match(alone.stderr, /--debug gives units to the modules of --modules: give both/);
+  assert.match(alone.stderr, /--debug gives units to the modules of --modules \(and, from a \.deb, to vmlinux's symbols\): give --modules, or a vmlinux source with the \.deb/);
 });
 
 test('--debug takes the debug package itself: the units come out of the .deb in one pass, whatever its compression; a broken package is named', () => {

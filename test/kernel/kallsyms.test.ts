@@ -4,7 +4,8 @@
  * the kallsyms table embedded in vmlinuz, and each module's symbol table.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
@@ -13,6 +14,9 @@ import { parseKallsyms } from '../../src/symbols/kallsyms-text.js';
 import { moduleSymbols } from '../../src/symbols/module-symbols.js';
 import { MODSYM_CORE } from '../../src/symbols/types.js';
 import { kallsymsFromVmlinuz } from '../../src/symbols/vmlinuz.js';
+import { readDebMembers } from '../../src/symbols/deb.js';
+import { readelfSymbols } from '../helpers/readelf.js';
+import { ROOT, tempDir } from '../helpers/tools.js';
 import { capturedKallsyms, kallsymsMismatches, kernelImage } from './qemu.js';
 
 // Dependency-free modules (every undefined symbol is a vmlinux export) with duplicated names.
@@ -76,5 +80,56 @@ test('each loaded module\'s kallsyms == its core symbols in .symtab order (is_co
     const ours = names.flatMap((n, i) => (ms.flags[i]! & MODSYM_CORE ? [`${exported.has(n) ? ms.types[i]!.toUpperCase() : ms.types[i]} ${n}`] : []));
     const kernel = dump.modules.get(ms.name)!.map((s) => `${s.type} ${s.name}`);
     assert.deepEqual(ours, kernel, ms.name);
+  }
+});
+
+test('vmlinux homonyms by unit: the debug .deb gives each definition, in the running kernel\'s order, the unit readelf shows at its address in the debug vmlinux', async (t) => {
+  // The package the corpus test fetches (cached); the members it unpacks do not matter here.
+  const debugDir = execFileSync(join(ROOT, 'scripts/fetch-debug.sh'), ['amd64', 'arch/x86/crypto/sha256-ssse3.ko'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const debDir = debugDir.slice(0, debugDir.indexOf('/root-'));
+  const deb = join(debDir, readdirSync(debDir).find((f) => f.endsWith('.deb'))!);
+  const { db, failures } = await buildDatabase({ vmlinuz: kernelImage(cap.kernel), debug: deb });
+  assert.deepEqual(failures, []);
+  // The oracle: readelf of the debug vmlinux, taken out of the package (a local's unit is the
+  // last FILE symbol before it).
+  const { dir, cleanup } = tempDir('klpkit-vmlinux-units-');
+  try {
+    const vmlinux = join(dir, 'vmlinux');
+    await readDebMembers(deb, (p) => /\/boot\/vmlinux-/.test(p), ({ bytes }) => {
+      writeFileSync(vmlinux, bytes);
+      return true;
+    });
+    const oracle = new Map<string, string | null>();
+    let unit: string | null = null;
+    for (const y of readelfSymbols(vmlinux).filter((x) => x.table === '.symtab')) {
+      if (y.type === 'FILE') { unit = y.name; continue; }
+      if (y.bind !== 'LOCAL' || y.name === '' || y.type === 'SECTION') continue;
+      const key = `${y.name}@${y.value}`;
+      oracle.set(key, oracle.has(key) && oracle.get(key) !== unit ? null : unit);
+    }
+    const seen = new Map<string, number>();
+    for (const s of dump.vmlinux) seen.set(s.name, (seen.get(s.name) ?? 0) + 1);
+    const pos = new Map<string, number>();
+    const names = new Set<string>();
+    const complete = new Set<string>();
+    let compared = 0;
+    for (const s of dump.vmlinux) {
+      const n = (pos.get(s.name) ?? 0) + 1;
+      pos.set(s.name, n);
+      if (seen.get(s.name)! < 2) continue;
+      const def = db.lookup(s.name).filter((d) => d.object === 'vmlinux')[n - 1]!;
+      assert.equal(def.address, s.address, `${s.name} #${n}`);
+      const want = oracle.get(`${s.name}@${s.address}`);
+      if (n === 1) { names.add(s.name); complete.add(s.name); }
+      if (!def.file) complete.delete(s.name);
+      if (want === undefined || want === null) continue;
+      assert.equal(def.file, want, `${s.name} #${n} at ${s.address?.toString(16)}`);
+      compared++;
+    }
+    t.diagnostic(`${compared} homonym definitions compared; ${complete.size} of ${names.size} names have every definition's unit`);
+    assert.ok(compared > 5000, `${compared} compared`);
+    assert.deepEqual(db.lookup('active_show').filter((d) => d.object === 'vmlinux').map((d) => `${d.sympos}:${d.file}`), ['1:cpu.c', '2:tpm-sysfs.c']);
+  } finally {
+    cleanup();
   }
 });
