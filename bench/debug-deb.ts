@@ -47,7 +47,7 @@ let unitBytes = 0;
 const plain = await time('klpkit: build DB, every module, no units', async () => {
   plainBytes = (await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir })).db.serialize().length;
 });
-const withUnits = await time('klpkit: the same with --debug <the .deb> (modules' and vmlinux's units)', async () => {
+const withUnits = await time("klpkit: the same with --debug <the .deb> (modules' and vmlinux's units)", async () => {
   const r = await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir, debug: deb });
   if (r.failures.length > 0) throw new Error(`${r.failures.length} failures: ${r.failures[0]!.message}`);
   unitBytes = r.db.serialize().length;

@@ -1,5 +1,6 @@
 /** `klp check PATCH.ko`: will it load, and what does every livepatch relocation and klp_func resolve to. */
 import { Option, type Command } from '@commander-js/extra-typings';
+import { checkAgainstDatabases } from '../check/batch.js';
 import { checkModule, type CheckResult, type Finding } from '../check/check.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { dbFromOptions } from './convert.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 import { progressBar } from './progress.js';
 import { refuseInputs, sourceInputs } from './output.js';
-import { addSourceOptions, loadDb } from './symbols.js';
+import { addSourceOptions, parseJobs } from './symbols.js';
 
 export function renderCheckText(r: CheckResult): string {
   const e = escapeText;
@@ -53,10 +54,11 @@ export function registerCheck(program: Command): void {
     .option('--html <file>', 'also write a self-contained HTML report (written even when the patch will fail)')
     .option('--dbs <dir>', 'check against every *.klpdb in DIR (one per kernel build) and print one summary table')
     .option('-q, --quiet', 'no progress bar (batch mode)')
+    .addOption(new Option('-j, --jobs <n>', 'with --dbs: threads (default: all cores)').argParser(parseJobs))
     .action((patch, opts) => runCommand(async () => {
       if (opts.html) refuseInputs(opts.html, '--html', [{ flag: 'the patch', path: patch }, { flag: '--dbs', path: opts.dbs }, ...sourceInputs(opts), ...(opts.with ?? []).map((m) => ({ flag: '--with', path: m }))]);
       const elf = await loadElf(patch);
-      if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet);
+      if (opts.dbs) return batch(elf, opts.dbs, opts.targetKernel, !!opts.json, !!opts.quiet, opts.jobs);
       const db = await dbFromOptions(opts);
       const designs: Design[] = opts.design === 'all' ? [...DESIGNS] : opts.design ? [parseDesign(opts.design)] : [];
       const rulesOf = (d: Design): string => `${DESIGN_HOOKS[d].kernel.major}.${DESIGN_HOOKS[d].kernel.minor}`;
@@ -104,8 +106,8 @@ export function registerCheck(program: Command): void {
     }));
 }
 
-/** `klp check PATCH --dbs DIR`: one patch against many kernel builds. */
-async function batch(elf: ElfFile, dir: string, targetKernel: string, json: boolean, quiet: boolean): Promise<number> {
+/** `klp check PATCH --dbs DIR`: one patch against many kernel builds, on every core (check/batch.ts). */
+async function batch(elf: ElfFile, dir: string, targetKernel: string, json: boolean, quiet: boolean, jobs: number | undefined): Promise<number> {
   let files: string[];
   try {
     files = (await readdir(dir)).filter((f) => f.endsWith('.klpdb')).sort().map((f) => join(dir, f));
@@ -114,26 +116,8 @@ async function batch(elf: ElfFile, dir: string, targetKernel: string, json: bool
   }
   if (files.length === 0) throw new UsageError(`${dir}: no .klpdb files (build them with klp symbols build)`);
   const bar = progressBar('checking', quiet);
-  const rows: Array<{ db: string; kernel: string | null; verdict: 'loads' | 'fails' | 'bad database'; errors: number; first: string }> = [];
-  let done = 0;
-  // Two at a time: reading the next database overlaps checking the current one.
-  const queue = [...files];
-  const work = async (): Promise<void> => {
-    for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
-      try {
-        const db = await loadDb(f);
-        const r = checkModule(elf, { db, targetKernel });
-        const errors = r.findings.filter((x) => x.severity === 'error');
-        rows.push({ db: f, kernel: db.meta.kernel, verdict: errors.length ? 'fails' : 'loads', errors: errors.length, first: errors[0]?.message ?? '' });
-      } catch (e) {
-        rows.push({ db: f, kernel: null, verdict: 'bad database', errors: 1, first: e instanceof Error ? e.message : String(e) });
-      }
-      bar.update(++done, files.length);
-    }
-  };
-  await Promise.all([work(), work()]);
+  const rows = await checkAgainstDatabases({ bytes: elf.source, path: elf.path }, files, { targetKernel, jobs, onProgress: (d, n) => bar.update(d, n) });
   bar.done();
-  rows.sort((a, b) => (a.db < b.db ? -1 : 1));
   if (json) out(toJson(rows));
   else {
     out(`${'database'.padEnd(40)} ${'kernel'.padEnd(24)} ${'verdict'.padEnd(12)} first error`);

@@ -11,6 +11,13 @@ import { progressBar } from './progress.js';
 import { refuseInputs, sourceInputs } from './output.js';
 import { err, EXIT, out, runCommand, toJson } from './run.js';
 
+/** `-j N`: a thread count, 1 to 64. */
+export function parseJobs(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('--jobs must be a whole number from 1 to 64');
+  return n;
+}
+
 export async function loadDb(path: string): Promise<SymbolDb> {
   return SymbolDb.load(await readInputFile(path, 'symbol database', 'build one with klp symbols build'), path);
 }
@@ -48,11 +55,7 @@ export function registerSymbols(program: Command): void {
 
   addSourceOptions(symbols.command('build').description('build a symbol database from a kernel build'))
     .requiredOption('-o, --output <db>', 'database file to write')
-    .addOption(new Option('-j, --jobs <n>', 'threads for the module scan (default: all cores)').argParser((v) => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('--jobs must be a whole number from 1 to 64');
-      return n;
-    }))
+    .addOption(new Option('-j, --jobs <n>', 'threads for the module scan (default: all cores)').argParser(parseJobs))
     .option('-q, --quiet', 'no progress bar')
     .option('--keep-going', 'write the database even if some modules cannot be read')
     .action((opts) => runCommand(async () => {

@@ -129,6 +129,13 @@ test('klp check --dbs: one patch against several kernel builds, one summary tabl
   const b = klp('check', converted, '--dbs', dbs);
   assert.equal(b.status, 2);
   assert.match(b.stdout, /c-broken\.klpdb\s+\?\s+bad database/);
+  // On every core (worker threads) or on one: the same table, in the databases' order.
+  const one = klp('check', converted, '--dbs', dbs, '--json', '-j', '1');
+  const two = klp('check', converted, '--dbs', dbs, '--json', '-j', '2');
+  assert.equal(two.status, 2);
+  assert.deepEqual(JSON.parse(two.stdout), JSON.parse(one.stdout));
+  assert.deepEqual((JSON.parse(two.stdout) as Array<{ verdict: string }>).map((x) => x.verdict), ['loads', 'fails', 'bad database']);
+  assert.equal(klp('check', converted, '--dbs', dbs, '-j', '0').status, 2, '-j 0 is refused');
 });
 
 test('klp check --design: the patch is also loaded in the loader emulator, under one design or all', () => {
