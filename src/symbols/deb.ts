@@ -19,6 +19,8 @@ const DECOMPRESSORS: Record<string, [string, string[]]> = {
   gz: ['gzip', ['-dc']],
 };
 const AGAIN = 'download the package again';
+/** The largest member read into memory: Debian's debug vmlinux is 633 MB. */
+const MAX_MEMBER = 2 ** 31 - 1;
 
 /** Where `data.tar.*` lies in the `.deb`, and how it is compressed. */
 async function dataMember(deb: string): Promise<{ offset: number; size: number; compression: string }> {
@@ -163,15 +165,17 @@ export async function readDebMembers(deb: string, want: (path: string, size: num
   }
 
   const tar = new Stream(child.stdout![Symbol.asyncIterator]() as AsyncIterator<Buffer>);
-  let done = false;
+  // Places in the decompressed tar stream are named as such: they are not offsets in the .deb.
+  const inTar = `${deb}: data.tar.${data.compression}`;
+  let stopped = false; // the caller has all it wants: the decompressor is stopped, its status moot
   let offset = 0; // of the current header in the tar stream, for messages
   let longName: string | undefined;
   try {
     for (;;) {
       const h = await tar.read(512);
-      if (!h) throw new ElfError('TRUNCATED', { file: deb, offset }, `the ${data.compression} data ends inside the tar archive (at ${offset})${stderr ? `: ${tool}: ${stderr.trim().split('\n')[0]}` : ''}`, AGAIN);
-      if (h.every((x) => x === 0)) { // the end-of-archive blocks: what follows is padding
-        done = true;
+      if (!h) throw new ElfError('TRUNCATED', { file: inTar, offset }, 'the tar archive ends inside a header', AGAIN);
+      if (h.every((x) => x === 0)) { // the end-of-archive blocks: the rest is padding, read to the
+        while (await tar.skip(1 << 20)); // end so that the decompressor's verdict counts
         break;
       }
       const size = octal(h, 124, 12);
@@ -180,19 +184,21 @@ export async function readDebMembers(deb: string, want: (path: string, size: num
       const name = (longName ?? (prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100))).replace(/^\.\//, '');
       longName = undefined;
       const padded = Math.ceil(size / 512) * 512;
-      const truncated = (): ElfError => new ElfError('TRUNCATED', { file: deb, offset }, `tar member ${name || '(unnamed)'} runs past the end of the archive`, AGAIN);
+      const truncated = (): ElfError => new ElfError('TRUNCATED', { file: inTar, offset }, `tar member ${name || '(unnamed)'} runs past the end of the archive`, AGAIN);
+      if (!Number.isSafeInteger(size) || size < 0) throw new ElfError('BAD_HEADER', { file: inTar, offset }, `tar header of ${name || '(unnamed)'} has no valid size`, AGAIN);
       if (type === 'L' || type === 'x') {
         const text = await tar.read(padded);
         if (!text) throw truncated();
         const s = Buffer.from(text.buffer, text.byteOffset, size).toString('utf8');
         longName = type === 'L' ? s.replace(/\0+$/, '') : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(s)?.[1];
       } else if ((type === '0' || type === '\0') && want(name, size)) {
+        if (size > MAX_MEMBER) throw new ElfError('TOO_LARGE', { file: inTar, offset }, `${name} is ${size} bytes, more than klpkit reads into memory (${MAX_MEMBER})`, 'a debug vmlinux is under 1 GB: the package is not what it seems');
         // Exactly the member, never copied twice (the stream's chunks are not reused: a view
         // into one stays valid after the walk moves on).
         const bytes = await tar.read(size);
         if (!bytes || !(await tar.skip(padded - size))) throw truncated();
         if (await take({ name, bytes })) {
-          done = true;
+          stopped = true;
           break;
         }
       } else if (!(await tar.skip(padded))) {
@@ -200,11 +206,24 @@ export async function readDebMembers(deb: string, want: (path: string, size: num
       }
       offset += 512 + padded;
     }
+  } catch (e) {
+    stopped = true;
+    // The stream ended early because the decompressor failed: its own words say why.
+    if (e instanceof ElfError && e.code === 'TRUNCATED') {
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      const why = stderr.trim().split('\n')[0];
+      if (why) throw new ElfError('DECOMPRESS', { file: e.file, offset: e.offset }, `${e.detail}: ${why}`, AGAIN);
+    }
+    throw e;
   } finally {
-    input?.destroy();
-    child.stdout!.destroy();
-    if (child.exitCode === null) child.kill();
+    // Stopped early or failed: the rest of the stream is not wanted. At the archive's end the
+    // decompressor is left to finish, and its status is checked below.
+    if (stopped) {
+      input?.destroy();
+      child.stdout!.destroy();
+      if (child.exitCode === null) child.kill();
+    }
   }
   const code = await exited;
-  if (!done && code !== 0) throw new ElfError('DECOMPRESS', { file: deb, offset: data.offset }, `${tool} failed (exit ${code}): ${stderr.trim().split('\n')[0] ?? ''}`, AGAIN);
+  if (!stopped && code !== 0) throw new ElfError('DECOMPRESS', { file: deb, offset: data.offset }, `${tool} failed (exit ${code}): ${stderr.trim().split('\n')[0] ?? ''}`, AGAIN);
 }

@@ -201,6 +201,14 @@ test('--debug takes the debug package itself: the units come out of the .deb in 
   assert.equal(c.status, 2, c.stdout);
   assert.match(c.stderr, /cut\.deb \(offset 0x[0-9a-f]+\): .*(runs past the end|ends inside)/);
   assert.ok(!existsSync(join(dir, 'never.klpdb')));
+  // Damaged inside the compressed data: xz's own words, the member named, nothing written.
+  const bad = Buffer.from(whole);
+  for (let i = 0; i < 64; i++) bad[Math.floor(whole.length / 2) + i]! ^= 0x55;
+  writeFileSync(cut, bad);
+  const d = klp('symbols', 'build', '--kallsyms', kallsyms, '--modules', dist, '--debug', cut, '-o', join(dir, 'never.klpdb'));
+  assert.equal(d.status, 2, d.stdout);
+  assert.match(d.stderr, /cut\.deb(: data\.tar\.xz)? \(offset 0x[0-9a-f]+\): .*(xz|runs past the end|ends inside)/);
+  assert.ok(!existsSync(join(dir, 'never.klpdb')));
   // Not a package at all.
   const n = klp('symbols', 'build', '--kallsyms', kallsyms, '--modules', dist, '--debug', join(dist, 'fixture_mod.ko'), '-o', join(dir, 'never.klpdb'));
   assert.equal(n.status, 2, n.stdout);
