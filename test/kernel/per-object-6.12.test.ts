@@ -120,8 +120,10 @@ test('the patch\'s part for the target has, at every step, the permissions the e
   assert.deepEqual(real.map((x) => x.core), ['RO+X', 'RO+X', 'RO+X', 'RO+X']);
 });
 
-test('.klpkit.bindings is never loaded: the patch loads with it, and takes the same memory as without it', () => {
-  const { image, target, patch, db } = series();
+test('.klpkit.bindings is never loaded: the patch loads with it, and takes the same memory as without it; it binds the homonym of the unit it names, at the address kallsyms gives', () => {
+  const { build, image, target, db } = series();
+  // This build prints the address of the get_homonym_string() it calls.
+  const patch = kbuild(build, 'klpkit_patch', 'patch-addr', '-DKLPKIT_PRINT_ADDR');
   const withRecord = join(dir, 'sz-with', 'klpkit_patch.ko');
   const without = join(dir, 'sz-without', 'klpkit_patch.ko');
   mkdirSync(join(dir, 'sz-with'));
@@ -132,6 +134,7 @@ test('.klpkit.bindings is never loaded: the patch loads with it, and takes the s
   const script = ['insmod /m/klpkit_target.ko', ...(['without', 'with'] as const).flatMap((v) => [
     `insmod /m/${v}/klpkit_patch.ko; echo "SZ-RC ${v} $?"`, waitTransition('klpkit_patch'),
     `echo "SZ-SIZE ${v} $(cat /sys/module/klpkit_patch/coresize)"`, `echo "SZ-VALUE ${v} $(${value})"`,
+    `grep ' get_homonym_string' /proc/kallsyms | sed "s/^/SZ-KALLSYMS ${v} /"`,
     // add_sect_attrs() lists every section the loader placed in memory (SHF_ALLOC, non-empty).
     `echo "SZ-SECTIONS ${v} $(ls -a /sys/module/klpkit_patch/sections | tr '\\n' ' ')"`,
     'echo 0 > /sys/kernel/livepatch/klpkit_patch/enabled', waitTransition('klpkit_patch'), 'rmmod klpkit_patch',
@@ -142,7 +145,15 @@ test('.klpkit.bindings is never loaded: the patch loads with it, and takes the s
   assert.deepEqual([get('SZ-RC', 'without'), get('SZ-RC', 'with')], ['0', '0'], r.console.slice(-2000));
   assert.equal(get('SZ-SIZE', 'with'), get('SZ-SIZE', 'without'));
   assert.match(get('SZ-SIZE', 'with'), /^\d+$/);
-  assert.match(get('SZ-VALUE', 'with'), /^patched homonym string B/);
+  assert.match(get('SZ-VALUE', 'with'), /^patched homonym string B bound=[0-9a-f]{16}$/);
+  // The address the patch bound to is the second get_homonym_string of klpkit_target in the
+  // kernel's own list (sympos 2), which the database says comes from target_b.c, as asked.
+  const bound = /bound=([0-9a-f]{16})/.exec(get('SZ-VALUE', 'with'))![1]!;
+  const listed = [...r.console.matchAll(/SZ-KALLSYMS with ([0-9a-f]{16}) t get_homonym_string\s+\[klpkit_target\]/g)].map((m) => m[1]!);
+  assert.equal(listed.length, 2, r.console.slice(-2000));
+  assert.equal(listed.indexOf(bound) + 1, 2, `bound to ${bound}; kallsyms lists ${listed.join(', ')}`);
+  const defs = SymbolDb.load(readFileSync(db), db).lookup('get_homonym_string').filter((d) => d.object === 'klpkit_target');
+  assert.deepEqual(defs.map((d) => `${d.sympos}:${d.file}`), ['1:target_a.c', '2:target_b.c']);
   const placed = get('SZ-SECTIONS', 'with').split(' ');
   assert.ok(placed.includes('.gnu.linkonce.this_module'), placed.join(' '));
   assert.ok(!placed.includes('.klpkit.bindings'), 'the record is not in memory');

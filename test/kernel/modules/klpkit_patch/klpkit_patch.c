@@ -7,7 +7,8 @@
  * (klp convert refuses that); otherwise it tests the key with static_key_enabled().
  * With -DKLPKIT_ARCH it also calls the module's static call (static_call()) and, through an
  * alternative whose replacement calls the module (alternative_call(), a feature every CPU has),
- * the module's static klpkit_target_alt(): both need --per-object.
+ * the module's static klpkit_target_alt(): both need --per-object. With -DKLPKIT_PRINT_ADDR it
+ * prints the address of the get_homonym_string() it calls.
  */
 #include <linux/module.h>
 #include <linux/kernel.h>
@@ -48,6 +49,10 @@ static const char *klpkit_patch_alt(void)
 
 static int livepatch_klpkit_target_report(char *buf)
 {
+#ifdef KLPKIT_PRINT_ADDR
+	/* Which get_homonym_string() the conversion bound the patch to: compared with kallsyms. */
+	return sprintf(buf, "patched %s bound=%px\n", get_homonym_string(), get_homonym_string);
+#endif
 #ifdef KLPKIT_ARCH
 	return sprintf(buf, "patched-arch %s call=%d alt=%s\n", get_homonym_string(),
 		       static_call(klpkit_target_call)(), klpkit_patch_alt());
