@@ -9,8 +9,10 @@
 #   klpkit_patch_arch.ko    the same with an alternative and a static call into the module
 #                           (-DKLPKIT_ARCH): klp convert --per-object
 # Patches are built with -ffunction-sections -fdata-sections so that klp split can move code.
+#   build.sh [OUTDIR]   (default: this folder; test/corpus/examples-build.test.ts builds into a temp dir)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+out=$(cd "${1:-$here}" && pwd)
 top="$here/../.."
 root=$("$top/scripts/fetch-kernel.sh" amd64)
 kver=$(cat "$root/../.complete")
@@ -28,15 +30,15 @@ sections="-ffunction-sections -fdata-sections"
 make -s -C "$headers" M="$work/p" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections" modules 2>/dev/null
 make -s -C "$headers" M="$work/pb" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections -DKLPKIT_STATIC_BRANCH" modules 2>/dev/null
 make -s -C "$headers" M="$work/pa" KBUILD_MODPOST_WARN=1 KCFLAGS="$sections -DKLPKIT_ARCH" modules 2>/dev/null
-strip -g -o "$here/klpkit_target.ko" "$work/t/klpkit_target.ko"
+strip -g -o "$out/klpkit_target.ko" "$work/t/klpkit_target.ko"
 # The database knows the module to patch, not the patches beside it.
 mkdir -p "$work/db-modules"
-cp "$here/klpkit_target.ko" "$work/db-modules/"
+cp "$out/klpkit_target.ko" "$work/db-modules/"
 klp symbols build --vmlinuz "$root/boot/vmlinuz-$kver" --modules "$work/db-modules" -o "$work/kernel.klpdb" --quiet
 strip -g -o "$work/p.ko" "$work/p/klpkit_patch.ko"
 strip -g -o "$work/pb.ko" "$work/pb/klpkit_patch.ko"
 strip -g -o "$work/pa.ko" "$work/pa/klpkit_patch.ko"
-klp convert "$work/p.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 -o "$here/klpkit_patch.ko" >/dev/null
-klp convert "$work/pb.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$here/klpkit_patch_branch.ko" >/dev/null
-klp convert "$work/pa.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$here/klpkit_patch_arch.ko" >/dev/null
-echo "built examples/late-patching against $kver"
+klp convert "$work/p.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 -o "$out/klpkit_patch.ko" >/dev/null
+klp convert "$work/pb.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$out/klpkit_patch_branch.ko" >/dev/null
+klp convert "$work/pa.ko" --db "$work/kernel.klpdb" --sym get_homonym_string=klpkit_target,2 --per-object -o "$out/klpkit_patch_arch.ko" >/dev/null
+echo "built $out against $kver"
