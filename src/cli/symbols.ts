@@ -71,7 +71,7 @@ export function registerSymbols(program: Command): void {
       const { db, failures } = result;
       for (const f of failures) err(`klp: warning: ${f.message}\n`);
       if (failures.length > 0 && !opts.keepGoing) {
-        err(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read; no database written (use --keep-going to write one without them)\n`);
+        err(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read or matched; no database written (use --keep-going to write one without them)\n`);
         return EXIT.BAD_INPUT;
       }
       await writeFileAtomic(opts.output, db.serialize());

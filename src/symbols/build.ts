@@ -157,11 +157,23 @@ async function addDebugUnits(modules: ModuleSymbols[], vmlinux: RawSymbol[] | un
   const present = [...wanted.values()].filter((m) => byName.has(m.name));
   const scan = await scanModules(present.map((m) => byName.get(m.name)!), { jobs });
   const debug = new Map(scan.modules.map((d) => [d.name, d]));
+  const failures = [...scan.failures];
   for (const m of present) {
     const d = debug.get(m.name);
-    if (d) unitsFromDebugCopy(m, d);
+    const other = d && otherBuild(m, d);
+    if (other) failures.push(other);
+    else if (d) unitsFromDebugCopy(m, d);
   }
-  return scan.failures;
+  return failures;
+}
+
+/**
+ * A debug copy from another build than the module's (its build id differs: the -dbg package of
+ * another kernel ABI or upload) would give units by position to the wrong symbols: refused.
+ */
+function otherBuild(m: ModuleSymbols, d: ModuleSymbols): ScanFailure | undefined {
+  if (!m.buildId || !d.buildId || m.buildId === d.buildId) return undefined;
+  return { path: d.path, message: `${d.path}: the debug copy of ${m.name} is from another build (build id ${d.buildId}; ${m.path} has ${m.buildId}): its units are not used (give the debug package of the same kernel build)` };
 }
 
 /**
@@ -189,7 +201,11 @@ async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, vmlinux: RawSymb
       const elf = readElf((await maybeDecompress(bytes, { file: path })).bytes, { path });
       const d = moduleSymbols(elf);
       const m = wanted.get(d.name);
-      if (m && left.delete(d.name)) unitsFromDebugCopy(m, d);
+      if (m && left.delete(d.name)) {
+        const other = otherBuild(m, d);
+        if (other) failures.push(other);
+        else unitsFromDebugCopy(m, d);
+      }
     } catch (e) {
       failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
       left.delete(moduleNameOf(name));

@@ -106,7 +106,20 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const hash = new Uint32Array(n);
   const homonyms = [...kept.keys()].filter((i) => names[i] !== '' && seen.get(names[i]!)! > 1);
   fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
+}
+
+/** The NT_GNU_BUILD_ID of `.note.gnu.build-id` as hex, if the object has a well-formed one. */
+function buildId(elf: ElfFile): string | undefined {
+  const b = elf.findSectionByName('.note.gnu.build-id')?.data;
+  if (!b || b.length < 16) return undefined;
+  const dv = new DataView(b.buffer, b.byteOffset, b.length);
+  const little = elf.littleEndian;
+  const namesz = dv.getUint32(0, little);
+  const descsz = dv.getUint32(4, little);
+  const desc = 12 + Math.ceil(namesz / 4) * 4;
+  if (dv.getUint32(8, little) !== 3 || desc + descsz > b.length) return undefined; // NT_GNU_BUILD_ID
+  return Buffer.from(b.subarray(desc, desc + descsz)).toString('hex');
 }
 
 /**

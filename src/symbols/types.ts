@@ -55,6 +55,8 @@ export interface ModuleSymbols {
    * for names the module defines more than once (the ones a sympos chooses among); 0 otherwise.
    */
   hash: Uint32Array;
+  /** The GNU build id (`.note.gnu.build-id`, hex) when the module has one: strip keeps it. */
+  buildId?: string | undefined;
 }
 
 export const MODSYM_CORE = 4;

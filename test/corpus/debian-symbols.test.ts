@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
@@ -145,6 +145,18 @@ test('stripped Debian modules get their units from the debug package (--debug), 
     const names = new Set(members.flatMap((m) => readelfSymbols(join(dir, m)).filter((y) => y.table === '.symtab' && y.name !== '').map((y) => y.name)));
     assert.ok(names.size > 500);
     for (const n of names) assert.deepEqual(fromDeb.lookup(n), withUnits.lookup(n), n);
+    // A module whose build id is not its debug copy's (another build): refused by name, both ways.
+    const other = join(dir, members[1]!);
+    const elf = readElf(readFileSync(other), { path: other });
+    const note = elf.findSectionByName('.note.gnu.build-id')!;
+    const bytes = Buffer.from(readFileSync(other));
+    bytes[Number(note.offset) + note.size - 1]! ^= 0xff;
+    writeFileSync(other, bytes);
+    for (const debug of [debugDir, deb]) {
+      const { failures: f3 } = await buildDatabase({ modules: dir, debug });
+      assert.equal(f3.length, 1, debug);
+      assert.match(f3[0]!.message, /the debug copy of sha256_ssse3 is from another build \(build id [0-9a-f]{40}; .*sha256-ssse3\.ko has [0-9a-f]{40}\): its units are not used/);
+    }
   } finally {
     cleanup();
   }
