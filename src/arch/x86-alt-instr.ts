@@ -22,8 +22,6 @@ export interface AltInstrLayout {
   /** Offsets of instrlen and replacementlen. */
   readonly instrlen: number;
   readonly replacementlen: number;
-  /** Kernels that use it, for messages. */
-  readonly kernels: string;
   /** Whether an entry's feature bits say "patch when the CPU lacks the feature". */
   inverted(entry: Uint8Array, off: number): boolean;
   /** ALT_FLAG_DIRECT_CALL (6.3 on): the replacement is a call through a pointer, resolved at patch time. */
@@ -33,13 +31,13 @@ export interface AltInstrLayout {
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 
 export const ALT_INSTR_6_1: AltInstrLayout = {
-  size: 12, instrlen: 10, replacementlen: 11, kernels: 'up to 6.2',
+  size: 12, instrlen: 10, replacementlen: 11,
   inverted: (b, o) => (u16(b, o + 8) & 0x8000) !== 0, // ALTINSTR_FLAG_INV
   directCall: () => false,
 };
 
 export const ALT_INSTR_6_3: AltInstrLayout = {
-  size: 14, instrlen: 12, replacementlen: 13, kernels: '6.3 and later',
+  size: 14, instrlen: 12, replacementlen: 13,
   inverted: (b, o) => (u16(b, o + 10) & 1) !== 0, // ALT_FLAG_NOT
   directCall: (b, o) => (u16(b, o + 10) & 2) !== 0, // ALT_FLAG_DIRECT_CALL
 };
@@ -51,8 +49,13 @@ export const ALT_INSTR_6_3: AltInstrLayout = {
  */
 export function altInstrLayout(elf: ElfFile, table: Section): AltInstrLayout | undefined {
   if (table.size === 0) return ALT_INSTR_6_3;
-  const relocs = elf.relocationSectionsFor(table).reduce((n, rs) => n + elf.relocations(rs).length, 0);
+  const relocs = altRelocationCount(elf, table);
   if (relocs === 0 || relocs % 2 !== 0) return undefined;
   const size = table.size / (relocs / 2);
   return [ALT_INSTR_6_1, ALT_INSTR_6_3].find((l) => l.size === size);
+}
+
+/** How many relocations apply to `table` (two an entry in either shape). */
+export function altRelocationCount(elf: ElfFile, table: Section): number {
+  return elf.relocationSectionsFor(table).reduce((n, rs) => n + elf.relocations(rs).length, 0);
 }

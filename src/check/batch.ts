@@ -6,8 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ElfFile } from '../elf/file.js';
 import { readInputFile } from '../elf/load.js';
-import { readElf } from '../elf/reader.js';
 import { SymbolDb } from '../symbols/database.js';
 import { checkModule } from './check.js';
 
@@ -32,10 +32,10 @@ const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(`./batch-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
 
 /** The patch against one database; a database that cannot be read is a row, not an exception. */
-export async function checkOne(patch: { bytes: Uint8Array; path: string }, db: string, targetKernel: string): Promise<BatchRow> {
+export async function checkOne(patch: ElfFile, db: string, targetKernel: string): Promise<BatchRow> {
   try {
     const d = SymbolDb.load(await readInputFile(db, 'symbol database', 'build one with klp symbols build'), db);
-    const r = checkModule(readElf(patch.bytes, { path: patch.path }), { db: d, targetKernel });
+    const r = checkModule(patch, { db: d, targetKernel });
     const errors = r.findings.filter((x) => x.severity === 'error');
     return { db, kernel: d.meta.kernel, verdict: errors.length ? 'fails' : 'loads', errors: errors.length, first: errors[0]?.message ?? '' };
   } catch (e) {
@@ -43,8 +43,8 @@ export async function checkOne(patch: { bytes: Uint8Array; path: string }, db: s
   }
 }
 
-/** Rows in the order of `dbs`. */
-export async function checkAgainstDatabases(patch: { bytes: Uint8Array; path: string }, dbs: readonly string[], opts: BatchOptions): Promise<BatchRow[]> {
+/** Rows in the order of `dbs`. Workers get the patch's bytes and parse it once each. */
+export async function checkAgainstDatabases(patch: ElfFile, dbs: readonly string[], opts: BatchOptions): Promise<BatchRow[]> {
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), dbs.length));
   const rows = new Array<BatchRow>(dbs.length);
   let done = 0;
@@ -58,7 +58,7 @@ export async function checkAgainstDatabases(patch: { bytes: Uint8Array; path: st
   }
   await Promise.all(Array.from({ length: jobs }, (_, w) => new Promise<void>((resolve, reject) => {
     const indices = dbs.map((_, i) => i).filter((i) => i % jobs === w);
-    const workerData = { patch, dbs: indices.map((i) => dbs[i]!), targetKernel: opts.targetKernel };
+    const workerData = { patch: { bytes: patch.source, path: patch.path }, dbs: indices.map((i) => dbs[i]!), targetKernel: opts.targetKernel };
     const worker = FROM_SOURCE
       ? new Worker(`import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}))`, { eval: true, workerData })
       : new Worker(WORKER_URL, { workerData });

@@ -116,7 +116,7 @@ async function batch(elf: ElfFile, dir: string, targetKernel: string, json: bool
   }
   if (files.length === 0) throw new UsageError(`${dir}: no .klpdb files (build them with klp symbols build)`);
   const bar = progressBar('checking', quiet);
-  const rows = await checkAgainstDatabases({ bytes: elf.source, path: elf.path }, files, { targetKernel, jobs, onProgress: (d, n) => bar.update(d, n) });
+  const rows = await checkAgainstDatabases(elf, files, { targetKernel, jobs, onProgress: (d, n) => bar.update(d, n) });
   bar.done();
   if (json) out(toJson(rows));
   else {

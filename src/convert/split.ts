@@ -12,7 +12,7 @@
  * calls between functions are resolved by the assembler with no relocation left to follow.
  */
 import { SHF, SHT, STB, STT } from '../elf/constants.js';
-import { altInstrLayout, type AltInstrLayout } from '../arch/x86-alt-instr.js';
+import { altInstrLayout, altRelocationCount, type AltInstrLayout } from '../arch/x86-alt-instr.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
@@ -155,7 +155,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
     if (altTable) {
       const layout = altInstrLayout(elf, altTable);
       if (layout) altMoves.push({ object: obj, klp: rs, layout });
-      else problems.push({ symbol: '', where: `${elf.path}: ${altTable.name}`, message: `${altTable.size} bytes with ${elf.relocationSectionsFor(altTable).reduce((n, x) => n + elf.relocations(x).length, 0)} relocations fit neither struct alt_instr (12 bytes up to 6.2, 14 from 6.3, two relocations each)`, hint: 'the object is not a kernel module as Kbuild builds it; rebuild it, or leave out --per-object' });
+      else problems.push({ symbol: '', where: `${elf.path}: ${altTable.name}`, message: `${altTable.size} bytes with ${altRelocationCount(elf, altTable)} relocations fit neither struct alt_instr (12 bytes up to 6.2, 14 from 6.3, two relocations each)`, hint: 'the object is not a kernel module as Kbuild builds it; rebuild it, or leave out --per-object' });
       continue;
     }
     const size = SPLITTABLE_SPECIAL[special.name];

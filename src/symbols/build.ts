@@ -4,13 +4,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { ElfError, isElfError } from '../elf/errors.js';
+import { ElfError } from '../elf/errors.js';
 import { maybeDecompress } from '../elf/compress.js';
 import { loadElf, readInputFile } from '../elf/load.js';
 import { readElf } from '../elf/reader.js';
 import { SymbolDb, type BuildInput } from './database.js';
 import { kallsymsExports, parseKallsyms, parseSystemMap } from './kallsyms-text.js';
-import { listModuleFiles, scanModules, type ScanFailure } from './scan.js';
+import { listModuleFiles, MODULE_FILE, scanFailure, scanModules, type ScanFailure } from './scan.js';
 import { parseSymbolsKlp } from './symbols-klp.js';
 import { parseSymvers } from './symvers.js';
 import type { ExportInfo, ModuleSymbols, RawSymbol } from './types.js';
@@ -48,7 +48,10 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   if (vmlinuxSources.length > 1) {
     throw new UsageError(`conflicting inputs: ${vmlinuxSources.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' and ')} both give vmlinux symbols; give one`);
   }
-  const debugIsDeb = opts.debug ? (await stat(opts.debug).catch(() => undefined))?.isFile() ?? false : false;
+  // --debug: a .deb (a file) or a directory of unstripped copies.
+  const debugIsDeb = opts.debug ? (await stat(opts.debug).catch((e: NodeJS.ErrnoException) => {
+    throw new ElfError('READ', { file: opts.debug! }, `cannot read the debug copies (${e.code ?? 'EIO'})`);
+  })).isFile() : false;
   if (opts.debug && !opts.modules && !(debugIsDeb && vmlinuxSources.length > 0)) {
     throw new UsageError('--debug gives units to the modules of --modules (and, from a .deb, to vmlinux\'s symbols): give --modules, or a vmlinux source with the .deb');
   }
@@ -120,7 +123,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
     input.kernel ??= /\/lib\/modules\/([^/]+)\//.exec(`${opts.modules}/`)?.[1] ?? null;
   }
   if (opts.debug) {
-    failures.push(...await addDebugUnits(input.modules ?? [], input.vmlinux?.symbols, opts.debug, opts.jobs));
+    failures.push(...await addDebugUnits(input.modules ?? [], input.vmlinux?.symbols, opts.debug, debugIsDeb, opts.jobs));
     input.sources!.push(`debug: ${opts.debug}`);
   }
   if (opts.symvers) {
@@ -134,7 +137,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
 }
 
 /** A module file's name as the kernel names the module: no directory, no suffix, `-` as `_`. */
-const moduleNameOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+const moduleNameOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1).replace(MODULE_FILE, '').replace(/-/g, '_');
 
 /**
  * The units of the modules that have none (stripped of STT_FILE), from their unstripped copies,
@@ -142,14 +145,11 @@ const moduleNameOf = (path: string): string => path.slice(path.lastIndexOf('/') 
  * the `.deb` itself, read in one pass and left packed (readDebMembers). A debug copy that cannot
  * be read is a failure like a module that cannot be.
  */
-async function addDebugUnits(modules: ModuleSymbols[], vmlinux: RawSymbol[] | undefined, from: string, jobs: number | undefined): Promise<ScanFailure[]> {
-  const st = await stat(from).catch((e: NodeJS.ErrnoException) => {
-    throw new ElfError('READ', { file: from }, `cannot read the debug copies (${e.code ?? 'EIO'})`);
-  });
+async function addDebugUnits(modules: ModuleSymbols[], vmlinux: RawSymbol[] | undefined, from: string, isDeb: boolean, jobs: number | undefined): Promise<ScanFailure[]> {
   const wanted = new Map(modules.filter((m) => m.files.length === 0).map((m) => [m.name, m]));
   // vmlinux's symbols need units unless their source had them (an unstripped vmlinux).
   const vmWanted = vmlinux && !vmlinux.some((s) => s.file) ? vmlinux : undefined;
-  if (st.isFile()) return unitsFromDeb(wanted, vmWanted, from);
+  if (isDeb) return unitsFromDeb(wanted, vmWanted, from);
   const files = await listModuleFiles(from).catch((e: NodeJS.ErrnoException) => {
     throw new ElfError('READ', { file: from }, `cannot read debug directory (${e.code ?? 'EIO'})`);
   });
@@ -186,14 +186,14 @@ async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, vmlinux: RawSymb
   let vmLeft = vmlinux !== undefined;
   if (left.size === 0 && !vmLeft) return failures;
   const isVmlinux = (path: string): boolean => /(^|\/)boot\/vmlinux-[^/]+$/.test(path);
-  await readDebMembers(deb, (path) => (vmLeft && isVmlinux(path)) || (/\/lib\/modules\/[^/]+\/.*\.ko(\.(xz|zst|gz))?$/.test(path) && left.has(moduleNameOf(path))), async ({ name, bytes }) => {
+  await readDebMembers(deb, (path) => (vmLeft && isVmlinux(path)) || (/\/lib\/modules\/[^/]+\//.test(path) && MODULE_FILE.test(path) && left.has(moduleNameOf(path))), async ({ name, bytes }) => {
     const path = `${deb}:${name}`;
     if (isVmlinux(name)) {
       vmLeft = false;
       try {
         vmlinuxUnitsFromDebug(vmlinux!, readElf(bytes, { path }));
       } catch (e) {
-        failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
+        failures.push(scanFailure(path, e));
       }
       return left.size === 0;
     }
@@ -207,7 +207,7 @@ async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, vmlinux: RawSymb
         else unitsFromDebugCopy(m, d);
       }
     } catch (e) {
-      failures.push({ path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` });
+      failures.push(scanFailure(path, e));
       left.delete(moduleNameOf(name));
     }
     return left.size === 0 && !vmLeft;

@@ -18,7 +18,8 @@ export interface ScanOptions {
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
-const MODULE_FILE = /\.ko(\.(xz|zst|gz))?$/;
+/** A module file's name: `.ko`, or compressed as Kbuild compresses them. */
+export const MODULE_FILE = /\.ko(\.(xz|zst|gz))?$/;
 // The worker is a sibling file: .js once built, .ts when run from source (tests), where the
 // worker must load tsx itself: Node 20 does not carry module hooks into workers.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -39,12 +40,17 @@ export async function listModuleFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Read one module's symbols; errors become failures (typed errors keep their message). */
+/** An error reading the module at `path` as a failure (typed errors keep their message). */
+export function scanFailure(path: string, e: unknown): ScanFailure {
+  return { path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+/** Read one module's symbols; errors become failures. */
 export async function readModuleSymbols(path: string): Promise<ModuleSymbols | ScanFailure> {
   try {
     return moduleSymbols(await loadElf(path));
   } catch (e) {
-    return { path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` };
+    return scanFailure(path, e);
   }
 }
 
