@@ -148,7 +148,7 @@ export class SymbolDb {
       const next = counter();
       for (const s of input.vmlinux.symbols) {
         const p = next(s.name);
-        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, '', s.file ?? '');
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, s.section ?? '', s.file ?? '', -1, s.size ?? -1, s.hash ?? 0);
       }
     }
     for (const m of input.modules ?? []) {
@@ -168,7 +168,7 @@ export class SymbolDb {
       const next = counter();
       for (const s of syms) {
         const p = next(s.name);
-        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, '', s.file ?? '');
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, s.section ?? '', s.file ?? '', -1, s.size ?? -1, s.hash ?? 0);
       }
     }
 

@@ -6,8 +6,10 @@
  * whatever else strip took). Each stripped symbol is matched to the next debug symbol of the same
  * name, value and section, in order, and takes its unit.
  */
-import { STT } from '../elf/constants.js';
+import { STB, STT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
+import { dwarfUnitsOf, preferDwarf } from './dwarf-units.js';
+import { fingerprints } from './fingerprint.js';
 import type { ModuleSymbols, RawSymbol } from './types.js';
 
 /** Give `m` the units of `debug` (the same module unstripped); returns how many symbols got one. */
@@ -32,34 +34,61 @@ export function unitsFromDebugCopy(m: ModuleSymbols, debug: ModuleSymbols): numb
 }
 
 /**
- * Give vmlinux's local symbols (from a kallsyms table or dump, in its order) their units from the
- * debug vmlinux (`usr/lib/debug/boot/vmlinux-<abi>` of the same package): a local symbol's unit
- * is the last STT_FILE before it in `.symtab` (the linker keeps each object's locals after its
- * FILE symbol), matched by name and address (kallsyms addresses are link-time ones when read
- * from the image or a nokaslr dump). A name and address that two units define stay without one.
+ * Give vmlinux's symbols (from a kallsyms table or dump, in its order) what the debug vmlinux
+ * (`usr/lib/debug/boot/vmlinux-<abi>` of the same package) knows of them, matched by name and
+ * address (kallsyms addresses are link-time ones when read from the image or a nokaslr dump):
+ *  - a local symbol's unit: DWARF's path for the function or variable at its address
+ *    (dwarfUnitsOf), else the last STT_FILE before it in `.symtab` (the linker keeps each
+ *    object's locals after its FILE symbol); a name and address two units define stay without;
+ *  - its section and size, which a kallsyms table does not have;
+ *  - for the names vmlinux defines more than once, the fingerprint of their bytes with the
+ *    fields the linker relocated zeroed: Debian links vmlinux with --emit-relocs (x86's
+ *    CONFIG_RELOCATABLE needs them for vmlinux.relocs), so the debug vmlinux keeps every
+ *    relocation, and a build whose code is the same gives the same fingerprint.
  * Returns how many symbols got a unit.
  */
 export function vmlinuxUnitsFromDebug(symbols: RawSymbol[], debug: ElfFile): number {
-  const unitOf = new Map<string, string | null>();
+  const all = debug.allSymbols;
+  const stt: (string | null)[] = new Array(all.length).fill(null);
+  const bySite = new Map<string, number>();
   let unit: string | null = null;
-  for (const y of debug.allSymbols) {
+  for (let i = 1; i < all.length; i++) {
+    const y = all[i]!;
     if (y.type === STT.FILE) {
       unit = y.name || null;
       continue;
     }
-    if (y.bind !== 0 || y.name === '' || y.type === STT.SECTION || !unit) continue;
+    if (y.name === '' || y.type === STT.SECTION || y.isUndefined) continue;
+    if (y.bind === STB.LOCAL) stt[i] = unit;
     const key = `${y.name}@${y.value.toString(16)}`;
-    unitOf.set(key, unitOf.has(key) && unitOf.get(key) !== unit ? null : unit);
+    const had = bySite.get(key);
+    // Two definitions at one site (a local in two units, or a local and a global): -1, no unit.
+    bySite.set(key, had === undefined ? i : -1);
   }
+  const count = new Map<string, number>();
+  for (const s of symbols) count.set(s.name, (count.get(s.name) ?? 0) + 1);
+  const matched = symbols.map((s) => (s.address === undefined ? undefined : bySite.get(`${s.name}@${s.address.toString(16)}`)));
+  const wanted = [...new Set(matched.filter((i): i is number => i !== undefined && i > 0))];
+  const dwarf = dwarfUnitsOf(debug, wanted.map((i) => all[i]!)) ?? [];
+  const dwarfOf = new Map(wanted.map((i, k) => [i, dwarf[k] ?? null]));
+  const homonyms = wanted.filter((i) => (count.get(all[i]!.name) ?? 0) > 1);
+  const hashOf = new Map(fingerprints(debug, homonyms.map((i) => all[i]!)).map((h, k) => [homonyms[k]!, h]));
   let found = 0;
-  for (const s of symbols) {
+  symbols.forEach((s, k) => {
     // Not by the type letter: kallsyms prints a per-CPU local as 'A' (absolute), upper case.
-    if (s.address === undefined) continue;
-    const u = unitOf.get(`${s.name}@${s.address.toString(16)}`);
+    const i = matched[k];
+    if (i === undefined || i < 0) return;
+    const y = all[i]!;
+    s.section = y.section?.name;
+    s.size = y.size > 0xffffffffn ? undefined : Number(y.size);
+    const h = hashOf.get(i);
+    if (h) s.hash = h;
+    if (y.bind !== STB.LOCAL) return;
+    const u = preferDwarf(dwarfOf.get(i) ?? null, stt[i]!);
     if (u) {
       s.file = u;
       found++;
     }
-  }
+  });
   return found;
 }

@@ -1,5 +1,6 @@
 /**
- * A fingerprint of a symbol's bytes in a relocatable object: FNV-1a (32 bits) over its st_size
+ * A fingerprint of a symbol's bytes in a relocatable object (or a linked one that kept its
+ * relocations, as vmlinux does with --emit-relocs): FNV-1a (32 bits) over its st_size
  * bytes, with every field a relocation writes zeroed first. Those fields are filled by the module
  * loader and differ between builds whose code is the same (addresses, offsets of other symbols),
  * so two builds of one function give one fingerprint, and a function whose code changed gives
@@ -11,7 +12,7 @@
  * relocation object per entry of a large .text would cost more than reading the module.
  */
 import { archForMachine } from '../arch/index.js';
-import { SHT } from '../elf/constants.js';
+import { ET, SHT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';
 
@@ -19,6 +20,10 @@ import type { ElfSymbol, Section } from '../elf/model.js';
 interface Fields { offset: Float64Array; width: Uint8Array }
 
 function relocatedFields(elf: ElfFile, section: Section): Fields {
+  // A linked object's r_offset is an address (vmlinux keeps them with --emit-relocs).
+  // Subtracted in halves: an address past 2^53 (every kernel address) is not exact in a double.
+  const base = elf.header.type === ET.REL ? 0n : section.addr;
+  const baseHi = Number(base >> 32n), baseLo = Number(base & 0xffffffffn);
   const arch = archForMachine(elf.machine);
   // A relocation type the table does not know: zero 8 bytes, the widest field, rather than hash them.
   const widthOf = (type: number): number => arch?.relocs.get(type)?.size ?? 8;
@@ -37,7 +42,7 @@ function relocatedFields(elf: ElfFile, section: Section): Fields {
     const step = entry(rs);
     for (let o = 0; o + step <= d.length; o += step, n++) {
       // r_offset, then r_info: ELF64_R_TYPE is its low 32 bits, ELF32_R_TYPE its low 8.
-      offset[n] = is64 ? dv.getUint32(o + (le ? 0 : 4), le) + dv.getUint32(o + (le ? 4 : 0), le) * 2 ** 32 : dv.getUint32(o, le);
+      offset[n] = is64 ? dv.getUint32(o + (le ? 0 : 4), le) - baseLo + (dv.getUint32(o + (le ? 4 : 0), le) - baseHi) * 2 ** 32 : dv.getUint32(o, le) - baseLo;
       width[n] = widthOf(is64 ? dv.getUint32(o + (le ? 8 : 12), le) : dv.getUint32(o + 4, le) & 0xff);
       if (n > 0 && offset[n]! < offset[n - 1]!) sorted = false;
     }
@@ -56,9 +61,9 @@ export function fingerprints(elf: ElfFile, symbols: readonly ElfSymbol[]): numbe
   const fields = new Map<Section, Fields>();
   return symbols.map((y) => {
     const sec = y.section;
-    const start = Number(y.value);
+    const start = Number(elf.header.type === ET.REL || !sec ? y.value : y.value - sec.addr);
     const size = Number(y.size);
-    if (!sec || sec.isNobits || size === 0 || start + size > sec.data.length) return 0;
+    if (!sec || sec.isNobits || size === 0 || start < 0 || start + size > sec.data.length) return 0;
     let f = fields.get(sec);
     if (!f) fields.set(sec, (f = relocatedFields(elf, sec)));
     const bytes = sec.data.slice(start, start + size);

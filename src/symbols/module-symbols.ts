@@ -16,6 +16,7 @@ import type { ElfFile } from '../elf/file.js';
 import { moduleName } from '../elf/module.js';
 import type { Section } from '../elf/model.js';
 import type { ElfSymbol } from '../elf/model.js';
+import { dwarfUnitsOf, preferDwarf } from './dwarf-units.js';
 import { fingerprints } from './fingerprint.js';
 import { MODSYM_CORE, type ExportInfo, type ModuleSymbols } from './types.js';
 
@@ -106,6 +107,23 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   const hash = new Uint32Array(n);
   const homonyms = [...kept.keys()].filter((i) => names[i] !== '' && seen.get(names[i]!)! > 1);
   fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
+  // Their units from DWARF, when the module has it (a build tree's, or the debug package's copy):
+  // the path, where STT_FILE has the file name alone. Only then: walking a module's .debug_info
+  // costs more than the rest of its scan, and a unit matters where a sympos is chosen.
+  const dwarf = homonyms.length > 0 ? dwarfUnitsOf(elf, homonyms.map((i) => kept[i]!)) : null;
+  dwarf?.forEach((u, k) => {
+    const i = homonyms[k]!;
+    if (kept[i]!.bind !== STB.LOCAL) return;
+    const unit = preferDwarf(u, file[i] ? files[file[i]! - 1]! : null);
+    if (unit === null) return;
+    let id = fileIds.get(unit);
+    if (id === undefined && files.length < 0xfffe) {
+      id = files.length + 1;
+      files.push(unit);
+      fileIds.set(unit, id);
+    }
+    file[i] = id ?? file[i]!;
+  });
   return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
 }
 

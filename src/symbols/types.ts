@@ -9,8 +9,13 @@ export interface RawSymbol {
   type: string;
   /** Absolute address where known (vmlinux sources), else undefined. */
   address: bigint | undefined;
-  /** The compilation unit (STT_FILE name) of a local symbol, where known. */
+  /** The compilation unit (DWARF's path or the STT_FILE name) of a local symbol, where known. */
   file?: string | undefined;
+  /** Its section and size, where an ELF source (the debug vmlinux) told them. */
+  section?: string | undefined;
+  size?: number | undefined;
+  /** The fingerprint of a homonym's bytes (symbols/fingerprint.ts), where known. */
+  hash?: number | undefined;
 }
 
 export type ExportType = 'EXPORT_SYMBOL' | 'EXPORT_SYMBOL_GPL';

@@ -82,3 +82,84 @@ export function semanticView(file: string) {
   const sections = secs.map((s) => `${s.name}|${s.type}|${s.flags}|${s.size}|${s.align}|${s.link ? secs[s.link]?.name : ''}|${s.type === 'RELA' || s.type === 'REL' ? secs[s.info]?.name : s.info}`).sort();
   return { symbols, relocs, sections };
 }
+
+/**
+ * What `readelf --debug-dump=info` shows of each compile unit: its DW_AT_name, and the places of
+ * its functions (a DW_TAG_subprogram's DW_AT_low_pc) and variables (a DW_TAG_variable's
+ * DW_OP_addr location), as readelf prints them (relocated, in a relocatable object: the offset in
+ * whichever section). The oracle of src/elf/dwarf.ts.
+ */
+export function readelfDwarfPlaces(file: string): { units: string[]; places: { unit: number; tag: string; name: string; at: bigint }[] } {
+  const units: string[] = [];
+  const places: { unit: number; tag: string; name: string; at: bigint }[] = [];
+  let tag = '';
+  let depth = -1;
+  let name = '';
+  let at: bigint | undefined;
+  const flush = (): void => {
+    if (at !== undefined && (tag === 'DW_TAG_subprogram' || tag === 'DW_TAG_variable')) places.push({ unit: units.length - 1, tag, name, at });
+    at = undefined;
+    name = '';
+  };
+  for (const line of run('readelf', ['--debug-dump=info', file]).split('\n')) {
+    const die = /^ <(\d+)><[0-9a-f]+>: Abbrev Number: \d+ \((\w+)\)/.exec(line);
+    if (die) {
+      flush();
+      depth = Number(die[1]);
+      tag = die[2]!;
+      if (depth === 0 && tag === 'DW_TAG_compile_unit') units.push('');
+      continue;
+    }
+    if (/^ <\d+><[0-9a-f]+>: Abbrev Number: 0$/.test(line)) { flush(); tag = ''; continue; }
+    const attr = /^\s+<[0-9a-f]+>\s+(DW_AT_\w+)\s*: (.*)$/.exec(line);
+    if (!attr) continue;
+    const value = attr[2]!.trim();
+    const str = /^\((?:indirect (?:line )?string|indexed string: 0x[0-9a-f]+), offset: 0x[0-9a-f]+\): (.*)$/.exec(value)?.[1] ?? value;
+    if (attr[1] === 'DW_AT_name') {
+      if (depth === 0 && tag === 'DW_TAG_compile_unit') units[units.length - 1] = str;
+      else name = str;
+    } else if (attr[1] === 'DW_AT_low_pc' && tag === 'DW_TAG_subprogram') {
+      at = BigInt(value.startsWith('0x') ? value : `0x${value}`);
+    } else if (attr[1] === 'DW_AT_location' && tag === 'DW_TAG_variable') {
+      const a = /\(DW_OP_addr: ([0-9a-f]+)\)$/.exec(value);
+      if (a) at = BigInt(`0x${a[1]}`);
+    }
+  }
+  flush();
+  return { units, places };
+}
+
+/**
+ * The compile unit readelf names for a code address: `--debug-dump=aranges` (address ranges to a
+ * unit's offset) and the units' DW_AT_name (`--debug-dump=info --dwarf-depth=1`, the unit DIEs
+ * only): an independent path to what src/elf/dwarf.ts reads from the functions' DIEs, cheap
+ * enough for vmlinux.
+ */
+export function readelfUnitOfAddress(file: string): (address: bigint) => string | undefined {
+  const names = new Map<number, string>();
+  let cu = -1;
+  for (const line of run('readelf', ['--debug-dump=info', '--dwarf-depth=1', file]).split('\n')) {
+    const c = /^\s+Compilation Unit @ offset (0x[0-9a-f]+|0):/.exec(line);
+    if (c) { cu = Number(c[1]); continue; }
+    const n = /^\s+<[0-9a-f]+>\s+DW_AT_name\s*: (?:\((?:indirect (?:line )?string|indexed string: 0x[0-9a-f]+), offset: 0x[0-9a-f]+\): )?(.*)$/.exec(line);
+    if (n && cu >= 0 && !names.has(cu)) names.set(cu, n[1]!.trim());
+  }
+  const ranges: { lo: bigint; hi: bigint; cu: number }[] = [];
+  for (const line of run('readelf', ['--debug-dump=aranges', '--wide', file]).split('\n')) {
+    const c = /Offset into \.debug_info:\s+(0x[0-9a-f]+|0)/.exec(line);
+    if (c) { cu = Number(c[1]); continue; }
+    const r = /^\s+([0-9a-f]{8,16}) ([0-9a-f]{8,16})\s*$/.exec(line);
+    if (r && BigInt(`0x${r[2]}`) !== 0n) ranges.push({ lo: BigInt(`0x${r[1]}`), hi: BigInt(`0x${r[1]}`) + BigInt(`0x${r[2]}`), cu });
+  }
+  ranges.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+  return (address) => {
+    let lo = 0, hi = ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ranges[mid]!.lo <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    const r = ranges[lo - 1];
+    return r && address < r.hi ? names.get(r.cu) : undefined;
+  };
+}
