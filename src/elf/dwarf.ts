@@ -9,7 +9,9 @@
  * carried by `.rela.debug_*`: they are read through the relocations (S + A, the only thing the
  * linker does to debug sections). In a linked object (vmlinux) they are final. Compressed debug
  * sections (`SHF_COMPRESSED`, zlib or zstd, CONFIG_DEBUG_INFO_COMPRESSED) are inflated first.
- * Split DWARF (.dwo) and type units carry no places and are skipped.
+ * Split DWARF (.dwo) and type units carry no places and are skipped. Only a unit's own children
+ * are read (DW_AT_sibling jumps over the rest), so a function's static variables are not among
+ * the places.
  */
 import { inflateSync } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
@@ -19,7 +21,7 @@ import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
 import type { Section } from './model.js';
 
-/** A function or variable with an address, and the unit that defines it. */
+/** A function or variable of a unit's top level with an address, and the unit that defines it. */
 export interface DwarfPlace {
   /** The section it is in (a relocatable object), or null when `address` is final (linked). */
   section: Section | null;
@@ -39,6 +41,7 @@ const DW_TAG_compile_unit = 0x11;
 const DW_TAG_partial_unit = 0x3c;
 const DW_TAG_subprogram = 0x2e;
 const DW_TAG_variable = 0x34;
+const DW_AT_sibling = 0x01;
 const DW_AT_name = 0x03;
 const DW_AT_location = 0x02;
 const DW_AT_low_pc = 0x11;
@@ -73,6 +76,7 @@ interface DebugSection {
 
 interface Abbrev {
   tag: number;
+  children: boolean;
   attrs: Int32Array;
   forms: Int32Array;
 }
@@ -217,6 +221,7 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
       let nameForm = -1;
       let nameAt = 0;
       let nameIndex = 0;
+      let sibling = -1;
       for (let i = 0; i < ab.forms.length; i++) {
         let form = ab.forms[i]!;
         const attr = ab.attrs[i]!;
@@ -283,6 +288,10 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
             throw fail(info, at, `form 0x${form.toString(16)} is unknown`);
         }
         if (p > end) throw fail(info, at, 'an attribute runs past the end of its unit');
+        if (attr === DW_AT_sibling && form >= F.ref1 && form <= F.ref_udata) {
+          sibling = unitStart + (form === F.ref4 ? u32(at) : form === F.ref2 ? u16(at) : form === F.ref1 ? b[at]!
+            : form === F.ref_udata ? littleLeb(b, at) : Number(u64(at)));
+        }
         if (isCu) {
           if (attr === DW_AT_name) {
             nameForm = form;
@@ -311,10 +320,25 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
       }
       first = false;
       if (place) out.places.push({ section: place[0], address: place[1], unit });
+      // Below a unit's own children only parameters, locals, blocks and members: a function's
+      // static variables are there too, but a unit is found for them through their STT_FILE
+      // run (src/symbols/dwarf-units.ts). Skipping them is most of the walk's speed.
+      if (!isCu && ab.children && sibling > p && sibling <= end) p = sibling;
     }
     p = next;
   }
   return out;
+}
+
+function littleLeb(b: Uint8Array, at: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let p = at; p < b.length; p++) {
+    v += (b[p]! & 0x7f) * mul;
+    if (b[p]! < 0x80) break;
+    mul *= 128;
+  }
+  return v;
 }
 
 function littleNumber(b: Uint8Array, at: number, n: number, le: boolean): number {
@@ -344,7 +368,7 @@ function readAbbrevs(sec: DebugSection, offset: number, fail: (o: number, what: 
     if (code === 0) return out;
     const tag = leb();
     if (p >= b.length) throw fail(p, 'an abbreviation runs past the end of the section');
-    p++; // DW_CHILDREN_yes/no: the walk reads every DIE in order, and a 0 ends a list of children
+    const children = b[p++] === 1;
     const attrs: number[] = [];
     const forms: number[] = [];
     for (;;) {
@@ -355,7 +379,7 @@ function readAbbrevs(sec: DebugSection, offset: number, fail: (o: number, what: 
       forms.push(form);
       if (form === F.implicit_const) leb(); // its value is in the abbreviation, not the DIE
     }
-    out.set(code, { tag, attrs: Int32Array.from(attrs), forms: Int32Array.from(forms) });
+    out.set(code, { tag, children, attrs: Int32Array.from(attrs), forms: Int32Array.from(forms) });
   }
 }
 
@@ -383,31 +407,34 @@ function relocationTable(elf: ElfFile, relsecs: Section[], bytes: Uint8Array): (
     const d = rs.data;
     const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
     const count = Math.floor(d.length / step);
-    const offset = new Float64Array(count);
-    for (let i = 0, o = 0; i < count; i++, o += step) {
-      offset[i] = is64 ? dv.getUint32(o + (le ? 0 : 4), le) + dv.getUint32(o + (le ? 4 : 0), le) * 2 ** 32 : dv.getUint32(o, le);
-    }
-    // Linkers write them in offset order; sort (entry numbers by offset) when they are not.
+    const rOffset = (i: number): number => (is64 ? dv.getUint32(i * step + (le ? 0 : 4), le) + dv.getUint32(i * step + (le ? 4 : 0), le) * 2 ** 32 : dv.getUint32(i * step, le));
+    // Linkers write them in offset order, and then they are searched where they are; sorted
+    // (entry numbers by offset) only when they are not.
     let order: Int32Array | null = null;
-    for (let i = 1; i < count; i++) {
-      if (offset[i]! < offset[i - 1]!) {
-        order = Int32Array.from({ length: count }, (_, k) => k).sort((x, y) => offset[x]! - offset[y]!);
-        const sorted = Float64Array.from(order, (k) => offset[k]!);
-        offset.set(sorted);
+    // r_offset's low word (ELF64: its high word as well, 0 in any section under 4 GiB), one entry after another.
+    const lowAt = is64 && !le ? 4 : 0;
+    const highAt = is64 ? (le ? 4 : 0) : -1;
+    let prev = 0;
+    for (let o = 0; o < count * step; o += step) {
+      const off = dv.getUint32(o + lowAt, le);
+      if (off < prev || (highAt >= 0 && dv.getUint32(o + highAt, le) !== 0)) {
+        order = Int32Array.from({ length: count }, (_, k) => k).sort((x, y) => rOffset(x) - rOffset(y));
         break;
       }
+      prev = off;
     }
-    return { rs, rela, step, dv, offset, order };
+    const at = order ? (i: number): number => rOffset(order![i]!) : rOffset;
+    return { rs, rela, step, dv, count, at, order };
   });
   return (o) => {
     for (const t of tables) {
-      let lo = 0, hi = t.offset.length;
+      let lo = 0, hi = t.count;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (t.offset[mid]! < o) lo = mid + 1;
+        if (t.at(mid) < o) lo = mid + 1;
         else hi = mid;
       }
-      if (lo === t.offset.length || t.offset[lo] !== o) continue;
+      if (lo === t.count || t.at(lo) !== o) continue;
       const e = (t.order ? t.order[lo]! : lo) * t.step;
       const symIdx = is64 ? t.dv.getUint32(e + (le ? 12 : 8), le) : t.dv.getUint32(e + 4, le) >>> 8;
       const symtab = t.rs.linkSection;

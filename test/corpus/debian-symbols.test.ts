@@ -15,7 +15,7 @@ import { parseSymvers } from '../../src/symbols/symvers.js';
 import { vmlinuxExports } from '../../src/symbols/vmlinux.js';
 import { decompressBzImage } from '../../src/symbols/vmlinuz.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
-import { readelfSymbols } from '../helpers/readelf.js';
+import { readelfDwarfPlaces, readelfSymbols } from '../helpers/readelf.js';
 import { ROOT, tempDir } from '../helpers/tools.js';
 
 const corpus = kernelCorpus();
@@ -111,6 +111,7 @@ test('stripped Debian modules get their units from the debug package (--debug), 
     const { db: withUnits, failures: f } = await buildDatabase({ modules: dir, debug: debugDir });
     assert.deepEqual(f, []);
     let compared = 0;
+    let byDwarf = 0;
     for (const m of members) {
       const object = m.slice(m.lastIndexOf('/') + 1, -'.ko'.length).replace(/-/g, '_');
       // The oracle: in the debug copy's .symtab, a local symbol's unit is the last FILE before it.
@@ -128,14 +129,36 @@ test('stripped Debian modules get their units from the debug package (--debug), 
         const want = expected.get(`${y.name}@${y.value}`);
         if (want === undefined || want === null) continue;
         const got = withUnits.lookup(y.name).filter((d) => d.object === object && d.offset === Number(y.value) && d.size === y.size);
-        assert.ok(got.length >= 1 && got.every((d) => d.file === want), `${object} ${y.name}: ${got.map((d) => d.file).join(',')} != ${want}`);
+        // The STT_FILE name; a homonym's unit is DWARF's path, which ends with it.
+        assert.ok(got.length >= 1 && got.every((d) => d.file === want || d.file?.endsWith(`/${want}`)), `${object} ${y.name}: ${got.map((d) => d.file).join(',')} != ${want}`);
         compared++;
+      }
+      // The homonyms' paths: the unit whose DW_TAG_subprogram or DW_TAG_variable of that name
+      // readelf --debug-dump=info shows at that offset (where one unit has it there).
+      const dw = readelfDwarfPlaces(join(debugDir, m));
+      const cus = new Map<string, Set<string>>();
+      for (const p of dw.places) {
+        const k = `${p.name}@${p.at}`;
+        if (!cus.has(k)) cus.set(k, new Set());
+        cus.get(k)!.add(dw.units[p.unit]!);
+      }
+      const seen = new Map<string, number>();
+      for (const y of readelfSymbols(join(dir, m)).filter((x) => x.table === '.symtab' && x.ndx !== 'UND' && x.name !== '')) seen.set(y.name, (seen.get(y.name) ?? 0) + 1);
+      for (const [name, count] of seen) {
+        if (count < 2) continue;
+        for (const d of withUnits.lookup(name).filter((x) => x.object === object && x.binding === 'local')) {
+          const units = cus.get(`${name}@${d.offset}`);
+          if (!units || units.size !== 1) continue;
+          assert.equal(d.file, [...units][0], `${object} ${name},${d.sympos}`);
+          byDwarf++;
+        }
       }
     }
     assert.ok(compared > 500, `${compared} local symbols compared`);
+    assert.ok(byDwarf > 30, `${byDwarf} homonyms compared with readelf's DWARF`);
     // Four macro-made functions of one size, told apart by their units only.
     assert.deepEqual(withUnits.lookup('__uncore_edge_show').filter((d) => d.object === 'intel_uncore').map((d) => `${d.sympos}:${d.file}`),
-      ['1:uncore_nhmex.c', '2:uncore_snb.c', '3:uncore_snbep.c', '4:uncore_discovery.c']);
+      ['1:arch/x86/events/intel/uncore_nhmex.c', '2:arch/x86/events/intel/uncore_snb.c', '3:arch/x86/events/intel/uncore_snbep.c', '4:arch/x86/events/intel/uncore_discovery.c']);
     // The same units from the .deb itself, read in one pass, left packed, the walk ended once
     // both modules were found: every symbol of both modules defined the same way.
     const debDir = debugDir.slice(0, debugDir.indexOf('/root-'));

@@ -15,7 +15,7 @@ import { moduleSymbols } from '../../src/symbols/module-symbols.js';
 import { MODSYM_CORE } from '../../src/symbols/types.js';
 import { kallsymsFromVmlinuz } from '../../src/symbols/vmlinuz.js';
 import { readDebMembers } from '../../src/symbols/deb.js';
-import { readelfSymbols } from '../helpers/readelf.js';
+import { readelfSymbols, readelfUnitOfAddress } from '../helpers/readelf.js';
 import { ROOT, tempDir } from '../helpers/tools.js';
 import { capturedKallsyms, kallsymsMismatches, kernelImage } from './qemu.js';
 
@@ -83,7 +83,7 @@ test('each loaded module\'s kallsyms == its core symbols in .symtab order (is_co
   }
 });
 
-test('vmlinux homonyms by unit: the debug .deb gives each definition, in the running kernel\'s order, the unit readelf shows at its address in the debug vmlinux', async (t) => {
+test('vmlinux homonyms by unit: the debug .deb gives each definition, in the running kernel\'s order, the unit readelf shows at its address in the debug vmlinux (its DWARF path), its size, and a fingerprint', async (t) => {
   // The package the corpus test fetches (cached); the members it unpacks do not matter here.
   const debugDir = execFileSync(join(ROOT, 'scripts/fetch-debug.sh'), ['amd64', 'arch/x86/crypto/sha256-ssse3.ko'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const debDir = debugDir.slice(0, debugDir.indexOf('/root-'));
@@ -107,6 +107,19 @@ test('vmlinux homonyms by unit: the debug .deb gives each definition, in the run
       const key = `${y.name}@${y.value}`;
       oracle.set(key, oracle.has(key) && oracle.get(key) !== unit ? null : unit);
     }
+    // A second oracle, by another path through DWARF: the unit whose .debug_aranges range holds
+    // a function's address (ours come from the functions' DIEs), and readelf's st_size.
+    const unitAt = readelfUnitOfAddress(vmlinux);
+    const sizes = new Map<string, number>();
+    const twice = new Set<string>(); // two definitions at one site (empty lock class keys): neither is told
+    for (const y of readelfSymbols(vmlinux)) {
+      if (y.table !== '.symtab' || y.type === 'FILE' || y.type === 'SECTION') continue;
+      const k = `${y.name}@${y.value}`;
+      if (sizes.has(k)) twice.add(k);
+      sizes.set(k, y.size);
+    }
+    for (const k of twice) sizes.delete(k);
+    let byRange = 0, paths = 0, sized = 0, hashed = 0;
     const seen = new Map<string, number>();
     for (const s of dump.vmlinux) seen.set(s.name, (seen.get(s.name) ?? 0) + 1);
     const pos = new Map<string, number>();
@@ -122,13 +135,28 @@ test('vmlinux homonyms by unit: the debug .deb gives each definition, in the run
       const want = oracle.get(`${s.name}@${s.address}`);
       if (n === 1) { names.add(s.name); complete.add(s.name); }
       if (!def.file) complete.delete(s.name);
+      const size = sizes.get(`${s.name}@${s.address}`);
+      if (size !== undefined) {
+        assert.equal(def.size, size, `${s.name} #${n}: size`);
+        sized++;
+      }
+      if (def.hash !== null) hashed++;
       if (want === undefined || want === null) continue;
-      assert.equal(def.file, want, `${s.name} #${n} at ${s.address?.toString(16)}`);
+      // The STT_FILE name, which DWARF's path (when it has the function or variable) ends with.
+      assert.ok(def.file === want || def.file?.endsWith(`/${want}`), `${s.name} #${n} at ${s.address?.toString(16)}: ${def.file} is not ${want}`);
+      if (def.file!.includes('/')) paths++;
       compared++;
+      const cu = def.section === '.text' ? unitAt(s.address!) : undefined;
+      if (cu !== undefined) {
+        assert.ok(def.file === cu || cu.endsWith(`/${def.file}`), `${s.name} #${n}: ${def.file}, aranges says ${cu}`);
+        if (def.file === cu) byRange++;
+      }
     }
-    t.diagnostic(`${compared} homonym definitions compared; ${complete.size} of ${names.size} names have every definition's unit`);
+    t.diagnostic(`${compared} homonym definitions compared; ${complete.size} of ${names.size} names have every definition's unit; ${paths} units are DWARF paths, ${byRange} of them the unit aranges gives; ${sized} sizes, ${hashed} fingerprints`);
     assert.ok(compared > 5000, `${compared} compared`);
-    assert.deepEqual(db.lookup('active_show').filter((d) => d.object === 'vmlinux').map((d) => `${d.sympos}:${d.file}`), ['1:cpu.c', '2:tpm-sysfs.c']);
+    assert.ok(paths > 4000 && byRange > 500 && sized > 5000 && hashed > 5000, `${paths} paths, ${byRange} by aranges, ${sized} sizes, ${hashed} fingerprints`);
+    assert.deepEqual(db.lookup('active_show').filter((d) => d.object === 'vmlinux').map((d) => `${d.sympos}:${d.file}:${d.section}`),
+      ['1:kernel/cpu.c:.text', '2:drivers/char/tpm/tpm-sysfs.c:.text']);
   } finally {
     cleanup();
   }
