@@ -5,14 +5,18 @@
  * where an STT_FILE symbol has the file name alone: two units of one object with the same file
  * name in different directories are told apart only this way, and `@DIR/FILE.c` can be checked.
  */
-import { ET } from '../elf/constants.js';
+import { ET, STB, STT } from '../elf/constants.js';
 import { readDwarfUnits } from '../elf/dwarf.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';
 
 /**
- * The DWARF unit of each of `symbols` (null where DWARF has nothing at its place, or two units
- * claim it), or null when `elf` has no `.debug_info`.
+ * The DWARF unit of each of `symbols` (null where none is known), or null when `elf` has no
+ * `.debug_info`. A symbol at the place of a unit's function or variable takes that unit; a local
+ * that DWARF does not place (a function's static variable: the walk reads a unit's own children
+ * only; an assembler label) takes the unit of the other locals of its STT_FILE run, which are one
+ * object file's and so one unit's. A place two units claim, or a run whose symbols name two
+ * units, gives none.
  */
 export function dwarfUnitsOf(elf: ElfFile, symbols: readonly ElfSymbol[]): (string | null)[] | null {
   const dw = readDwarfUnits(elf);
@@ -25,9 +29,33 @@ export function dwarfUnitsOf(elf: ElfFile, symbols: readonly ElfSymbol[]): (stri
     const had = m.get(p.address);
     m.set(p.address, had === undefined || had === p.unit ? p.unit : -1);
   }
-  const linked = elf.header.type !== ET.REL; //: symbol values are addresses, as DWARF's are
+  const linked = elf.header.type !== ET.REL; // symbol values are addresses, as DWARF's are
+  const placed = (y: ElfSymbol): number | undefined => at.get(linked ? null : y.section)?.get(y.value);
+  // Each STT_FILE run's unit, from its placed locals; runOf: a local's run (its FILE's index).
+  const all = elf.allSymbols;
+  const runOf = new Int32Array(all.length).fill(-1);
+  const runUnit = new Map<number, number>();
+  let run = -1;
+  for (let i = 1; i < all.length; i++) {
+    const y = all[i]!;
+    if (y.type === STT.FILE) {
+      run = i;
+      continue;
+    }
+    if (y.bind !== STB.LOCAL) {
+      run = -1; // globals follow every local and belong to no run
+      continue;
+    }
+    if (run < 0 || y.type === STT.SECTION) continue;
+    runOf[i] = run;
+    const u = placed(y);
+    if (u === undefined || u < 0) continue;
+    const had = runUnit.get(run);
+    runUnit.set(run, had === undefined || had === u ? u : -1);
+  }
   return symbols.map((y) => {
-    const u = at.get(linked ? null : y.section)?.get(y.value);
+    let u = placed(y);
+    if (u === undefined && y.bind === STB.LOCAL && y.origIndex > 0 && all[y.origIndex] === y) u = runUnit.get(runOf[y.origIndex]!);
     return u === undefined || u < 0 || dw.units[u] === '' ? null : dw.units[u]!;
   });
 }

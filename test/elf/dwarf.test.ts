@@ -12,6 +12,7 @@ import { readDwarfUnits } from '../../src/elf/dwarf.js';
 import { ElfError } from '../../src/elf/errors.js';
 import { readElf } from '../../src/elf/index.js';
 import { vmlinuxUnitsFromDebug } from '../../src/symbols/debug-units.js';
+import { dwarfUnitsOf } from '../../src/symbols/dwarf-units.js';
 import { moduleSymbols } from '../../src/symbols/module-symbols.js';
 import type { RawSymbol } from '../../src/symbols/types.js';
 import { readelfDwarfPlaces, readelfSections, readelfSymbols, readelfUnitOfAddress } from '../helpers/readelf.js';
@@ -74,6 +75,24 @@ test('a module\'s homonyms take DWARF\'s path as their unit, each its own (two s
   const p = moduleSymbols(readElf(readFileSync(plain), { path: plain }));
   const pn = p.names.split('\0');
   assert.deepEqual(pn.flatMap((n, i) => (n === 'homonym' ? [p.files[p.file[i]! - 1]] : [])), ['mod_a.c', 'mod_b.c']);
+});
+
+test('every local of an STT_FILE run takes the run\'s unit, placed by DWARF or not (a function\'s static variable)', () => {
+  const path = buildObject(dir, ['mod_a.c', 'unit_static.c'], 'runs.ko', ['-g']);
+  const elf = readElf(readFileSync(path), { path });
+  const cus = readelfDwarfPlaces(path).units;
+  const locals = elf.allSymbols.filter((y) => y.bind === 0 && y.type !== 3 && y.type !== 4 && y.name !== '');
+  const units = dwarfUnitsOf(elf, locals)!;
+  let file = '';
+  const expected = new Map<string, string>();
+  for (const y of elf.allSymbols) {
+    if (y.type === 4) file = y.name;
+    else if (y.bind === 0 && y.name !== '' && y.type !== 3) expected.set(`${y.name}@${y.origIndex}`, cus.find((u) => u.endsWith(`/${file}`))!);
+  }
+  assert.ok(locals.length >= 10, `${locals.length} locals`);
+  locals.forEach((y, k) => assert.equal(units[k], expected.get(`${y.name}@${y.origIndex}`), y.name));
+  // The static variable inside a function, which the walk does not place, is among them.
+  assert.ok(locals.some((y) => y.name.startsWith('calls.')), locals.map((y) => y.name).join(' '));
 });
 
 test('vmlinux linked with --emit-relocs: units, sizes and sections from it, fingerprints equal to the relocatable build\'s', () => {
