@@ -59,8 +59,10 @@ export interface Arch {
    * The same computation written straight into `bytes` at `off` (the place `loc`), for bulk
    * loading: returns false, having written nothing, whenever the relocation would fail, so the
    * caller can run applyRela for the kernel's message. Must agree with applyRela on success.
+   * `val` (S + A) and `loc` are numbers: the signed reading of their 64 bits, exact in a double
+   * (the caller takes applyRela for any that is not).
    */
-  readonly applyRelaInPlace?: (bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint) => boolean;
+  readonly applyRelaInPlace?: (bytes: Uint8Array, dv: DataView, off: number, type: number, val: number, loc: number) => boolean;
   /**
    * Entry sizes of the special sections whose entries klpkit reads or cuts (the kernel's structs
    * for this architecture), where known: the one place they are written down. (x86's struct

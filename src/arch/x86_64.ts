@@ -53,29 +53,49 @@ const zero = (b: Uint8Array, off: number, n: number): boolean => {
   return true;
 };
 
-/** applyRela without allocations, for the scale run: the same values and the same refusals. */
 /** The table as an array by type for the bulk path: width, PC-relative, overflow check. */
 const FAST: Array<{ size: number; pcrel: boolean; check: 'u32' | 's32' | undefined } | undefined> = [];
 for (const [n, info] of RELOCS) if (info.kind !== undefined) FAST[n] = { size: info.size ?? 0, pcrel: info.kind === 'pcrel', check: info.check };
 
-function applyRelaInPlace(bytes: Uint8Array, dv: DataView, off: number, type: number, val: bigint, loc: bigint): boolean {
+const TWO32 = 0x100000000;
+
+/**
+ * applyRela without allocations, for the scale run: the same values and the same refusals. S + A
+ * and P come as numbers, each the signed reading of its 64 bits (a kernel address is a small
+ * negative number, exact in a double; the caller takes the BigInt path for any that is not), and
+ * the arithmetic is done on 32-bit halves, modulo 2^64 as the kernel's u64.
+ */
+function applyRelaInPlace(bytes: Uint8Array, dv: DataView, off: number, type: number, val: number, loc: number): boolean {
   const f = FAST[type];
   if (!f) return false;
   if (f.size === 0) return true;
   if (off + f.size > bytes.length || !zero(bytes, off, f.size)) return false;
-  const v = f.pcrel ? val - loc : val;
+  // v = val (- loc) as its low and high words (hi's low 32 bits are the u64's high word).
+  let lo = val % TWO32;
+  let hi = Math.floor(val / TWO32);
+  if (lo < 0) lo += TWO32;
+  if (f.pcrel) {
+    let l = loc % TWO32;
+    if (l < 0) l += TWO32;
+    lo -= l;
+    hi -= Math.floor(loc / TWO32);
+    if (lo < 0) {
+      lo += TWO32;
+      hi -= 1;
+    }
+  }
+  const hiWord = hi >>> 0;
   if (f.size === 8) {
-    dv.setBigUint64(off, BigInt.asUintN(64, v), true);
+    dv.setUint32(off, lo, true);
+    dv.setUint32(off + 4, hiWord, true);
   } else if (f.check === 'u32') {
-    const u = BigInt.asUintN(64, v);
-    if (u > 0xffffffffn) return false;
-    dv.setUint32(off, Number(u), true);
+    if (hiWord !== 0) return false; // (u64)val > U32_MAX
+    dv.setUint32(off, lo, true);
   } else if (f.check === 's32') {
-    const w = BigInt.asIntN(64, v);
-    if (w < -0x80000000n || w > 0x7fffffffn) return false;
-    dv.setInt32(off, Number(w), true);
+    if (!(hiWord === 0 && lo < 0x80000000) && !(hiWord === 0xffffffff && lo >= 0x80000000)) return false;
+    dv.setUint32(off, lo, true);
   } else {
-    dv.setInt32(off, Number(BigInt.asIntN(32, v)), true);
+    dv.setUint32(off, lo, true); // the low 32 bits, as the kernel's memcpy of 4 bytes
   }
   return true;
 }

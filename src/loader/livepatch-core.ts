@@ -88,7 +88,7 @@ export function klp_apply_section_relocs(k: EmulatedKernel, p: KlpPatch, rs: Sec
       k.trace(`${p.name}:${rs.infoSection!.name}+0x${r.offset.toString(16)} ${arch.relocs.get(r.type)?.name ?? r.type} -> ${s.name} in ${s.obj} sympos ${s.pos} = 0x${values.get(r.symbol)!.toString(16)} (${rs.name})`);
     }
   }
-  return apply_relocate_add(p.mod, rs, arch, k.env, k.stage, by, (r) => values.get(r.symbol)!);
+  return apply_relocate_add(p.mod, rs, arch, k.env, k.stage, by, (y) => values.get(y)!);
 }
 
 /**

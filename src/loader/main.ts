@@ -78,7 +78,7 @@ function apply_relocations(k: EmulatedKernel, mod: LoadedModule, arch: Arch, own
     if (!mod.sectionAddr.has(rs.infoSection)) continue;
     const n = rs.isLivepatchRela
       ? k.hooks.applyKlpRela(k, owner, rs, arch)
-      : apply_relocate_add(mod, rs, arch, k.env, k.stage, 'memcpy', (r) => mod.symbolValue.get(r.symbol) ?? 0n);
+      : apply_relocate_add(mod, rs, arch, k.env, k.stage, 'memcpy', (y) => mod.symbolValue.get(y) ?? 0n);
     if (isStageError(n)) return fail(k, mod, n);
     applied += n;
   }

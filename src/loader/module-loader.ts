@@ -8,7 +8,7 @@
 import type { KernelVersion } from '../kernel-version.js';
 import { archForMachine } from '../arch/index.js';
 import type { Arch } from '../arch/types.js';
-import { SHN, STB } from '../elf/constants.js';
+import { SHN, SHT, STB } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Relocation, Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
@@ -171,27 +171,29 @@ export function describeReloc(mod: LoadedModule, rs: Section, r: Relocation, arc
  */
 export function apply_relocate_add(
   mod: LoadedModule, rs: Section, arch: Arch, env: KernelEnv, stage: string, by: Writer,
-  value: (r: Relocation) => bigint | StageError,
+  value: (symbol: ElfSymbol) => bigint | StageError,
 ): number | StageError {
   const target = rs.infoSection!;
   const base = mod.sectionAddr.get(target);
   if (base === undefined) return 0;
-  const relocs = mod.elf.relocations(rs);
   // Fast path: every relocation of a section lands in the one region that holds the section, so
   // write straight into its bytes; the audit needs no record when nothing is kept but violations
   // and the region is writable and not executable.
   const home = env.memory.find(base, Math.max(1, target.size));
   const fast = arch.applyRelaInPlace && home && !env.memory.record && home.region.perms.w && !home.region.perms.x ? home : undefined;
-  const dv = fast ? new DataView(fast.region.bytes.buffer, fast.region.bytes.byteOffset, fast.region.bytes.byteLength) : undefined;
   let n = 0;
-  for (const [index, r] of relocs.entries()) {
-    const S = value(r);
+  let from = 0;
+  if (fast) {
+    const bulk = applyInPlace(mod, rs, arch, fast.region.bytes, fast.off, base, value);
+    if (bulk.next === undefined) return bulk.n;
+    ({ n, next: from } = bulk);
+  }
+  const relocs = mod.elf.relocations(rs);
+  for (let index = from; index < relocs.length; index++) {
+    const r = relocs[index]!;
+    const S = value(r.symbol);
     if (typeof S !== 'bigint') return { ...S, at: { module: mod.name, section: rs.name, index } };
     const loc = base + r.offset;
-    if (fast && arch.applyRelaInPlace!(fast.region.bytes, dv!, fast.off + Number(r.offset), r.type, S + r.addend, loc)) {
-      if (r.type !== 0) n++;
-      continue;
-    }
     const out = arch.applyRela!({ type: r.type, val: S + r.addend, loc, module: mod.name, read: (size) => env.memory.read(loc, size) }, env.kernel);
     if (!out.ok) {
       const messages = out.messages.map((m) => (m.startsWith('x86/modules:') || m.startsWith('overflow') || m.startsWith('`') ? `module: ${m}` : m));
@@ -205,6 +207,58 @@ export function apply_relocate_add(
   return n;
 }
 
+/** The signed reading of a 64-bit value as a number, when a double holds it exactly. */
+function exact(x: bigint): number | undefined {
+  const s = BigInt.asIntN(64, x);
+  return s >= -0x1fffffffffffffn && s <= 0x1fffffffffffffn ? Number(s) : undefined;
+}
+
+/**
+ * The bulk of the scale run: the entries of an unedited ELF64 little-endian RELA section read
+ * where they are (no Relocation object, no BigInt per entry), S cached per symbol, S + A and P as
+ * exact numbers, each written by arch.applyRelaInPlace. At the first entry it cannot write (a
+ * value past 2^53, a refusal to report in the kernel's words) it stops: `next` is that entry's
+ * index, for the general path to go on from; undefined when every entry is done.
+ */
+function applyInPlace(
+  mod: LoadedModule, rs: Section, arch: Arch, bytes: Uint8Array, regionOff: number, base: bigint,
+  value: (symbol: ElfSymbol) => bigint | StageError,
+): { n: number; next: number | undefined } {
+  const elf = mod.elf;
+  const symtab = rs.linkSection;
+  const none = { n: 0, next: 0 };
+  if (rs._relocs !== undefined || elf.elfClass !== 64 || !elf.littleEndian || rs.type !== SHT.RELA || rs.entsize !== 24n || !symtab?.isSymbolTable) return none;
+  const baseNum = exact(base);
+  if (baseNum === undefined) return none;
+  elf.symbols(symtab);
+  const syms = symtab._origSymbols!;
+  const d = rs.data;
+  if (d.length % 24 !== 0) return none;
+  const rd = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sNum = new Map<ElfSymbol, number | null>();
+  let n = 0;
+  for (let o = 0; o < d.length; o += 24) {
+    const offLo = rd.getUint32(o, true), offHi = rd.getUint32(o + 4, true);
+    const type = rd.getUint32(o + 8, true), symIdx = rd.getUint32(o + 12, true);
+    const aLo = rd.getUint32(o + 16, true), aHi = rd.getInt32(o + 20, true);
+    const sym = syms[symIdx];
+    let S = sym ? sNum.get(sym) : null;
+    if (sym && S === undefined) {
+      const v = value(sym);
+      S = typeof v === 'bigint' ? exact(v) ?? null : null;
+      sNum.set(sym, S);
+    }
+    const A = aHi * 0x100000000 + aLo;
+    if (S === null || S === undefined || offHi !== 0 || aHi > 0x1fffff || aHi < -0x200000 ||
+        !arch.applyRelaInPlace!(bytes, dv, regionOff + offLo, type, S + A, baseNum + offLo)) {
+      // Not for the bulk path: this one and the rest the general way, which reports it as the kernel would.
+      return { n, next: o / 24 };
+    }
+    if (type !== 0) n++;
+  }
+  return { n, next: undefined };
+}
 /** Exports (find_symbol looks them up in the module's __ksymtab once it is formed). */
 export function collectExports(mod: LoadedModule): void {
   const globals = new Map<string, ElfSymbol>();
