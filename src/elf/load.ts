@@ -2,7 +2,7 @@
  * Files on disk: read (decompressing .ko.xz/.zst/.gz transparently) and write atomically.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as FS, type Stats } from 'node:fs';
+import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { compress, maybeDecompress, type Compression, type DecompressOptions } from './compress.js';
@@ -29,6 +29,36 @@ export function fileKind(st: Stats): string {
   if (st.isFIFO()) return 'pipe';
   if (st.isSocket()) return 'socket';
   return 'special file';
+}
+
+/**
+ * A regular file of at most MAX_INPUT_BYTES read in one synchronous call, or undefined for
+ * anything else (missing, a pipe, a device, too large, unreadable): readInputFile then reads it
+ * or says why not. The scan of a module tree reads thousands of small files, and each of
+ * readInputFile's steps is a round trip through libuv's thread pool.
+ */
+function readRegularFileSync(path: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    // stat before open: opening a pipe only to close it again could cut off its writer.
+    const pre = statSync(path);
+    if (!pre.isFile() || pre.size > MAX_INPUT_BYTES) return undefined;
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_INPUT_BYTES) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) return undefined; // shrank while read: the careful path says what happened
+      got += n;
+    }
+    return buf;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -73,7 +103,7 @@ export async function readInputFile(path: string, what = 'file', hint?: string, 
 
 /** Read an ELF file from disk; compressed modules are decompressed by magic. */
 export async function loadElf(path: string, opts: Pick<DecompressOptions, 'maxBytes'> = {}): Promise<ElfFile> {
-  const raw = await readInputFile(path);
+  const raw = readRegularFileSync(path) ?? await readInputFile(path);
   const { bytes, compression } = await maybeDecompress(raw, { file: path, ...opts });
   return readElf(bytes, { path, ...(compression ? { compression } : {}) });
 }

@@ -29,6 +29,53 @@ export interface DbMeta {
   exportsFrom: string | null;
 }
 
+/**
+ * The indices of `strs` in code-unit order (what the default sort gives), by an MSD radix sort on
+ * latin1 codes: twice as fast as the default sort on a kernel's 400,000 names, whose long shared
+ * prefixes (`__ksymtab_`, `__UNIQUE_ID_`) each comparison walks again. A code past 0xff (never
+ * in a symbol name read as latin1) falls back to the default sort.
+ */
+function latin1Order(strs: readonly string[]): Uint32Array {
+  const n = strs.length;
+  const idx = Uint32Array.from({ length: n }, (_, i) => i);
+  const tmp = new Uint32Array(n);
+  const count = new Int32Array(258);
+  const stack: number[] = [0, n, 0];
+  while (stack.length > 0) {
+    const d = stack.pop()!, hi = stack.pop()!, lo = stack.pop()!;
+    if (hi - lo < 24) {
+      for (let i = lo + 1; i < hi; i++) {
+        const v = idx[i]!;
+        const sv = strs[v]!;
+        let j = i - 1;
+        while (j >= lo && strs[idx[j]!]! > sv) {
+          idx[j + 1] = idx[j]!;
+          j--;
+        }
+        idx[j + 1] = v;
+      }
+      continue;
+    }
+    // Bucket 0: the string ends here (it sorts before every longer one); code c: bucket c + 1.
+    count.fill(0);
+    for (let i = lo; i < hi; i++) {
+      const x = strs[idx[i]!]!;
+      const c = d < x.length ? x.charCodeAt(d) + 1 : 0;
+      if (c > 256) return Uint32Array.from(idx.keys()).sort((a, b) => (strs[a]! < strs[b]! ? -1 : strs[a]! > strs[b]! ? 1 : 0));
+      count[c + 1]!++;
+    }
+    for (let k = 0; k < 257; k++) count[k + 1]! += count[k]!;
+    const start = count.slice();
+    for (let i = lo; i < hi; i++) {
+      const x = strs[idx[i]!]!;
+      tmp[lo + count[d < x.length ? x.charCodeAt(d) + 1 : 0]!++] = idx[i]!;
+    }
+    idx.set(tmp.subarray(lo, hi), lo);
+    for (let c = 1; c < 257; c++) if (start[c + 1]! - start[c]! > 1) stack.push(lo + start[c]!, lo + start[c + 1]!, d + 1);
+  }
+  return idx;
+}
+
 const MAGIC = 'KLPSYMDB';
 /**
  * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
@@ -111,27 +158,55 @@ export class SymbolDb {
     };
     const bindOf = (type: string): number => (type === 'w' || type === 'W' || type === 'v' || type === 'V' ? 2 : type === type.toUpperCase() && type !== '?' ? 1 : 0);
 
-    // Rows as parallel arrays (no object per symbol: a kernel has close to a million), appended
-    // object by object and, within an object, in kallsyms order.
+    // Rows as typed columns sized once (no object per symbol, no growing array: a kernel has close
+    // to a million), filled object by object and, within an object, in kallsyms order. Sections
+    // and units get provisional ids here, renumbered below in the order the sorted rows meet them.
+    const total = (input.vmlinux?.symbols.length ?? 0) + (input.modules ?? []).reduce((t, m) => t + m.count, 0) +
+      [...(input.dumpModules ?? [])].reduce((t, [, syms]) => t + syms.length, 0);
     const nameIds = new Map<string, number>();
     const uniq: string[] = [];
-    const rName: number[] = [], rObject: number[] = [], rType: number[] = [], rBind: number[] = [];
-    const rPos: number[] = [], rCore: number[] = [], rSection: string[] = [], rFile: string[] = [];
-    const rAddr: Array<bigint | undefined> = [];
+    const rName = new Uint32Array(total), rObject = new Uint16Array(total), rType = new Uint8Array(total), rBind = new Uint8Array(total);
+    const rPos = new Uint32Array(total), rCore = new Uint32Array(total), rSection = new Uint32Array(total), rFile = new Uint32Array(total);
+    const rHasAddr = new Uint8Array(total), rAddrLo = new Uint32Array(total), rAddrHi = new Uint32Array(total);
     // Modules: offset in section (stored where vmlinux keeps an address) and size; -1 when unknown.
-    const rOffset: number[] = [], rSize: number[] = [], rIndex: number[] = [], rHash: number[] = [];
-    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: string,
-      file = '', offset = -1, size = -1, hash = 0): void => {
+    const rOffset = new Float64Array(total), rSize = new Float64Array(total), rIndex = new Uint32Array(total), rHash = new Uint32Array(total);
+    const tmpIds = (): { ids: Map<string, number>; list: string[]; id: (x: string) => number } => {
+      const ids = new Map<string, number>();
+      const list: string[] = [];
+      return {
+        ids, list, id: (x) => {
+          let i = ids.get(x);
+          if (i === undefined) {
+            i = list.length;
+            list.push(x);
+            ids.set(x, i);
+          }
+          return i;
+        },
+      };
+    };
+    const tmpSections = tmpIds();
+    const tmpFiles = tmpIds(); // '' (no unit) is id 0
+    tmpFiles.id('');
+    let rows = 0;
+    const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: number,
+      file: number, offset = -1, size = -1, hash = 0): void => {
       let id = nameIds.get(name);
       if (id === undefined) {
         id = uniq.length;
         uniq.push(name);
         nameIds.set(name, id);
       }
-      rName.push(id); rObject.push(object); rType.push(type.charCodeAt(0) & 0xff); rBind.push(bind);
-      rPos.push(pos); rCore.push(corePos); rAddr.push(address); rSection.push(section); rFile.push(file);
-      rOffset.push(offset); rSize.push(size); rHash.push(hash);
-      rIndex.push(rObject.length >= 2 && rObject[rObject.length - 2] === object ? rIndex[rIndex.length - 1]! + 1 : 0);
+      const i = rows++;
+      rName[i] = id; rObject[i] = object; rType[i] = type.charCodeAt(0) & 0xff; rBind[i] = bind;
+      rPos[i] = pos; rCore[i] = corePos; rSection[i] = section; rFile[i] = file;
+      if (address !== undefined) {
+        rHasAddr[i] = 1;
+        rAddrLo[i] = Number(address & 0xffffffffn);
+        rAddrHi[i] = Number((address >> 32n) & 0xffffffffn);
+      }
+      rOffset[i] = offset; rSize[i] = size; rHash[i] = hash;
+      rIndex[i] = i >= 1 && rObject[i - 1] === object ? rIndex[i - 1]! + 1 : 0;
     };
     // The N-th same-named symbol of an object, in the order given; 0 when not visible.
     const counter = () => {
@@ -148,7 +223,7 @@ export class SymbolDb {
       const next = counter();
       for (const s of input.vmlinux.symbols) {
         const p = next(s.name);
-        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, s.section ?? '', s.file ?? '', -1, s.size ?? -1, s.hash ?? 0);
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, tmpSections.id(s.section ?? ''), tmpFiles.id(s.file ?? ''), -1, s.size ?? -1, s.hash ?? 0);
       }
     }
     for (const m of input.modules ?? []) {
@@ -156,10 +231,12 @@ export class SymbolDb {
       const names = m.count === 0 ? [] : m.names.split('\0');
       const full = counter();
       const core = counter();
+      // The module's own section and unit tables, mapped once to the provisional ids.
+      const secId = m.sections.map((x) => tmpSections.id(x));
+      const fileId = [0, ...m.files.map((x) => tmpFiles.id(x))];
       names.forEach((name, i) => {
         const f = m.flags[i]!;
-        const unit = m.file?.[i] ?? 0;
-        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, m.sections[m.section[i]!]!, unit ? m.files[unit - 1]! : '',
+        push(name, o, m.types[i]!, f & 3, full(name), f & MODSYM_CORE ? core(name) : 0, undefined, secId[m.section[i]!]!, fileId[m.file?.[i] ?? 0]!,
           m.value[i]!, m.size[i]!, m.hash[i]!);
       });
     }
@@ -168,7 +245,7 @@ export class SymbolDb {
       const next = counter();
       for (const s of syms) {
         const p = next(s.name);
-        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, s.section ?? '', s.file ?? '', -1, s.size ?? -1, s.hash ?? 0);
+        push(s.name, o, s.type, bindOf(s.type), p, p, s.address, tmpSections.id(s.section ?? ''), tmpFiles.id(s.file ?? ''), -1, s.size ?? -1, s.hash ?? 0);
       }
     }
 
@@ -176,9 +253,9 @@ export class SymbolDb {
     // latin1 strings is byte order), then object, then position. Rows already come in
     // (object, position) order, so a stable counting sort by name rank finishes the job.
     const rank = new Uint32Array(uniq.length);
-    const sorted = uniq.slice().sort().map((name) => nameIds.get(name)!); // default sort: code-unit order, the fast path
+    const sorted = latin1Order(uniq);
     sorted.forEach((id, r) => { rank[id] = r; });
-    const n = rName.length;
+    const n = rows;
     const bucketStart = new Uint32Array(uniq.length + 1);
     for (let i = 0; i < n; i++) bucketStart[rank[rName[i]!]! + 1]!++;
     for (let r = 0; r < uniq.length; r++) bucketStart[r + 1]! += bucketStart[r]!;
@@ -196,9 +273,11 @@ export class SymbolDb {
     }
 
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(n)])) as unknown as Columns;
-    const sectionIds = new Map<string, number>();
+    // Final ids, in the order the sorted rows meet them (-1: not met yet).
+    const sectionIds = new Int32Array(tmpSections.list.length).fill(-1);
     const sections: string[] = [];
-    const fileIds = new Map<string, number>();
+    const noSection = tmpSections.ids.get('') ?? -1;
+    const fileIds = new Int32Array(tmpFiles.list.length).fill(-1);
     const files: string[] = [];
     const hashes: number[] = [];
     const namespaceIds = new Map<string, number>([['', 0]]);
@@ -238,11 +317,10 @@ export class SymbolDb {
         }
         col.namespace[j] = ns;
       }
-      const address = rAddr[i];
-      if (address !== undefined) {
+      if (rHasAddr[i]) {
         flags |= F_HAS_ADDR;
-        col.addrLo[j] = Number(address & 0xffffffffn);
-        col.addrHi[j] = Number((address >> 32n) & 0xffffffffn);
+        col.addrLo[j] = rAddrLo[i]!;
+        col.addrHi[j] = rAddrHi[i]!;
       } else if (rOffset[i]! >= 0) {
         flags |= F_HAS_OFFSET;
         col.addrLo[j] = rOffset[i]!;
@@ -257,23 +335,21 @@ export class SymbolDb {
       col.pos[j] = rPos[i]!;
       col.corePos[j] = rCore[i]!;
       const unit = rFile[i]!;
-      if (unit !== '') {
-        let fid = fileIds.get(unit);
-        if (fid === undefined) {
-          fid = files.length;
-          files.push(unit);
-          fileIds.set(unit, fid);
+      if (unit !== 0) {
+        let fid = fileIds[unit]!;
+        if (fid < 0) {
+          fid = fileIds[unit] = files.length;
+          files.push(tmpFiles.list[unit]!);
         }
         col.file[j] = fid + 1;
       }
       const section = rSection[i]!;
-      if (section === '' && objects[object]!.kind === 'vmlinux') col.section[j] = 0xffffffff;
+      if (section === noSection && objects[object]!.kind === 'vmlinux') col.section[j] = 0xffffffff;
       else {
-        let sid = sectionIds.get(section);
-        if (sid === undefined) {
-          sid = sections.length;
-          sections.push(section);
-          sectionIds.set(section, sid);
+        let sid = sectionIds[section]!;
+        if (sid < 0) {
+          sid = sectionIds[section] = sections.length;
+          sections.push(tmpSections.list[section]!);
         }
         col.section[j] = sid;
       }
