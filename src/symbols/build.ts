@@ -199,7 +199,7 @@ async function unitsFromDeb(wanted: Map<string, ModuleSymbols>, vmlinux: RawSymb
     }
     try {
       const elf = readElf((await maybeDecompress(bytes, { file: path })).bytes, { path });
-      const d = moduleSymbols(elf);
+      const d = moduleSymbols(elf, { unitsOnly: true });
       const m = wanted.get(d.name);
       if (m && left.delete(d.name)) {
         const other = otherBuild(m, d);

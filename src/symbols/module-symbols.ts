@@ -39,7 +39,11 @@ function elfType(elf: ElfFile, sym: { bind: number; type: number; section: Secti
   return '?';
 }
 
-export function moduleSymbols(elf: ElfFile): ModuleSymbols {
+/**
+ * `unitsOnly`: for a debug copy, read only what gives the module its units (names, sections,
+ * values, units, build id): no fingerprints, no exports, which the module itself gives.
+ */
+export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}): ModuleSymbols {
   const name = moduleName(elf);
   if (!name) {
     throw new ElfError('BAD_SECTION', { file: elf.path }, 'no module name: .gnu.linkonce.this_module and .modinfo name= are both missing',
@@ -106,7 +110,7 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
   for (const x of names) seen.set(x, (seen.get(x) ?? 0) + 1);
   const hash = new Uint32Array(n);
   const homonyms = [...kept.keys()].filter((i) => names[i] !== '' && seen.get(names[i]!)! > 1);
-  fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
+  if (!opts.unitsOnly) fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
   // Their units from DWARF, when the module has it (a build tree's, or the debug package's copy):
   // the path, where STT_FILE has the file name alone. Only then: walking a module's .debug_info
   // costs more than the rest of its scan, and a unit matters where a sympos is chosen.
@@ -124,7 +128,7 @@ export function moduleSymbols(elf: ElfFile): ModuleSymbols {
     }
     file[i] = id ?? file[i]!;
   });
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
 }
 
 /** The NT_GNU_BUILD_ID of `.note.gnu.build-id` as hex, if the object has a well-formed one. */
