@@ -92,7 +92,7 @@ export function readDwarfUnits(elf: ElfFile): DwarfUnits | null {
     // A field read past its section by hostile sizes (DataView's RangeError): the same refusal.
     if (e instanceof RangeError) {
       throw new ElfError('BAD_SECTION', { file: elf.path, section: '.debug_info' }, `a field runs past the end of its section (${e.message})`,
-        'the debug information is corrupt; build the units without it');
+        'the debug information is corrupt: strip it (objcopy --strip-debug) to use the symbol table alone, or give an intact debug copy');
     }
     throw e;
   }
@@ -109,7 +109,7 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
   const le = elf.littleEndian;
   const file = elf.path;
   const fail = (sec: DebugSection, offset: number, what: string): ElfError =>
-    new ElfError('BAD_SECTION', { file, section: sec.name, offset }, what, 'the debug information is corrupt; build the units without it');
+    new ElfError('BAD_SECTION', { file, section: sec.name, offset }, what, 'the debug information is corrupt: strip it (objcopy --strip-debug) to use the symbol table alone, or give an intact debug copy');
   if (!abbrevSec) throw fail(info, 0, 'there is .debug_info but no .debug_abbrev');
 
   const out: DwarfUnits = { units: [], places: [] };

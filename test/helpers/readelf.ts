@@ -114,7 +114,7 @@ export function readelfDwarfPlaces(file: string): { units: string[]; places: { u
     const attr = /^\s+<[0-9a-f]+>\s+(DW_AT_\w+)\s*: (.*)$/.exec(line);
     if (!attr) continue;
     const value = attr[2]!.trim();
-    const str = /^\((?:indirect (?:line )?string|indexed string: 0x[0-9a-f]+), offset: 0x[0-9a-f]+\): (.*)$/.exec(value)?.[1] ?? value;
+    const str = /^\((?:indirect (?:line )?string|indexed string: (?:0x[0-9a-f]+|0)), offset: (?:0x[0-9a-f]+|0)\): (.*)$/.exec(value)?.[1] ?? value;
     if (attr[1] === 'DW_AT_name') {
       if (depth === 0 && tag === 'DW_TAG_compile_unit') units[units.length - 1] = str;
       else name = str;
@@ -141,7 +141,7 @@ export function readelfUnitOfAddress(file: string): (address: bigint) => string 
   for (const line of run('readelf', ['--debug-dump=info', '--dwarf-depth=1', file]).split('\n')) {
     const c = /^\s+Compilation Unit @ offset (0x[0-9a-f]+|0):/.exec(line);
     if (c) { cu = Number(c[1]); continue; }
-    const n = /^\s+<[0-9a-f]+>\s+DW_AT_name\s*: (?:\((?:indirect (?:line )?string|indexed string: 0x[0-9a-f]+), offset: 0x[0-9a-f]+\): )?(.*)$/.exec(line);
+    const n = /^\s+<[0-9a-f]+>\s+DW_AT_name\s*: (?:\((?:indirect (?:line )?string|indexed string: (?:0x[0-9a-f]+|0)), offset: (?:0x[0-9a-f]+|0)\): )?(.*)$/.exec(line);
     if (n && cu >= 0 && !names.has(cu)) names.set(cu, n[1]!.trim());
   }
   const ranges: { lo: bigint; hi: bigint; cu: number }[] = [];
