@@ -55,7 +55,6 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
   const notKept = new Set(['.modinfo', '__versions']);
   const all = elf.allSymbols;
   const names: string[] = [];
-  let types = '';
   const flags = new Uint8Array(all.length);
   const section = new Uint16Array(all.length);
   const sections: string[] = [];
@@ -69,6 +68,8 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
   const size = new Uint32Array(all.length);
   const u32 = (x: bigint): number => (x > 0xffffffffn ? 0xffffffff : Number(x));
   const kept: ElfSymbol[] = [];
+  const bySection = new Map<Section, { sid: number; core: boolean; letter: string }>();
+  const typeCodes = new Uint8Array(all.length);
   let unit = 0;
   let n = 0;
   for (let i = 1; i < all.length; i++) {
@@ -86,17 +87,28 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     }
     if (y.isUndefined) continue; // module_kallsyms_on_each_symbol skips SHN_UNDEF
     const sec = y.section;
-    const core = y.name !== '' && sec !== null &&
-      (sec === pcpu || (sec.hasFlag(SHF.ALLOC) && !notKept.has(sec.name) && !isInitSection(sec.name)));
-    const secName = sec?.name ?? (y.shndx === SHN.ABS ? '*ABS*' : '');
-    let sid = sectionIds.get(secName);
-    if (sid === undefined) {
-      sid = sections.length;
-      sections.push(secName);
-      sectionIds.set(secName, sid);
+    // What the section says of its symbols, worked out once a section: its id in `sections`,
+    // whether its symbols are core ones, and the type letter of a global in it.
+    let facts = sec ? bySection.get(sec) : undefined;
+    if (!facts) {
+      const secName = sec?.name ?? (y.shndx === SHN.ABS ? '*ABS*' : '');
+      let sid = sectionIds.get(secName);
+      if (sid === undefined) {
+        sid = sections.length;
+        sections.push(secName);
+        sectionIds.set(secName, sid);
+      }
+      facts = {
+        sid,
+        core: sec !== null && (sec === pcpu || (sec.hasFlag(SHF.ALLOC) && !notKept.has(sec.name) && !isInitSection(sec.name))),
+        letter: elfType(elf, { bind: STB.GLOBAL, type: STT.NOTYPE, section: sec, shndx: y.shndx }, pcpu),
+      };
+      if (sec) bySection.set(sec, facts);
     }
+    const core = y.name !== '' && facts.core;
+    const sid = facts.sid;
     names.push(y.name);
-    types += elfType(elf, y, pcpu);
+    typeCodes[n] = (y.bind === STB.WEAK ? elfType(elf, y, pcpu) : facts.letter).charCodeAt(0);
     flags[n] = (y.bind === STB.WEAK ? 2 : y.bind === STB.LOCAL ? 0 : 1) | (core ? MODSYM_CORE : 0);
     section[n] = sid;
     file[n] = y.bind === STB.LOCAL && y.type !== STT.FILE ? unit : 0;
@@ -128,7 +140,7 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     }
     file[i] = id ?? file[i]!;
   });
-  return { name, path: elf.path, count: n, names: names.join('\0'), types, flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types: Buffer.from(typeCodes.buffer, 0, n).toString('latin1'), flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
 }
 
 /** The NT_GNU_BUILD_ID of `.note.gnu.build-id` as hex, if the object has a well-formed one. */
