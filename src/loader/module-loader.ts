@@ -250,7 +250,9 @@ function applyInPlace(
       sNum.set(sym, S);
     }
     const A = aHi * 0x100000000 + aLo;
+    // Each sum exact too (two values under 2^53 can add up past it): else the general path.
     if (S === null || S === undefined || offHi !== 0 || aHi > 0x1fffff || aHi < -0x200000 ||
+        !Number.isSafeInteger(S + A) || !Number.isSafeInteger(baseNum + offLo) ||
         !arch.applyRelaInPlace!(bytes, dv, regionOff + offLo, type, S + A, baseNum + offLo)) {
       // Not for the bulk path: this one and the rest the general way, which reports it as the kernel would.
       return { n, next: o / 24 };
