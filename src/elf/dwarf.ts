@@ -52,6 +52,7 @@ const DW_OP_addrx = 0xa1;
 const DW_UT_compile = 1;
 const DW_UT_partial = 3;
 const ELFCOMPRESS_ZLIB = 1;
+const CORRUPT = 'the debug information is corrupt: strip it (objcopy --strip-debug) to use the symbol table alone, or give an intact debug copy';
 const ELFCOMPRESS_ZSTD = 2;
 
 // Form codes (DWARF 5 section 7.5.6, plus GNU's).
@@ -70,6 +71,7 @@ const F = {
 interface DebugSection {
   name: string;
   bytes: Uint8Array;
+  view: DataView;
   /** offset -> [target section or null, S + A] */
   relocs: ((offset: number) => [Section | null, bigint] | undefined) | null;
 }
@@ -92,7 +94,7 @@ export function readDwarfUnits(elf: ElfFile): DwarfUnits | null {
     // A field read past its section by hostile sizes (DataView's RangeError): the same refusal.
     if (e instanceof RangeError) {
       throw new ElfError('BAD_SECTION', { file: elf.path, section: '.debug_info' }, `a field runs past the end of its section (${e.message})`,
-        'the debug information is corrupt: strip it (objcopy --strip-debug) to use the symbol table alone, or give an intact debug copy');
+        CORRUPT);
     }
     throw e;
   }
@@ -109,13 +111,13 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
   const le = elf.littleEndian;
   const file = elf.path;
   const fail = (sec: DebugSection, offset: number, what: string): ElfError =>
-    new ElfError('BAD_SECTION', { file, section: sec.name, offset }, what, 'the debug information is corrupt: strip it (objcopy --strip-debug) to use the symbol table alone, or give an intact debug copy');
+    new ElfError('BAD_SECTION', { file, section: sec.name, offset }, what, CORRUPT);
   if (!abbrevSec) throw fail(info, 0, 'there is .debug_info but no .debug_abbrev');
 
   const out: DwarfUnits = { units: [], places: [] };
   const abbrevCache = new Map<number, Map<number, Abbrev>>();
   const b = info.bytes;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const view = info.view;
   let p = 0;
 
   const u16 = (o: number): number => view.getUint16(o, le);
@@ -132,26 +134,18 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
       mul *= 128;
     }
   };
-  // An offset or address field: through its relocation in a relocatable object.
-  const reloc = (sec: DebugSection, o: number): [Section | null, bigint] | undefined => sec.relocs?.(o);
-  const offsetField = (o: number, size: number): number => {
-    const r = reloc(info, o);
-    if (r) return Number(r[1]);
-    return size === 4 ? u32(o) : Number(u64(o));
-  };
   const cString = (sec: DebugSection | undefined, off: number): string => {
     if (!sec || off < 0 || off >= sec.bytes.length) throw fail(info, p, `a string offset (0x${off.toString(16)}) is outside ${sec?.name ?? 'its string section, which is missing'}`);
     let e = off;
     while (e < sec.bytes.length && sec.bytes[e] !== 0) e++;
     return Buffer.from(sec.bytes.buffer, sec.bytes.byteOffset + off, e - off).toString('utf8');
   };
+  // An offset or address field of `size` bytes: through its relocation in a relocatable object.
   const sectionWord = (sec: DebugSection | undefined, o: number, size: number): [Section | null, bigint] => {
-    if (!sec || o < 0 || o + size > sec.bytes.length) throw fail(info, p, `an index points outside ${sec?.name ?? 'a missing section'}`);
-    const r = reloc(sec, o);
-    if (r) return r;
-    const v = new DataView(sec.bytes.buffer, sec.bytes.byteOffset, sec.bytes.byteLength);
-    return [null, size === 4 ? BigInt(v.getUint32(o, le)) : v.getBigUint64(o, le)];
+    if (!sec || o < 0 || o + size > sec.bytes.length) throw fail(info, p, `a field at 0x${o.toString(16)} is outside ${sec?.name ?? 'a missing section'}`);
+    return sec.relocs?.(o) ?? [null, size === 4 ? BigInt(sec.view.getUint32(o, le)) : sec.view.getBigUint64(o, le)];
   };
+  const offsetField = (o: number, size: number): number => Number(sectionWord(info, o, size)[1]);
 
   let end = b.length;
   while (p < b.length) {
@@ -175,11 +169,10 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
     const version = u16(p);
     p += 2;
     if (version < 2 || version > 5) throw fail(info, unitStart, `DWARF version ${version} is not 2 to 5`);
-    let unitType = DW_UT_compile;
     let addrSize: number;
     let abbrevOffset: number;
     if (version >= 5) {
-      unitType = b[p]!;
+      const unitType = b[p]!;
       addrSize = b[p + 1]!;
       p += 2;
       abbrevOffset = offsetField(p, offsetSize);
@@ -230,7 +223,7 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
         if (p >= end && form !== F.flag_present && form !== F.implicit_const) throw fail(info, at, 'a DIE runs past the end of its unit');
         switch (form) {
           case F.addr: {
-            if (wantPlace && attr === DW_AT_low_pc) place = reloc(info, at) ?? [null, addrSize === 4 ? BigInt(u32(at)) : u64(at)];
+            if (wantPlace && attr === DW_AT_low_pc) place = sectionWord(info, at, addrSize);
             p += addrSize;
             break;
           }
@@ -273,10 +266,9 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
             const start = p;
             p += n;
             if (wantPlace && attr === DW_AT_location && ab.tag === DW_TAG_variable) {
-              if (n === 1 + addrSize && b[start] === DW_OP_addr) {
-                place = reloc(info, start + 1) ?? [null, addrSize === 4 ? BigInt(u32(start + 1)) : u64(start + 1)];
-              } else if (b[start] === DW_OP_addrx) {
-                p = start + 1;
+              if (n === 1 + addrSize && b[start] === DW_OP_addr) place = sectionWord(info, start + 1, addrSize);
+              else if (b[start] === DW_OP_addrx) {
+                p = start + 1; // its index, read as any LEB128 of the unit is (bounded by the unit)
                 place = addrx(uleb());
                 p = start + n;
               }
@@ -296,12 +288,7 @@ function walkDebugInfo(elf: ElfFile): DwarfUnits | null {
           if (attr === DW_AT_name) {
             nameForm = form;
             nameAt = at;
-            if (form === F.strx || form === F.GNU_str_index) {
-              const save = p;
-              p = at;
-              nameIndex = uleb();
-              p = save;
-            }
+            if (form === F.strx || form === F.GNU_str_index) nameIndex = littleLeb(b, at);
           } else if (attr === DW_AT_str_offsets_base) {
             strOffsetsBase = offsetField(at, offsetSize);
           } else if (attr === DW_AT_addr_base) {
@@ -389,7 +376,7 @@ function debugSection(elf: ElfFile, name: string): DebugSection | undefined {
   if (!sec) return undefined;
   const bytes = (sec.flags & SHF.COMPRESSED) !== 0n ? inflateSection(elf, sec) : sec.data;
   const relsecs = elf.header.type === ET.REL ? elf.relocationSectionsFor(sec) : [];
-  return { name, bytes, relocs: relsecs.length === 0 ? null : relocationTable(elf, relsecs, bytes) };
+  return { name, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), relocs: relsecs.length === 0 ? null : relocationTable(elf, relsecs, bytes) };
 }
 
 /**

@@ -116,14 +116,8 @@ export class SymbolDb {
     // and units get provisional ids here, renumbered below in the order the sorted rows meet them.
     const total = (input.vmlinux?.symbols.length ?? 0) + (input.modules ?? []).reduce((t, m) => t + m.count, 0) +
       [...(input.dumpModules ?? [])].reduce((t, [, syms]) => t + syms.length, 0);
-    const nameIds = new Map<string, number>();
-    const uniq: string[] = [];
-    const rName = new Uint32Array(total), rObject = new Uint16Array(total), rType = new Uint8Array(total), rBind = new Uint8Array(total);
-    const rPos = new Uint32Array(total), rCore = new Uint32Array(total), rSection = new Uint32Array(total), rFile = new Uint32Array(total);
-    const rHasAddr = new Uint8Array(total), rAddrLo = new Uint32Array(total), rAddrHi = new Uint32Array(total);
-    // Modules: offset in section (stored where vmlinux keeps an address) and size; -1 when unknown.
-    const rOffset = new Float64Array(total), rSize = new Float64Array(total), rIndex = new Uint32Array(total), rHash = new Uint32Array(total);
-    const tmpIds = (): { ids: Map<string, number>; list: string[]; id: (x: string) => number } => {
+    // Each distinct string once, with its id (its index in `list`).
+    const interner = (): { ids: Map<string, number>; list: string[]; id: (x: string) => number } => {
       const ids = new Map<string, number>();
       const list: string[] = [];
       return {
@@ -138,20 +132,21 @@ export class SymbolDb {
         },
       };
     };
-    const tmpSections = tmpIds();
-    const tmpFiles = tmpIds(); // '' (no unit) is id 0
+    const nameTable = interner();
+    const { ids: nameIds, list: uniq } = nameTable;
+    const rName = new Uint32Array(total), rObject = new Uint16Array(total), rType = new Uint8Array(total), rBind = new Uint8Array(total);
+    const rPos = new Uint32Array(total), rCore = new Uint32Array(total), rSection = new Uint32Array(total), rFile = new Uint32Array(total);
+    const rHasAddr = new Uint8Array(total), rAddrLo = new Uint32Array(total), rAddrHi = new Uint32Array(total);
+    // Modules: offset in section (stored where vmlinux keeps an address) and size; -1 when unknown.
+    const rOffset = new Float64Array(total), rSize = new Float64Array(total), rIndex = new Uint32Array(total), rHash = new Uint32Array(total);
+    const tmpSections = interner();
+    const tmpFiles = interner(); // '' (no unit) is id 0
     tmpFiles.id('');
     let rows = 0;
     const push = (name: string, object: number, type: string, bind: number, pos: number, corePos: number, address: bigint | undefined, section: number,
       file: number, offset = -1, size = -1, hash = 0): void => {
-      let id = nameIds.get(name);
-      if (id === undefined) {
-        id = uniq.length;
-        uniq.push(name);
-        nameIds.set(name, id);
-      }
       const i = rows++;
-      rName[i] = id; rObject[i] = object; rType[i] = type.charCodeAt(0) & 0xff; rBind[i] = bind;
+      rName[i] = nameTable.id(name); rObject[i] = object; rType[i] = type.charCodeAt(0) & 0xff; rBind[i] = bind;
       rPos[i] = pos; rCore[i] = corePos; rSection[i] = section; rFile[i] = file;
       if (address !== undefined) {
         rHasAddr[i] = 1;

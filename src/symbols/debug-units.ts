@@ -11,6 +11,7 @@ import type { ElfFile } from '../elf/file.js';
 import { dwarfUnitsOf, preferDwarf } from './dwarf-units.js';
 import { fingerprints } from './fingerprint.js';
 import type { ModuleSymbols, RawSymbol } from './types.js';
+import { fileRuns } from './units.js';
 
 /** Give `m` the units of `debug` (the same module unstripped); returns how many symbols got one. */
 export function unitsFromDebugCopy(m: ModuleSymbols, debug: ModuleSymbols): number {
@@ -49,17 +50,11 @@ export function unitsFromDebugCopy(m: ModuleSymbols, debug: ModuleSymbols): numb
  */
 export function vmlinuxUnitsFromDebug(symbols: RawSymbol[], debug: ElfFile): number {
   const all = debug.allSymbols;
-  const stt: (string | null)[] = new Array(all.length).fill(null);
+  const runOf = fileRuns(all);
   const bySite = new Map<string, number>();
-  let unit: string | null = null;
   for (let i = 1; i < all.length; i++) {
     const y = all[i]!;
-    if (y.type === STT.FILE) {
-      unit = y.name || null;
-      continue;
-    }
-    if (y.name === '' || y.type === STT.SECTION || y.isUndefined) continue;
-    if (y.bind === STB.LOCAL) stt[i] = unit;
+    if (y.type === STT.FILE || y.name === '' || y.type === STT.SECTION || y.isUndefined) continue;
     const key = `${y.name}@${y.value.toString(16)}`;
     const had = bySite.get(key);
     // Two definitions at one site (a local in two units, or a local and a global): -1, no unit.
@@ -84,7 +79,7 @@ export function vmlinuxUnitsFromDebug(symbols: RawSymbol[], debug: ElfFile): num
     const h = hashOf.get(i);
     if (h) s.hash = h;
     if (y.bind !== STB.LOCAL) return;
-    const u = preferDwarf(dwarfOf.get(i) ?? null, stt[i]!);
+    const u = preferDwarf(dwarfOf.get(i) ?? null, runOf[i]! < 0 ? null : all[runOf[i]!]!.name || null);
     if (u) {
       s.file = u;
       found++;

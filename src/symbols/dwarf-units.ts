@@ -9,6 +9,7 @@ import { ET, STB, STT } from '../elf/constants.js';
 import { readDwarfUnits } from '../elf/dwarf.js';
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Section } from '../elf/model.js';
+import { fileRuns } from './units.js';
 
 /**
  * The DWARF unit of each of `symbols` (null where none is known), or null when `elf` has no
@@ -31,27 +32,17 @@ export function dwarfUnitsOf(elf: ElfFile, symbols: readonly ElfSymbol[]): (stri
   }
   const linked = elf.header.type !== ET.REL; // symbol values are addresses, as DWARF's are
   const placed = (y: ElfSymbol): number | undefined => at.get(linked ? null : y.section)?.get(y.value);
-  // Each STT_FILE run's unit, from its placed locals; runOf: a local's run (its FILE's index).
+  // Each STT_FILE run's unit, from its placed locals (a section symbol sits where its section's
+  // first function does, and is no vote).
   const all = elf.allSymbols;
-  const runOf = new Int32Array(all.length).fill(-1);
+  const runOf = fileRuns(all);
   const runUnit = new Map<number, number>();
-  let run = -1;
   for (let i = 1; i < all.length; i++) {
     const y = all[i]!;
-    if (y.type === STT.FILE) {
-      run = i;
-      continue;
-    }
-    if (y.bind !== STB.LOCAL) {
-      run = -1; // globals follow every local and belong to no run
-      continue;
-    }
-    if (run < 0 || y.type === STT.SECTION) continue;
-    runOf[i] = run;
-    const u = placed(y);
+    const u = runOf[i]! < 0 || y.type === STT.SECTION ? undefined : placed(y);
     if (u === undefined || u < 0) continue;
-    const had = runUnit.get(run);
-    runUnit.set(run, had === undefined || had === u ? u : -1);
+    const had = runUnit.get(runOf[i]!);
+    runUnit.set(runOf[i]!, had === undefined || had === u ? u : -1);
   }
   return symbols.map((y) => {
     let u = placed(y);

@@ -63,6 +63,16 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
   // (ld -r keeps each input's run of locals together); globals follow all locals and belong to none.
   const files: string[] = [];
   const fileIds = new Map<string, number>();
+  // 1 + its index in `files`; 0 once the table is full (no unit rather than a wrong one).
+  const fileId = (unit: string): number => {
+    let id = fileIds.get(unit);
+    if (id === undefined && files.length < 0xfffe) {
+      id = files.length + 1;
+      files.push(unit);
+      fileIds.set(unit, id);
+    }
+    return id ?? 0;
+  };
   const file = new Uint16Array(all.length);
   const value = new Uint32Array(all.length);
   const size = new Uint32Array(all.length);
@@ -75,13 +85,7 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
   for (let i = 1; i < all.length; i++) {
     const y = all[i]!;
     if (y.type === STT.FILE) {
-      let id = fileIds.get(y.name);
-      if (id === undefined && files.length < 0xfffe) {
-        id = files.length + 1;
-        files.push(y.name);
-        fileIds.set(y.name, id);
-      }
-      unit = id ?? 0;
+      unit = fileId(y.name);
     } else if (y.bind !== STB.LOCAL) {
       unit = 0;
     }
@@ -132,13 +136,7 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     if (kept[i]!.bind !== STB.LOCAL) return;
     const unit = preferDwarf(u, file[i] ? files[file[i]! - 1]! : null);
     if (unit === null) return;
-    let id = fileIds.get(unit);
-    if (id === undefined && files.length < 0xfffe) {
-      id = files.length + 1;
-      files.push(unit);
-      fileIds.set(unit, id);
-    }
-    file[i] = id ?? file[i]!;
+    file[i] = fileId(unit) || file[i]!;
   });
   return { name, path: elf.path, count: n, names: names.join('\0'), types: Buffer.from(typeCodes.buffer, 0, n).toString('latin1'), flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
 }

@@ -1,4 +1,24 @@
-/** Compilation units as the symbol database records them (STT_FILE names). */
+/** Compilation units as the symbol database records them (STT_FILE names, DWARF paths). */
+import { STB, STT } from '../elf/constants.js';
+import type { ElfSymbol } from '../elf/model.js';
+
+/**
+ * Each symbol's STT_FILE run: the index of the FILE symbol whose locals it is among, or -1 (the
+ * FILE symbols themselves, globals, locals before any FILE). In `.symtab` an STT_FILE symbol
+ * precedes the locals of its compilation unit (the linker keeps each input's locals together
+ * after its FILE symbol); globals follow all locals and belong to none.
+ */
+export function fileRuns(symbols: readonly ElfSymbol[]): Int32Array {
+  const runOf = new Int32Array(symbols.length).fill(-1);
+  let run = -1;
+  for (let i = 1; i < symbols.length; i++) {
+    const y = symbols[i]!;
+    if (y.type === STT.FILE) run = i;
+    else if (y.bind !== STB.LOCAL) run = -1;
+    else runOf[i] = run;
+  }
+  return runOf;
+}
 
 /**
  * Does a compilation unit match what the user wrote after `@`? STT_FILE names are usually the
