@@ -1,15 +1,18 @@
 /** `klp convert IN.ko -o OUT.ko`: relocations to non-exported symbols become livepatch relocations. */
 import type { Command } from '@commander-js/extra-typings';
+import { readFileSync } from 'node:fs';
+import { DatabaseError } from '../symbols/errors.js';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
 import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
-import { convertModule, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
+import { convertModule, namesToResolve, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
 import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import { buildDatabase } from '../symbols/build.js';
-import type { SymbolDb } from '../symbols/database.js';
+import { SymbolDb } from '../symbols/database.js';
+import { DbFile } from '../symbols/db-file.js';
 import { addSourceOptions, loadDb } from './symbols.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 
@@ -35,6 +38,17 @@ export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
 }
 
 /** The plan: every relocation with --dry-run or --verbose, else one line per converted symbol. */
+/** The whole database, read synchronously (a look-up past the rows read asks for it). */
+function wholeDb(path: string): SymbolDb {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new DatabaseError('BAD_DATABASE', { file: path }, `cannot read symbol database (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`, 'check the path');
+  }
+  return SymbolDb.load(bytes, path);
+}
+
 export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = false): string {
   const lines: string[] = [];
   const sections = new Set(r.plan.map((p) => p.newSection)).size;
@@ -97,9 +111,18 @@ export function registerConvert(program: Command): void {
       } catch (e) {
         throw new UsageError(`--target-kernel: ${(e as Error).message}`);
       }
-      const db = await dbFromOptions(opts);
-      const elf = await loadElf(input);
-      const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel, perObject: !!opts.perObject });
+      // A database file is read in part: the rows of the names the module uses (a patch names a
+      // few thousand of a kernel's million symbols), once the module is read.
+      const part = opts.db && !sourceInputs(opts).some((x) => x.path && x.flag !== '--db') ? DbFile.open(opts.db) : undefined;
+      let db = part ? undefined : await dbFromOptions(opts);
+      let elf;
+      try {
+        elf = await loadElf(input);
+        if (part) db = part.rowsFor(namesToResolve(elf), () => wholeDb(opts.db!)) ?? wholeDb(opts.db!);
+      } finally {
+        part?.close();
+      }
+      const r = convertModule(elf, { db: db!, explicit, targetKernel: opts.targetKernel, perObject: !!opts.perObject });
       const split = opts.perObject && r.problems.length === 0 ? splitModule(elf) : undefined;
       if (split) r.problems.push(...split.problems);
       if (opts.json) {

@@ -15,7 +15,8 @@
  *     `.klp.sym.<obj>.<name>,<pos>` symbol with st_shndx = SHN_LIVEPATCH.
  */
 import { archForMachine } from '../arch/index.js';
-import { SHF, SHN, STB, STT } from '../elf/constants.js';
+import { SHF, SHN, SHT, SIZES, STB, STT } from '../elf/constants.js';
+import { relocationReader, type RelocReader } from '../elf/reloc-reader.js';
 import type { ElfFile } from '../elf/file.js';
 import { writeBindings, type Binding } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
@@ -197,11 +198,37 @@ function readModuleUnitAnnotations(elf: ElfFile, problems: Problem[], sections: 
   return units;
 }
 
+/** Store a 32-bit value in the given byte order. */
+function putU32(b: Uint8Array, off: number, v: number, le: boolean): void {
+  for (let k = 0; k < 4; k++) b[off + (le ? k : 3 - k)] = (v >>> (8 * k)) & 0xff;
+}
+
+/** Are the `size` bytes at `off` all zero? */
+function zeroAt(data: Uint8Array, off: number, size: number): boolean {
+  for (let i = off; i < off + size; i++) if (data[i] !== 0) return false;
+  return true;
+}
+
 /** The NUL-terminated string at `off` (undefined past the end or without a terminator). */
 function cString(data: Uint8Array, off: number): string | undefined {
   if (!Number.isSafeInteger(off) || off < 0 || off >= data.length) return undefined;
   const end = data.indexOf(0, off);
   return end < 0 ? undefined : new TextDecoder().decode(data.subarray(off, end));
+}
+
+/**
+ * The names convertModule() looks up in the symbol database: those of the undefined symbols, and
+ * the names inside `.klp.sym.rela.` ones (a reader of part of a database reads these rows).
+ */
+export function namesToResolve(elf: ElfFile): Set<string> {
+  const names = new Set<string>();
+  for (const y of elf.allSymbols) {
+    if (!y.isUndefined || y.name === '') continue;
+    names.add(y.name);
+    const minimal = parseKlpSymRela(y.name);
+    if (minimal) names.add(minimal.name);
+  }
+  return names;
 }
 
 export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult {
@@ -227,10 +254,18 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const declaredObjects = new Set(patches.flatMap((p) => p.objects.map((o) => o.name ?? 'vmlinux')));
   const annotationRelSecs = new Set(annotations.sections.filter((s) => s.isRelocation));
 
-  // 2. Resolve every relocation against an undefined symbol in an allocated section.
+  // 2. Resolve every relocation against an undefined symbol in an allocated section. A name
+  //    resolves the same way wherever it is used, but for a name ambiguous across objects, which
+  //    the referencing function settles: each other name is resolved once (a patch of 20,000
+  //    functions makes 40,000 references), and relocations are read where they lie.
   /** `name`: the symbol as the source names it (before the rewrite renames it). */
-  interface Move { rs: Section; r: Relocation; name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
+  interface Resolved { name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
+  /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
+  interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
+  const KEPT = 'kept', SKIP = 'skip';
   const moves: Move[] = [];
+  const readers = new Map<Section, RelocReader>();
+  const decided = new Map<string, Resolved | typeof KEPT | typeof SKIP>();
   const keptCount = new Map<string, { reason: string; count: number }>();
   const reported = new Set<string>();
   const problem = (p: Problem): void => {
@@ -244,142 +279,177 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!d) lookups.set(name, (d = db.lookup(name)));
     return d;
   };
+  /** Set by resolve() when the answer depended on the referencing place. */
+  let placed = false;
+  /** How relocation `i` of `rs` (in `target`) to the undefined symbol `yName` resolves. */
+  const resolve = (yName: string, rs: Section, target: Section, rr: RelocReader, i: number): Resolved | typeof KEPT | typeof SKIP => {
+    placed = false;
+    if (!yName.startsWith(KLP_SYM_RELA_PREFIX) && parseKlpSym(yName, k)) return SKIP; // already converted
+    const where = `${target.name}+${rr.offsetHex(i)}`;
+    let res: Resolution | undefined;
+    let by: ResolvedBy = 'unique';
+    let lpObj: string | undefined;
+    let name = yName;
+    const minimal = parseKlpSymRela(yName);
+    const defs = lookup(minimal ? minimal.name : yName);
+    if (minimal) {
+      name = minimal.name;
+      res = { obj: minimal.obj, pos: minimal.pos };
+      lpObj = minimal.lpObj;
+      by = 'KLP_RELOC_SYMBOL';
+    } else if (opts.explicit?.has(name) || annotations.units.has(name)) {
+      const asked = opts.explicit?.get(name) ?? annotations.units.get(name)!;
+      by = opts.explicit?.has(name) ? '--sym' : 'KLP_SYMUNIT';
+      res = asked;
+      if (asked.file !== undefined) {
+        // By compilation unit: the sympos of the one definition of that unit in this build.
+        const wanted = asked.file;
+        const how = by === '--sym' ? `--sym ${name}=${asked.obj}@${wanted}` : `KLP_SYMUNIT(${name}, "${wanted}") in .klp.module_units.${asked.obj}`;
+        const inObj = defs.filter((d) => d.object === asked.obj);
+        const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
+        if (hits.length !== 1) {
+          const known = inObj.map((d) => `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
+          problem({ symbol: name, where, message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
+            hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${asked.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
+          return SKIP;
+        }
+        const d = hits[0]!;
+        res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0, file: d.file! };
+      }
+    } else if (defs.some((d) => d.object === 'vmlinux' && d.exported)) {
+      if (!keptCount.has(name)) keptCount.set(name, { reason: 'exported by vmlinux', count: 0 });
+      return KEPT;
+    } else if (annotations.map.has(name)) {
+      res = annotations.map.get(name)!;
+      by = 'KLP_MODULE_RELOC';
+    } else {
+      const objects = [...new Set(defs.map((d) => d.object))];
+      const exportedBy = defs.filter((d) => d.exported);
+      let candidates = defs;
+      if (objects.length > 1) {
+        placed = true;
+        // Ambiguous across objects: prefer the object that the referencing function patches.
+        const fn = containingFunction(elf, target, rr.offset(i)) ?? codeOfSpecialEntry(elf, rs, rr.offset(i));
+        const obj = fn ? funcObject.get(fn) : undefined;
+        if (obj && defs.some((d) => d.object === obj)) {
+          candidates = defs.filter((d) => d.object === obj);
+          by = 'klp_object';
+        } else if (exportedBy.length === 1) {
+          candidates = exportedBy;
+          by = 'module export';
+        }
+      } else if (exportedBy.length === 1) {
+        by = 'module export'; // late module patching: the patch may load before that module
+      }
+      if (candidates.length === 0) {
+        problem({ symbol: name, where, message: `Unable to find symbol '${name}': it is not defined in any object of the symbol database`,
+          hint: `check the name; if it lives in a module missing from the database, add --modules, or give --sym ${name}=OBJ,POS` });
+        return SKIP;
+      }
+      if (candidates.length > 1) {
+        const list = candidates.map((d) => {
+          const near = definitionNeighbours(db, d);
+          return `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}${near ? `\n      ${near}` : ''}`;
+        }).join('\n');
+        problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
+          hint: `choose one with --sym (by compilation unit, NAME=OBJ@FILE, where the list names one: it stays right when the link order moves; or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
+        return SKIP;
+      }
+      const d = candidates[0]!;
+      res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0 };
+    }
+    // Validate explicit and annotated positions the way klp_find_object_symbol will.
+    if (by !== 'unique' && by !== 'klp_object' && by !== 'module export' && db.hasObject(res.obj)) {
+      const inObj = defs.filter((d) => d.object === res.obj);
+      const found = klpFindAmong(inObj, res.obj, name, res.pos);
+      if (!found.ok) {
+        problem({ symbol: name, where, message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
+          hint: inObj.length > 0 ? `use a position 1..${inObj.length}` : `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
+        return SKIP;
+      }
+    }
+    lpObj ??= res.obj;
+    const objProblem = checkObjectName(res.obj) ?? checkObjectName(lpObj);
+    const symProblem = checkSymbolName(name, k);
+    if (objProblem || symProblem) {
+      problem({ symbol: name, where, message: (objProblem ?? symProblem)!, hint: 'the kernel would refuse this livepatch symbol name' });
+      return SKIP;
+    }
+    if (lpObj !== 'vmlinux' && res.obj === 'vmlinux') {
+      problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
+      return SKIP;
+    }
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) };
+  };
+  // What the kernel refuses by where the relocation applies, once a target section and object
+  // (a section's relocations nearly always name one object: a short list, not a map, each).
+  type PlaceRules = { lpObj: string; special: ReturnType<typeof specialSectionProblem>; init: ReturnType<typeof initTargetProblem> };
+  const placeRules = new Map<Section, PlaceRules[]>();
+  const rulesFor = (target: Section, lpObj: string): PlaceRules => {
+    let list = placeRules.get(target);
+    if (!list) placeRules.set(target, (list = []));
+    let rules = list.find((x) => x.lpObj === lpObj);
+    if (!rules) {
+      rules = {
+        lpObj,
+        special: opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k),
+        init: initTargetProblem(target.name, lpObj),
+      };
+      list.push(rules);
+    }
+    return rules;
+  };
+  const whereOf = (target: Section, rr: RelocReader, i: number): string => `${target.name}+${rr.offsetHex(i)}`;
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
     if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
-    for (const r of elf.relocations(rs)) {
-      const y = r.symbol;
+    const rr = readerOf(rs);
+    for (let i = 0; i < rr.count; i++) {
+      const y = rr.symbol(i);
       if (!y.isUndefined || y.name === '' || y.name === '.TOC.') continue;
-      if (!y.name.startsWith(KLP_SYM_RELA_PREFIX) && parseKlpSym(y.name, k)) continue; // already converted
-      const where = `${target.name}+${hex(r.offset)}`;
-      let res: Resolution | undefined;
-      let by: ResolvedBy = 'unique';
-      let lpObj: string | undefined;
-      let name = y.name;
-      const minimal = parseKlpSymRela(y.name);
-      const defs = lookup(minimal ? minimal.name : y.name);
-      if (minimal) {
-        name = minimal.name;
-        res = { obj: minimal.obj, pos: minimal.pos };
-        lpObj = minimal.lpObj;
-        by = 'KLP_RELOC_SYMBOL';
-      } else if (opts.explicit?.has(name) || annotations.units.has(name)) {
-        const asked = opts.explicit?.get(name) ?? annotations.units.get(name)!;
-        by = opts.explicit?.has(name) ? '--sym' : 'KLP_SYMUNIT';
-        res = asked;
-        if (asked.file !== undefined) {
-          // By compilation unit: the sympos of the one definition of that unit in this build.
-          const wanted = asked.file;
-          const how = by === '--sym' ? `--sym ${name}=${asked.obj}@${wanted}` : `KLP_SYMUNIT(${name}, "${wanted}") in .klp.module_units.${asked.obj}`;
-          const inObj = defs.filter((d) => d.object === asked.obj);
-          const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
-          if (hits.length !== 1) {
-            const known = inObj.map((d) => `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
-            problem({ symbol: name, where, message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
-              hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${asked.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
-            continue;
-          }
-          const d = hits[0]!;
-          res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0, file: d.file! };
-        }
-      } else if (defs.some((d) => d.object === 'vmlinux' && d.exported)) {
-        const kc = keptCount.get(name) ?? { reason: 'exported by vmlinux', count: 0 };
-        kc.count++;
-        keptCount.set(name, kc);
-        continue;
-      } else if (annotations.map.has(name)) {
-        res = annotations.map.get(name)!;
-        by = 'KLP_MODULE_RELOC';
-      } else {
-        const objects = [...new Set(defs.map((d) => d.object))];
-        const exportedBy = defs.filter((d) => d.exported);
-        let candidates = defs;
-        if (objects.length > 1) {
-          // Ambiguous across objects: prefer the object that the referencing function patches.
-          const fn = containingFunction(elf, target, Number(r.offset)) ?? codeOfSpecialEntry(elf, rs, Number(r.offset));
-          const obj = fn ? funcObject.get(fn) : undefined;
-          if (obj && defs.some((d) => d.object === obj)) {
-            candidates = defs.filter((d) => d.object === obj);
-            by = 'klp_object';
-          } else if (exportedBy.length === 1) {
-            candidates = exportedBy;
-            by = 'module export';
-          }
-        } else if (exportedBy.length === 1) {
-          by = 'module export'; // late module patching: the patch may load before that module
-        }
-        if (candidates.length === 0) {
-          problem({ symbol: name, where, message: `Unable to find symbol '${name}': it is not defined in any object of the symbol database`,
-            hint: `check the name; if it lives in a module missing from the database, add --modules, or give --sym ${name}=OBJ,POS` });
-          continue;
-        }
-        if (candidates.length > 1) {
-          const list = candidates.map((d) => {
-            const near = definitionNeighbours(db, d);
-            return `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}${near ? `\n      ${near}` : ''}`;
-          }).join('\n');
-          problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
-            hint: `choose one with --sym (by compilation unit, NAME=OBJ@FILE, where the list names one: it stays right when the link order moves; or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
-          continue;
-        }
-        const d = candidates[0]!;
-        res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0 };
+      let d = decided.get(y.name);
+      if (d === undefined) {
+        d = resolve(y.name, rs, target, rr, i);
+        if (!placed) decided.set(y.name, d);
       }
-      // Validate explicit and annotated positions the way klp_find_object_symbol will.
-      if (by !== 'unique' && by !== 'klp_object' && by !== 'module export' && db.hasObject(res.obj)) {
-        const inObj = defs.filter((d) => d.object === res.obj);
-        const found = klpFindAmong(inObj, res.obj, name, res.pos);
-        if (!found.ok) {
-          problem({ symbol: name, where, message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
-            hint: inObj.length > 0 ? `use a position 1..${inObj.length}` : `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
-          continue;
-        }
-      }
-      lpObj ??= res.obj;
-      const objProblem = checkObjectName(res.obj) ?? checkObjectName(lpObj);
-      const symProblem = checkSymbolName(name, k);
-      if (objProblem || symProblem) {
-        problem({ symbol: name, where, message: (objProblem ?? symProblem)!, hint: 'the kernel would refuse this livepatch symbol name' });
+      if (d === SKIP) continue;
+      if (d === KEPT) {
+        keptCount.get(y.name)!.count++;
         continue;
       }
-      if (lpObj !== 'vmlinux' && res.obj === 'vmlinux') {
-        problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
+      const { name, lpObj } = d;
+      const rules = rulesFor(target, lpObj);
+      if (rules.special) {
+        problem({ symbol: name, where: whereOf(target, rr, i), message: `${target.name} entry needs '${name}' from ${lpObj}: ${rules.special.why}`, hint: rules.special.wayOut });
         continue;
       }
-      const special = opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k);
-      if (special) {
-        problem({ symbol: name, where, message: `${target.name} entry needs '${name}' from ${lpObj}: ${special.why}`, hint: special.wayOut });
-        continue;
-      }
-      const init = initTargetProblem(target.name, lpObj);
-      if (init) {
-        problem({ symbol: name, where, message: init.message, hint: init.hint });
+      if (rules.init) {
+        problem({ symbol: name, where: whereOf(target, rr, i), message: rules.init.message, hint: rules.init.hint });
         continue;
       }
       // The kernel's x86 loader refuses a livepatch relocation whose target bytes are not zero.
-      const info = arch?.relocs.get(r.type);
-      const size = info?.size ?? 0;
-      const off = Number(r.offset);
+      const size = arch?.relocs.get(rr.type(i))?.size ?? 0;
+      const off = rr.offset(i);
       if (!target.isNobits && off + size > target.data.length) {
-        problem({ symbol: name, where, message: `relocation offset is past the end of ${target.name}`, hint: 'the module is corrupt' });
+        problem({ symbol: name, where: whereOf(target, rr, i), message: `relocation offset is past the end of ${target.name}`, hint: 'the module is corrupt' });
         continue;
       }
-      if (!target.isNobits && target.data.subarray(off, off + size).some((b) => b !== 0)) {
-        problem({ symbol: name, where, message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
+      if (!target.isNobits && !zeroAt(target.data, off, size)) {
+        problem({ symbol: name, where: whereOf(target, rr, i), message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
         continue;
       }
-      moves.push({ rs, r, name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) });
+      moves.push({ rs, i, sym: y, d });
     }
   }
 
   // Without export data for vmlinux, every vmlinux reference looks non-exported: calls to
   // __fentry__, _printk or klp_enable_patch would become livepatch relocations, which the kernel
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
-  const guessed = moves.filter((m) => m.res.obj === 'vmlinux' && m.by === 'unique');
+  const guessed = moves.filter((m) => m.d.res.obj === 'vmlinux' && m.d.by === 'unique');
   if (guessed.length > 0 && !db.hasExports('vmlinux')) {
-    const names = [...new Set(guessed.map((m) => m.name))];
-    problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${hex(guessed[0]!.r.offset)}`,
+    const names = [...new Set(guessed.map((m) => m.d.name))];
+    problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${offsetHex(guessed[0]!)}`,
       message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
       hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
   }
@@ -388,32 +458,48 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // them (a crash later). Warn through a problem only when the patch data was found.
   if (patches.length > 0) {
     for (const m of moves) {
-      if (m.lpObj !== 'vmlinux' && !declaredObjects.has(m.lpObj)) {
-        problem({ symbol: m.r.symbol.name, where: `${m.rs.infoSection!.name}+${hex(m.r.offset)}`,
-          message: `object '${m.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
-          hint: `add a klp_object for '${m.lpObj}', or resolve '${m.r.symbol.name}' to another object with --sym` });
+      if (m.d.lpObj !== 'vmlinux' && !declaredObjects.has(m.d.lpObj)) {
+        problem({ symbol: m.sym.name, where: `${m.rs.infoSection!.name}+${offsetHex(m)}`,
+          message: `object '${m.d.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
+          hint: `add a klp_object for '${m.d.lpObj}', or resolve '${m.sym.name}' to another object with --sym` });
       }
     }
   }
 
-  const plan: PlanEntry[] = moves.map((m) => ({
-    section: m.rs.name, target: m.rs.infoSection!.name, offset: hex(m.r.offset), type: m.r.type,
-    typeName: arch?.relocs.get(m.r.type)?.name ?? String(m.r.type), symbol: m.name,
-    object: m.res.obj, sympos: m.res.pos, newSection: klpRelaName(m.lpObj, m.rs.infoSection!.name), newSymbol: m.klpName, resolvedBy: m.by,
-    file: m.res.file ?? definitionAmong(lookup(m.name), m.res.obj, m.name, m.res.pos)?.file ?? null,
-  }));
+  // The unit each resolution binds to, once a resolution.
+  const fileOf = new Map<Resolved, string | null>();
+  const unitOf = (d: Resolved): string | null => {
+    let f = fileOf.get(d);
+    if (f === undefined) fileOf.set(d, (f = d.res.file ?? definitionAmong(lookup(d.name), d.res.obj, d.name, d.res.pos)?.file ?? null));
+    return f;
+  };
+  const typeNames = new Map<number, string>();
+  const plan: PlanEntry[] = moves.map((m) => {
+    const type = readerOf(m.rs).type(m.i);
+    let typeName = typeNames.get(type);
+    if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
+    const { d } = m;
+    return {
+      section: m.rs.name, target: m.rs.infoSection!.name, offset: offsetHex(m), type, typeName, symbol: d.name,
+      object: d.res.obj, sympos: d.res.pos, newSection: klpRelaName(d.lpObj, m.rs.infoSection!.name), newSymbol: d.klpName, resolvedBy: d.by,
+      file: unitOf(d),
+    };
+  });
   // What each binding means, for klp check to verify on every build the patch ships to.
   const bindings = new Map<string, Binding>();
-  for (const m of moves) {
-    const name = m.name;
-    const key = `${m.res.obj}\0${name}\0${m.res.pos}`;
+  const bound = new Set<Resolved>();
+  for (const { d } of moves) {
+    if (bound.has(d)) continue;
+    bound.add(d);
+    const name = d.name;
+    const key = `${d.res.obj}\0${name}\0${d.res.pos}`;
     if (bindings.has(key)) continue;
     const defs = lookup(name);
-    const def = definitionAmong(defs, m.res.obj, name, m.res.pos);
-    const asked = m.by === '--sym' ? opts.explicit?.get(name) : m.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
-    const intent = !asked ? m.by : m.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
-    bindings.set(key, { object: m.res.obj, name, sympos: m.res.pos, homonyms: defs.filter((d) => d.object === m.res.obj).length,
-      section: def?.section || null, unit: m.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null });
+    const def = definitionAmong(defs, d.res.obj, name, d.res.pos);
+    const asked = d.by === '--sym' ? opts.explicit?.get(name) : d.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
+    const intent = !asked ? d.by : d.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
+    bindings.set(key, { object: d.res.obj, name, sympos: d.res.pos, homonyms: defs.filter((x) => x.object === d.res.obj).length,
+      section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null });
   }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
@@ -445,19 +531,23 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const uses = new Map<ElfSymbol, number>();
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
-    for (const r of elf.relocations(rs)) if (r.symbol.isUndefined) uses.set(r.symbol, (uses.get(r.symbol) ?? 0) + 1);
+    const rr = relocationReader(elf, rs);
+    for (let i = 0; i < rr.count; i++) {
+      const y = rr.symbol(i);
+      if (y.isUndefined) uses.set(y, (uses.get(y) ?? 0) + 1);
+    }
   }
-  const moved = new Map<ElfSymbol, Map<string, number>>();
+  // Per moved symbol: how many of its uses move, and the livepatch name of the first.
+  const moved = new Map<ElfSymbol, { first: string; total: number }>();
   for (const m of moves) {
-    const per = moved.get(m.r.symbol) ?? new Map<string, number>();
-    per.set(m.klpName, (per.get(m.klpName) ?? 0) + 1);
-    moved.set(m.r.symbol, per);
+    const per = moved.get(m.sym);
+    if (per) per.total++;
+    else moved.set(m.sym, { first: m.d.klpName, total: 1 });
   }
   const klpSymbols = new Map<string, ElfSymbol>();
-  for (const [sym, per] of moved) {
-    const total = [...per.values()].reduce((a, b) => a + b, 0);
-    if (total === uses.get(sym) && !klpSymbols.has([...per.keys()][0]!)) {
-      const name = [...per.keys()][0]!;
+  for (const [sym, { first, total }] of moved) {
+    if (total === uses.get(sym) && !klpSymbols.has(first)) {
+      const name = first;
       sym.name = name;
       sym.shndx = SHN.LIVEPATCH;
       sym.section = null;
@@ -465,36 +555,131 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       klpSymbols.set(name, sym);
     }
   }
-  const klpSymbol = (name: string): ElfSymbol => {
-    let s = klpSymbols.get(name);
-    if (!s) {
-      s = elf.addSymbol(new ElfSymbol({ name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN.LIVEPATCH }), symtab);
-      klpSymbols.set(name, s);
-    }
-    return s;
-  };
   // Existing livepatch sections are reused (a partly converted module); one map, not a search per move.
   const klpSections = new Map<string, Section>(elf.sections.filter((x) => x.isLivepatchRela).map((x) => [x.name, x]));
-  const movedRelocs = new Set<Relocation>();
-  for (const m of moves) {
-    const secName = klpRelaName(m.lpObj, m.rs.infoSection!.name);
-    let sec = klpSections.get(secName);
-    if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
-    klpSections.set(secName, sec);
-    elf.addRelocations(sec, { ...m.r, symbol: klpSymbol(m.klpName) });
-    movedRelocs.add(m.r);
+  if (!moveInPlace(elf, symtab, moves, klpSymbols, klpSections)) {
+    const klpSymbol = (name: string): ElfSymbol => {
+      let s = klpSymbols.get(name);
+      if (!s) {
+        s = elf.addSymbol(new ElfSymbol({ name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN.LIVEPATCH }), symtab);
+        klpSymbols.set(name, s);
+      }
+      return s;
+    };
+    const movedRelocs = new Set<Relocation>();
+    for (const m of moves) {
+      const r = elf.relocations(m.rs)[m.i]!;
+      const secName = klpRelaName(m.d.lpObj, m.rs.infoSection!.name);
+      let sec = klpSections.get(secName);
+      if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
+      klpSections.set(secName, sec);
+      elf.addRelocations(sec, { ...r, symbol: klpSymbol(m.d.klpName) });
+      movedRelocs.add(r);
+    }
+    const emptied: Section[] = [];
+    for (const rs of new Set(moves.map((m) => m.rs))) {
+      elf.removeRelocations(rs, (r) => movedRelocs.has(r));
+      if (elf.relocations(rs).length === 0) emptied.push(rs);
+    }
+    // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
+    if (emptied.length > 0) elf.removeSections(emptied);
   }
+  writeBindings(elf, [...bindings.values()]);
+  return { module, plan, kept, problems, removedSections, patches, changed: true };
+
+  function readerOf(rs: Section): RelocReader {
+    let rr = readers.get(rs);
+    if (!rr) readers.set(rs, (rr = relocationReader(elf, rs)));
+    return rr;
+  }
+  function offsetHex(m: Move): string {
+    return readerOf(m.rs).offsetHex(m.i);
+  }
+}
+
+/**
+ * The move of converted relocations done on the sections' bytes: each entry copied whole into its
+ * `.klp.rela.<obj>.<sec>` section (its symbol renamed in place, so its index in the entry stands)
+ * and dropped from its section, no `Relocation` object made. The same bytes as the general way
+ * (`addRelocations`/`removeRelocations` and the writer's encoding), which it leaves to when
+ * anything is out of its reach: a new symbol to add, a section whose relocations were decoded
+ * (and maybe edited), an existing livepatch section to add to, REL entries to make RELA.
+ * Returns false, having changed nothing, when it cannot.
+ */
+function moveInPlace(elf: ElfFile, symtab: Section, toMove: ReadonlyArray<{ rs: Section; i: number; d: { lpObj: string; klpName: string } }>,
+  klpSymbols: ReadonlyMap<string, ElfSymbol>, existing: ReadonlyMap<string, Section>): boolean {
+  const orig = symtab._origSymbols;
+  if (!orig) return false;
+  const rela = SIZES[elf.elfClass].rela;
+  const moves = toMove.map((m) => ({ rs: m.rs, i: m.i, lpObj: m.d.lpObj, klpSymbol: klpSymbols.get(m.d.klpName) }));
+  for (const m of moves) {
+    // Raw entries hold original symbol indices: the symbol must be one of the table as read.
+    const y = m.klpSymbol;
+    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab ||
+        m.rs.entsize !== BigInt(rela) || existing.has(klpRelaName(m.lpObj, m.rs.infoSection!.name))) return false;
+  }
+  // Moves come section by section, each section's entries in order (as the resolve loop found
+  // them): what stays is read off in one walk per section.
+  const touched: Array<{ rs: Section; first: number; end: number }> = [];
+  for (let k = 0; k < moves.length; k++) {
+    const last = touched[touched.length - 1];
+    if (last && last.rs === moves[k]!.rs) {
+      if (moves[k]!.i <= moves[k - 1]!.i) return false;
+      last.end = k + 1;
+    } else touched.push({ rs: moves[k]!.rs, first: k, end: k + 1 });
+  }
+  if (new Set(touched.map((t) => t.rs)).size !== touched.length) return false;
+  // Moves per new section, in the order they come (the order addRelocations would append). All
+  // new entries share one buffer, and all kept ones another: a view a section, not an allocation.
+  const groups = new Map<string, number[]>();
+  for (let k = 0; k < moves.length; k++) {
+    const m = moves[k]!;
+    const name = klpRelaName(m.lpObj, m.rs.infoSection!.name);
+    const g = groups.get(name);
+    if (g) g.push(k);
+    else groups.set(name, [k]);
+  }
+  const le = elf.littleEndian;
+  const copy = (to: Uint8Array, at: number, from: Uint8Array, i: number): void => {
+    for (let b = 0, f = i * rela; b < rela; b++) to[at + b] = from[f + b]!;
+  };
+  const all = new Uint8Array(moves.length * rela);
+  let o = 0;
+  for (const [name, g] of groups) {
+    const start = o;
+    for (const k of g) {
+      const m = moves[k]!;
+      copy(all, o, m.rs.data, m.i);
+      // r_info's symbol part: ELF64_R_INFO(sym, type) = sym << 32 | type; ELF32: sym << 8 | type.
+      const sym = m.klpSymbol!.origIndex;
+      if (elf.elfClass === 64) putU32(all, o + (le ? 12 : 8), sym, le);
+      else putU32(all, o + 4, ((sym << 8) | all[o + (le ? 4 : 7)]!) >>> 0, le);
+      o += rela;
+    }
+    const sec = elf.createRelaSection(name, moves[g[0]!]!.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
+    elf.setRelocationBytes(sec, all.subarray(start, o));
+  }
+  const keptBytes = new Uint8Array(touched.reduce((n, t) => n + t.rs.data.length - (t.end - t.first) * rela, 0));
+  o = 0;
   const emptied: Section[] = [];
-  for (const rs of new Set(moves.map((m) => m.rs))) {
-    elf.removeRelocations(rs, (r) => movedRelocs.has(r));
-    if (elf.relocations(rs).length === 0) emptied.push(rs);
+  for (const { rs, first, end } of touched) {
+    const start = o;
+    const count = rs.data.length / rela;
+    for (let i = 0, k = first; i < count; i++) {
+      if (k < end && moves[k]!.i === i) {
+        k++;
+        continue;
+      }
+      copy(keptBytes, o, rs.data, i);
+      o += rela;
+    }
+    elf.setRelocationBytes(rs, keptBytes.subarray(start, o));
+    if (o === start) emptied.push(rs);
   }
   // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
   if (emptied.length > 0) elf.removeSections(emptied);
-  writeBindings(elf, [...bindings.values()]);
-  return { module, plan, kept, problems, removedSections, patches, changed: true };
+  return true;
 }
-
 
 /**
  * A special-section entry (a __jump_table entry is { code, target, key }, others are similar)

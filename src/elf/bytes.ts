@@ -7,6 +7,8 @@
  */
 import { ElfError, type ElfErrorPlace } from './errors.js';
 
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 256 }, (_, i) => BigInt(i));
+
 export class ByteReader {
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -48,6 +50,10 @@ export class ByteReader {
     return this.view.getInt32(off, this.le);
   }
   u64(off: number): bigint {
+    // Small values (flags, alignments, entry sizes, zero) come from a table: a BigInt is an
+    // allocation, and a file of 40,000 sections has four of them a section header.
+    const lo = this.view.getUint32(off + (this.le ? 0 : 4), this.le);
+    if (lo < SMALL_BIGINTS.length && this.view.getUint32(off + (this.le ? 4 : 0), this.le) === 0) return SMALL_BIGINTS[lo]!;
     return this.view.getBigUint64(off, this.le);
   }
   i64(off: number): bigint {
@@ -89,6 +95,12 @@ export class ByteWriter {
     this.view.setUint32(off, v >>> 0, this.le);
   }
   u64(off: number, v: bigint): void {
+    // Most fields are small and not negative: two 32-bit stores, no BigInt made on the way.
+    if (v >= 0n && v <= 0xffffffffn) {
+      this.view.setUint32(off + (this.le ? 0 : 4), Number(v), this.le);
+      this.view.setUint32(off + (this.le ? 4 : 0), 0, this.le);
+      return;
+    }
     this.view.setBigUint64(off, BigInt.asUintN(64, v), this.le);
   }
   /** A number that fits in 53 bits, written as a 64-bit field. */
@@ -114,15 +126,18 @@ export function cString(table: Uint8Array, off: number): string | undefined {
 }
 
 export function latin1Of(bytes: Uint8Array, start: number, end: number): string {
-  // String.fromCharCode on small slices beats TextDecoder's per-call overhead for short names.
+  // String.fromCharCode on small slices beats a native call's overhead for short names. Only
+  // below 13 characters, though: from 13 up V8 makes each `+=` a cons string (a tree of the
+  // pieces, 160 bytes for a 15-character name against 38 flat), and a symbol table of 60,000
+  // names kept as trees is what the garbage collector then walks, again and again.
   const n = end - start;
-  if (n <= 64) {
+  if (n < 13) {
     let s = '';
     for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
     return s;
   }
   // Not TextDecoder('latin1'): WHATWG maps it to windows-1252, which is not byte-exact.
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, n).toString('latin1');
+  return Buffer.prototype.latin1Slice.call(bytes, start, end);
 }
 
 /** Bytes of a latin1 string (inverse of latin1Of). */

@@ -182,6 +182,19 @@ export class ElfFile {
     relsec._relocs = relocs;
   }
 
+  /**
+   * Give a REL/RELA section new raw entries (symbol indices of its symbol table as read, the
+   * indices the decoders resolve through); any decoded relocations give way to them.
+   */
+  setRelocationBytes(relsec: Section, bytes: Uint8Array): void {
+    const ent = relsec.type === SHT.RELA ? this.sizes.rela : this.sizes.rel;
+    if (!relsec.isRelocation || bytes.length % ent !== 0) {
+      throw new ElfError('WRITE', { file: this.path, section: relsec.name }, `${bytes.length} bytes are not whole ${ent}-byte relocation entries`);
+    }
+    relsec._relocs = undefined;
+    relsec.setData(bytes);
+  }
+
   /** Append relocations to a REL/RELA section. */
   addRelocations(relsec: Section, ...relocs: Relocation[]): void {
     this.relocations(relsec).push(...relocs);

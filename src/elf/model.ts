@@ -71,6 +71,11 @@ export class Section {
 
   /** Index in the input file, or -1 for a section created in memory. */
   readonly origIndex: number;
+  /**
+   * sh_size as read (0 for a new section): the extent the section had in the input, which the
+   * writer must know after setData() changed `size`, to tell what it may copy from the input.
+   */
+  readonly origSize: number;
   /** sh_name as read; reused by the writer while `name` is unchanged. */
   readonly origNameOffset: number;
   /** The name as read (the reader fills it in once the section-name table is known). */
@@ -102,6 +107,7 @@ export class Section {
     this.addralign = init.addralign ?? 1n;
     this.entsize = init.entsize ?? 0n;
     this.origIndex = init.origIndex ?? -1;
+    this.origSize = init.origIndex !== undefined ? this.size : 0;
     this.origNameOffset = init.origNameOffset ?? -1;
     this.origName = init.origIndex !== undefined ? init.name : '';
   }

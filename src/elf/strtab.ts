@@ -2,7 +2,6 @@
  * String table builder. Strings are latin1 (one char per byte, see bytes.ts); identical strings
  * share one entry. No tail merging: tables are small and a plain layout is easier to audit.
  */
-import { latin1Bytes } from './bytes.js';
 
 export class StringTableBuilder {
   private readonly offsets = new Map<string, number>();
@@ -26,7 +25,7 @@ export class StringTableBuilder {
     const out = new Uint8Array(this.size);
     let o = 1;
     for (const p of this.parts) {
-      out.set(latin1Bytes(p), o);
+      for (let k = 0; k < p.length; k++) out[o + k] = p.charCodeAt(k) & 0xff; // latin1Bytes(), in place
       o += p.length + 1;
     }
     return out;

@@ -99,8 +99,18 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     }
     return m;
   };
-  const plans: Plan[] = sections.map((s, i) => {
-    const here = { file, section: s.name || `[${i}]` };
+  /** A section's sh_link or sh_info: the index of the section it names, which must still be here. */
+  const ref = (s: Section, i: number, t: Section | null, field: string, raw: number): number => {
+    if (!t) return raw;
+    const idx = secIndex.get(t);
+    if (idx === undefined) {
+      throw new ElfError('WRITE', { file, section: s.name || `[${i}]` }, `${field} refers to section '${t.name}', which is no longer in the file`);
+    }
+    return idx;
+  };
+  const plans: Plan[] = new Array<Plan>(sections.length);
+  for (let i = 0; i < sections.length; i++) {
+    const s = sections[i]!;
     let bytes = s.data;
     if (newStrtab.has(s)) bytes = newStrtab.get(s)!;
     else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName);
@@ -108,27 +118,19 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     else if (s.type === SHT.GROUP && s._group) bytes = encodeGroup(elf, s, secIndex);
     else if (s.type === SHT.SYMTAB_SHNDX && s.linkSection?._symbols) bytes = encodeShndx(elf, s.linkSection, secIndex);
 
-    const ref = (t: Section | null, field: string, raw: number): number => {
-      if (!t) return raw;
-      const idx = secIndex.get(t);
-      if (idx === undefined) {
-        throw new ElfError('WRITE', here, `${field} refers to section '${t.name}', which is no longer in the file`);
-      }
-      return idx;
-    };
-    const link = ref(s.linkSection, 'sh_link', s.linkSection ? 0 : s.link);
-    let info = ref(s.infoSection, 'sh_info', s.infoSection ? 0 : s.info);
+    const link = ref(s, i, s.linkSection, 'sh_link', s.linkSection ? 0 : s.link);
+    let info = ref(s, i, s.infoSection, 'sh_info', s.infoSection ? 0 : s.info);
     if (s.isSymbolTable && s._symbols) info = firstNonLocal(s._symbols);
     if (s.type === SHT.GROUP && s.linkSection && reindexed.has(s.linkSection)) {
       const sig = elf.groupSignature(s);
       const now = sig ? s.linkSection._symbols!.indexOf(sig) : -1;
-      if (now < 0) throw new ElfError('WRITE', here, 'the group signature symbol was removed');
+      if (now < 0) throw new ElfError('WRITE', { file, section: s.name || `[${i}]` }, 'the group signature symbol was removed');
       info = now;
     }
     const name = secName.get(s) ?? s.origNameOffset;
-    if (name < 0) throw new ElfError('WRITE', here, 'internal: section name has no string-table offset');
-    return { bytes, name, link, info, size: s.isNobits ? s.size : bytes.length, offset: 0 };
-  });
+    if (name < 0) throw new ElfError('WRITE', { file, section: s.name || `[${i}]` }, 'internal: section name has no string-table offset');
+    plans[i] = { bytes, name, link, info, size: s.isNobits ? s.size : bytes.length, offset: 0 };
+  }
 
   // 4. Layout.
   const ehsize = sz.ehdr;
@@ -142,7 +144,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   const src: Extent[] = [{ key: 'ehdr', start: 0, end: ehsize }];
   if (phSize > 0) src.push({ key: 'phdr', start: elf.header.phoff, end: elf.header.phoff + phSize });
   for (const s of elf.origSections) {
-    if (s.type !== SHT.NULL && !s.isNobits && s.origIndex >= 0) src.push({ key: s, start: s.offset, end: s.offset + s.size });
+    if (s.type !== SHT.NULL && !s.isNobits && s.origIndex >= 0) src.push({ key: s, start: s.offset, end: s.offset + s.origSize });
   }
   if (elf.header.shoff !== 0) src.push({ key: 'shdr', start: elf.header.shoff, end: elf.header.shoff + elf.origSections.length * sz.shdr });
   src.sort((a, b) => a.start - b.start || a.end - b.end);
@@ -184,7 +186,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
       p.offset = hasOrig && s.offset >= cursor ? s.offset : alignUp(cursor, align);
       continue;
     }
-    p.offset = place(s, hasOrig ? s.offset : undefined, hasOrig ? s.size : undefined, p.bytes.length, align);
+    p.offset = place(s, hasOrig ? s.offset : undefined, hasOrig ? s.origSize : undefined, p.bytes.length, align);
     if (elf.programHeaders.length > 0 && hasOrig && p.offset !== s.offset && s.addr !== 0n) {
       throw new ElfError('UNSUPPORTED', { file, section: s.name },
         'this edit would move an allocated section of a linked file (program headers are not rewritten)');

@@ -8,6 +8,7 @@
  */
 import type { ElfFile } from '../elf/file.js';
 import type { ElfSymbol, Relocation, Section } from '../elf/model.js';
+import { relocationReader } from '../elf/reloc-reader.js';
 
 export interface KlpLayout {
   func: { size: number; oldName: number; newFunc: number; oldSympos: number };
@@ -46,19 +47,28 @@ export interface KlpPatchInfo {
 
 interface Target { section: Section; offset: number; symbol: ElfSymbol }
 
-/** Relocations of every allocated section, by target section and offset. */
+/**
+ * Relocations by target section and offset, indexed a section at a time on first use: a patch
+ * with 20,000 functions has 20,000 relocation sections, and only the few holding klp_patch,
+ * klp_object and klp_func data are ever asked.
+ */
 class RelocIndex {
   private readonly bySection = new Map<Section, Map<number, Relocation>>();
+  private readonly elf: ElfFile;
   constructor(elf: ElfFile) {
-    for (const rs of elf.sections) {
-      if (!rs.isRelocation || !rs.infoSection) continue;
-      let m = this.bySection.get(rs.infoSection);
-      if (!m) this.bySection.set(rs.infoSection, (m = new Map()));
-      for (const r of elf.relocations(rs)) m.set(Number(r.offset), r);
+    this.elf = elf;
+  }
+  private of(section: Section): Map<number, Relocation> {
+    let m = this.bySection.get(section);
+    if (!m) {
+      m = new Map();
+      for (const rs of this.elf.relocationSectionsFor(section)) for (const r of this.elf.relocations(rs)) m.set(Number(r.offset), r);
+      this.bySection.set(section, m);
     }
+    return m;
   }
   at(section: Section, offset: number): Relocation | undefined {
-    return this.bySection.get(section)?.get(offset);
+    return this.of(section).get(offset);
   }
   /** Where a pointer-sized relocation points: a defined symbol's section and offset. */
   target(section: Section, offset: number): Target | undefined {
@@ -66,8 +76,31 @@ class RelocIndex {
     if (!r || !r.symbol.section) return undefined;
     return { section: r.symbol.section, offset: Number(r.symbol.value + r.addend), symbol: r.symbol };
   }
-  all(): Iterable<[Section, Map<number, Relocation>]> {
-    return this.bySection;
+  /**
+   * Relocations to `name`, by target section and offset, in section order (a later section's
+   * entry at the same place replaces an earlier one, as in a per-section map). Read in place.
+   */
+  to(name: string): Array<[Section, number, Relocation]> {
+    // Targets in the order their first relocation section comes, as one map over all would be.
+    const first = new Map<Section, number>();
+    const named = new Set<Section>();
+    for (const rs of this.elf.sections) {
+      if (!rs.isRelocation || !rs.infoSection) continue;
+      if (!first.has(rs.infoSection)) first.set(rs.infoSection, first.size);
+      if (named.has(rs.infoSection)) continue;
+      const rr = relocationReader(this.elf, rs);
+      for (let i = 0; i < rr.count; i++) {
+        if (rr.symbol(i).name === name) {
+          named.add(rs.infoSection);
+          break;
+        }
+      }
+    }
+    const out: Array<[Section, number, Relocation]> = [];
+    for (const t of [...named].sort((a, b) => first.get(a)! - first.get(b)!)) {
+      for (const [off, r] of this.of(t)) if (r.symbol.name === name) out.push([t, off, r]);
+    }
+    return out;
   }
 }
 
@@ -97,9 +130,9 @@ export function readKlpPatches(elf: ElfFile, layout: KlpLayout = KLP_LAYOUTS['6.
   const idx = new RelocIndex(elf);
   const le = elf.littleEndian;
   const patches: KlpPatchInfo[] = [];
-  for (const [sec, relocs] of idx.all()) {
-    for (const [off, r] of relocs) {
-      if (off % 8 !== layout.patch.mod || r.symbol.name !== '__this_module') continue;
+  {
+    for (const [sec, off] of idx.to('__this_module')) {
+      if (off % 8 !== layout.patch.mod) continue;
       const base = off - layout.patch.mod;
       const objs = idx.target(sec, base + layout.patch.objs);
       if (!objs) continue;

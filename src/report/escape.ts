@@ -3,8 +3,12 @@
  * would interpret; HTML output escapes everything markup-significant.
  */
 
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\uffff\\]/;
+
 /** Escape control characters, DEL, backslash and bytes >= 0x80 as \xNN (names are latin1). */
 export function escapeText(s: string): string {
+  // Most names need nothing: return them as they are, not rebuilt a character at a time.
+  if (!NEEDS_ESCAPE.test(s)) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -29,27 +29,28 @@ export interface DbMeta {
   exportsFrom: string | null;
 }
 
-const MAGIC = 'KLPSYMDB';
+export const MAGIC = 'KLPSYMDB';
 /**
  * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
  * its section (in the address columns, F_HAS_OFFSET), its size, and every symbol's position in its
  * object's table (`index`), so homonyms can be told apart by where they sit; and the fingerprints
  * of module homonyms (few: kept as `hashes`, row and value pairs, in the header).
  */
-const VERSION = 3;
+export const VERSION = 3;
 
 // flags byte
-const F_EXPORTED = 1, F_GPL = 2, F_HAS_ADDR = 4, F_BIND_SHIFT = 3; // bind: 0 local, 1 global, 2 weak (bits 3-4)
+export const F_EXPORTED = 1;
+const F_GPL = 2, F_HAS_ADDR = 4, F_BIND_SHIFT = 3; // bind: 0 local, 1 global, 2 weak (bits 3-4)
 const F_HAS_OFFSET = 32, F_HAS_SIZE = 64;
 
-const COLUMNS = [
+export const COLUMNS = [
   ['nameOff', Uint32Array], ['object', Uint16Array], ['type', Uint8Array], ['flags', Uint8Array],
   ['pos', Uint32Array], ['corePos', Uint32Array], ['addrLo', Uint32Array], ['addrHi', Uint32Array],
   ['section', Uint32Array], ['namespace', Uint16Array], ['file', Uint32Array],
   ['size', Uint32Array], ['index', Uint32Array],
 ] as const;
 type ColumnName = (typeof COLUMNS)[number][0];
-type Columns = { [K in ColumnName]: Extract<(typeof COLUMNS)[number], readonly [K, unknown]>[1] extends new (n: number) => infer T ? T : never };
+export type Columns = { [K in ColumnName]: Extract<(typeof COLUMNS)[number], readonly [K, unknown]>[1] extends new (n: number) => infer T ? T : never };
 
 /** Input to `SymbolDb.build`. */
 export interface BuildInput {
@@ -64,6 +65,22 @@ export interface BuildInput {
   sources?: string[];
 }
 
+/**
+ * A database read in part (symbols/db-file.ts): the rows of some names only. Every other
+ * question goes to the whole database, read from the file when first asked.
+ */
+export interface PartialRows {
+  /** The names whose rows (all of them, or none when the database has none) were read. */
+  names: ReadonlySet<string>;
+  /** Objects that export at least one symbol (by object index), worked out over every row. */
+  exporters: ReadonlySet<number>;
+  /** The whole database. */
+  whole: () => SymbolDb;
+}
+
+/** The parsed header of a .klpdb file. */
+export interface DbHeader { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; hashes: number[]; count: number; namesBytes: number }
+
 export class SymbolDb {
   readonly meta: DbMeta;
   readonly objects: readonly DbObject[];
@@ -71,15 +88,20 @@ export class SymbolDb {
   private readonly namespaces: readonly string[];
   private readonly names: Uint8Array;
   private readonly col: Columns;
-  readonly count: number;
+  /** Rows held (all of them unless partial). */
+  private readonly rows: number;
   private readonly objectIndex: Map<string, number>;
+  private readonly partial: PartialRows | undefined;
+  private wholeDb: SymbolDb | undefined;
 
   /** Fingerprints of module homonyms by row (symbols/fingerprint.ts). */
   private readonly hashes: ReadonlyMap<number, number>;
   /** Compilation units (STT_FILE names) that symbols point into. */
   private readonly files: readonly string[];
 
-  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[], hashes: readonly number[]) {
+  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[], hashes: readonly number[],
+    partial?: PartialRows) {
+    this.partial = partial;
     this.files = files;
     const h = new Map<number, number>();
     for (let k = 0; k + 1 < hashes.length; k += 2) h.set(hashes[k]!, hashes[k + 1]!);
@@ -90,7 +112,7 @@ export class SymbolDb {
     this.namespaces = namespaces;
     this.names = names;
     this.col = col;
-    this.count = count;
+    this.rows = count;
     this.objectIndex = new Map(objects.map((o, i) => [o.name, i]));
   }
 
@@ -312,6 +334,23 @@ export class SymbolDb {
     return new SymbolDb(meta, objects, sections, namespaces, names, col, n, files, hashes);
   }
 
+  /** @internal The rows of some names, read from a file (symbols/db-file.ts). */
+  static partialFrom(h: DbHeader, names: Uint8Array, col: Columns, count: number, hashes: readonly number[], partial: PartialRows): SymbolDb {
+    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, col, count, h.files, hashes, partial);
+  }
+
+  /** Number of symbols (rows). */
+  get count(): number {
+    return this.partial ? this.whole().count : this.rows;
+  }
+
+  /** The database with every row: itself, unless it was read in part. */
+  private whole(): SymbolDb {
+    if (!this.partial) return this;
+    this.wholeDb ??= this.partial.whole();
+    return this.wholeDb;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Lookups
 
@@ -334,34 +373,37 @@ export class SymbolDb {
   }
 
   private range(name: string): [number, number] {
-    const key = Uint8Array.from(name, (c) => c.charCodeAt(0) & 0xff);
-    let lo = 0, hi = this.count;
+    const key = new Uint8Array(name.length);
+    for (let k = 0; k < name.length; k++) key[k] = name.charCodeAt(k) & 0xff;
+    let lo = 0, hi = this.rows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.cmp(mid, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     let end = lo;
-    while (end < this.count && this.cmp(end, key) === 0) end++;
+    while (end < this.rows && this.cmp(end, key) === 0) end++;
     return [lo, end];
   }
 
   /** Every definition of `name`, vmlinux first, then modules, each in kallsyms order. */
   lookup(name: string): SymbolDefinition[] {
+    if (this.partial && !this.partial.names.has(name)) return this.whole().lookup(name);
     const [lo, hi] = this.range(name);
     const out: SymbolDefinition[] = [];
     const c = this.col;
-    // Entries of one object are adjacent and ordered by position: count them per object once.
-    const count = new Map<number, number>(), coreCount = new Map<number, number>();
-    for (let k = lo; k < hi; k++) {
-      const obj = c.object[k]!;
-      count.set(obj, (count.get(obj) ?? 0) + 1);
-      if (c.corePos[k]! > 0) coreCount.set(obj, (coreCount.get(obj) ?? 0) + 1);
-    }
+    // Entries of one object are adjacent and ordered by position: count each object's run once.
+    let runEnd = lo, n = 0, nCore = 0;
     for (let i = lo; i < hi; i++) {
       const obj = c.object[i]!;
-      const n = count.get(obj)!;
-      const nCore = coreCount.get(obj) ?? 0;
+      if (i === runEnd) {
+        n = 0;
+        nCore = 0;
+        for (runEnd = i; runEnd < hi && c.object[runEnd] === obj; runEnd++) {
+          n++;
+          if (c.corePos[runEnd]! > 0) nCore++;
+        }
+      }
       const flags = c.flags[i]!;
       const bind = (flags >> F_BIND_SHIFT) & 3;
       const isModule = this.objects[obj]!.kind === 'module';
@@ -397,6 +439,7 @@ export class SymbolDb {
    * null at an end, or where the database has no addresses.
    */
   neighbours(d: SymbolDefinition): { table: [string | null, string | null]; byAddress: [string | null, string | null] } {
+    if (this.partial) return this.whole().neighbours(d);
     const o = this.objectIndex.get(d.object);
     const c = this.col;
     const table: [string | null, string | null] = [null, null];
@@ -408,9 +451,9 @@ export class SymbolDb {
       return f & F_HAS_OFFSET ? BigInt(c.addrLo[i]!) : null;
     };
     let self = -1;
-    for (let i = 0; i < this.count && self < 0; i++) if (c.object[i] === o && c.index[i] === d.index) self = i;
+    for (let i = 0; i < this.rows && self < 0; i++) if (c.object[i] === o && c.index[i] === d.index) self = i;
     const at = self >= 0 ? place(self) : null;
-    for (let i = 0; i < this.count; i++) {
+    for (let i = 0; i < this.rows; i++) {
       if (c.object[i] !== o || i === self || this.names[c.nameOff[i]!] === 0) continue;
       if (c.index[i] === d.index - 1) table[0] = this.nameAt(i);
       if (c.index[i] === d.index + 1) table[1] = this.nameAt(i);
@@ -428,11 +471,12 @@ export class SymbolDb {
 
   /** Every entry of an object, in name order, with its position among same-named symbols. */
   objectSymbols(object: string): Array<{ name: string; type: string; exported: boolean; pos: number }> {
+    if (this.partial) return this.whole().objectSymbols(object);
     const o = this.objectIndex.get(object);
     if (o === undefined) return [];
     const out: Array<{ name: string; type: string; exported: boolean; pos: number }> = [];
     const c = this.col;
-    for (let i = 0; i < this.count; i++) {
+    for (let i = 0; i < this.rows; i++) {
       if (c.object[i] !== o) continue;
       out.push({ name: this.nameAt(i), type: String.fromCharCode(c.type[i]!), exported: (c.flags[i]! & F_EXPORTED) !== 0, pos: c.pos[i]! });
     }
@@ -447,15 +491,17 @@ export class SymbolDb {
   hasExports(object: string): boolean {
     const o = this.objectIndex.get(object);
     if (o === undefined) return false;
+    if (this.partial) return this.partial.exporters.has(o);
     const c = this.col;
-    for (let i = 0; i < this.count; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) return true;
+    for (let i = 0; i < this.rows; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) return true;
     return false;
   }
 
   /** Number of definitions per object. */
   objectCounts(): Map<string, number> {
+    if (this.partial) return this.whole().objectCounts();
     const counts = new Array<number>(this.objects.length).fill(0);
-    for (let i = 0; i < this.count; i++) counts[this.col.object[i]!]!++;
+    for (let i = 0; i < this.rows; i++) counts[this.col.object[i]!]!++;
     return new Map(this.objects.map((o, i) => [o.name, counts[i]!]));
   }
 
@@ -463,10 +509,11 @@ export class SymbolDb {
   // File format
 
   serialize(): Uint8Array {
+    if (this.partial) return this.whole().serialize();
     const header = new TextEncoder().encode(JSON.stringify({
       meta: this.meta, objects: this.objects, sections: this.sections, namespaces: this.namespaces, files: this.files,
       hashes: [...this.hashes].flat(),
-      count: this.count, namesBytes: this.names.length,
+      count: this.rows, namesBytes: this.names.length,
     }));
     const pad8 = (n: number): number => (n + 7) & ~7;
     const start = pad8(16 + header.length);
@@ -489,22 +536,24 @@ export class SymbolDb {
     return out;
   }
 
-  static load(bytes: Uint8Array, file: string): SymbolDb {
-    const bad = (detail: string, offset?: number): DatabaseError =>
-      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
-    if (bytes.length < 16 || Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== MAGIC) {
+  /** @internal The header's length, from the file's first 16 bytes (magic, version, length). */
+  static headerLength(first: Uint8Array, file: string): number {
+    if (first.length < 16 || Buffer.from(first.subarray(0, 8)).toString('latin1') !== MAGIC) {
       throw new DatabaseError('BAD_DATABASE', { file, offset: 0 }, 'not a klpkit symbol database (bad magic)', 'build one with klp symbols build');
     }
-    // Typed-array views need aligned offsets: copy once if the buffer is not 8-aligned.
-    if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const dv = new DataView(first.buffer, first.byteOffset, 16);
     const version = dv.getUint32(8, true);
-    if (version !== VERSION) throw bad(`database format version ${version}, this klpkit reads ${VERSION}`, 8);
-    const hlen = dv.getUint32(12, true);
-    if (16 + hlen > bytes.length) throw bad('header runs past the end of the file', 12);
-    let h: { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; hashes: number[]; count: number; namesBytes: number };
+    if (version !== VERSION) throw new DatabaseError('BAD_DATABASE', { file, offset: 8 }, `database format version ${version}, this klpkit reads ${VERSION}`, 'rebuild it with klp symbols build');
+    return dv.getUint32(12, true);
+  }
+
+  /** @internal The JSON header (the bytes after the first 16), checked field by field. */
+  static parseHeader(text: Uint8Array, file: string): DbHeader {
+    const bad = (detail: string, offset?: number): DatabaseError =>
+      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    let h: DbHeader;
     try {
-      h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + hlen)));
+      h = JSON.parse(new TextDecoder().decode(text));
     } catch {
       throw bad('header is not valid JSON', 16);
     }
@@ -520,6 +569,17 @@ export class SymbolDb {
         !isStr(h.meta.created) || !isStr(h.meta.vmlinuxOrder) || !(h.meta.exportsFrom === null || isStr(h.meta.exportsFrom))) {
       throw bad('header fields are missing or malformed', 16);
     }
+    return h;
+  }
+
+  static load(bytes: Uint8Array, file: string): SymbolDb {
+    const bad = (detail: string, offset?: number): DatabaseError =>
+      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    // Typed-array views need aligned offsets: copy once if the buffer is not 8-aligned.
+    if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+    const hlen = SymbolDb.headerLength(bytes, file);
+    if (16 + hlen > bytes.length) throw bad('header runs past the end of the file', 12);
+    const h = SymbolDb.parseHeader(bytes.subarray(16, 16 + hlen), file);
     const n = h.count;
     const pad8 = (x: number): number => (x + 7) & ~7;
     let o = pad8(16 + hlen);

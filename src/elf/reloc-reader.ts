@@ -1,0 +1,125 @@
+/**
+ * Reading a relocation section entry by entry without an object per entry: the bulk paths (klp
+ * convert over tens of thousands of relocations) ask each entry's symbol, type and offset, and
+ * most never need a `Relocation` with its two BigInts.
+ *
+ * An unedited section is read where it lies, in its bytes; a section whose relocations were
+ * decoded (and so may have been edited) is read through that array, which is authoritative.
+ */
+import { SHT, SIZES } from './constants.js';
+import { ElfError } from './errors.js';
+import type { ElfFile } from './file.js';
+import { ElfSymbol, type Relocation, type Section } from './model.js';
+
+export interface RelocReader {
+  readonly count: number;
+  symbol(i: number): ElfSymbol;
+  type(i: number): number;
+  /** r_offset as a number (exact below 2^53; ET_REL offsets are section offsets). */
+  offset(i: number): number;
+  /** r_offset, exact, as `0x...`. */
+  offsetHex(i: number): string;
+  /** True when entry i is still at index i of the section's bytes (the raw reader). */
+  readonly raw: boolean;
+}
+
+/** Over the decoded (authoritative) relocation array. */
+class ArrayReader implements RelocReader {
+  readonly raw = false;
+  private readonly relocs: readonly Relocation[];
+  constructor(relocs: readonly Relocation[]) {
+    this.relocs = relocs;
+  }
+  get count(): number {
+    return this.relocs.length;
+  }
+  symbol(i: number): ElfSymbol {
+    return this.relocs[i]!.symbol;
+  }
+  type(i: number): number {
+    return this.relocs[i]!.type;
+  }
+  offset(i: number): number {
+    return Number(this.relocs[i]!.offset);
+  }
+  offsetHex(i: number): string {
+    return `0x${this.relocs[i]!.offset.toString(16)}`;
+  }
+}
+
+/** Over the section's bytes, validated as decodeRelocations() validates them. */
+class RawReader implements RelocReader {
+  readonly raw = true;
+  readonly count: number;
+  private readonly view: DataView;
+  private readonly ent: number;
+  private readonly le: boolean;
+  private readonly is64: boolean;
+  private readonly syms: readonly ElfSymbol[];
+  private readonly nullSym: ElfSymbol;
+
+  constructor(elf: ElfFile, rs: Section, syms: readonly ElfSymbol[]) {
+    const isRela = rs.type === SHT.RELA;
+    this.is64 = elf.elfClass === 64;
+    this.le = elf.littleEndian;
+    this.ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
+    this.view = new DataView(rs.data.buffer, rs.data.byteOffset, rs.data.byteLength);
+    this.count = rs.data.length / this.ent;
+    this.syms = syms;
+    this.nullSym = syms[0] ?? new ElfSymbol({ name: '' });
+    // Every symbol index checked up front, with decodeRelocations()'s words: a hostile index is
+    // refused before anything is read, the same whichever way the section is read.
+    for (let i = 0; i < this.count; i++) {
+      const idx = this.symIndex(i);
+      if (idx !== 0 && idx >= syms.length) {
+        throw new ElfError('BAD_RELOCATION', { file: elf.path, section: rs.name, index: i, offset: rs.offset + i * this.ent },
+          `relocation refers to symbol ${idx}, but ${rs.linkSection?.name ?? 'the symbol table'} has ${syms.length} symbols`);
+      }
+    }
+  }
+
+  symIndex(i: number): number {
+    const o = i * this.ent;
+    if (this.is64) return this.view.getUint32(o + (this.le ? 12 : 8), this.le);
+    return this.view.getUint32(o + 4, this.le) >>> 8;
+  }
+  symbol(i: number): ElfSymbol {
+    const idx = this.symIndex(i);
+    return idx === 0 ? this.nullSym : this.syms[idx]!;
+  }
+  type(i: number): number {
+    const o = i * this.ent;
+    if (this.is64) return this.view.getUint32(o + (this.le ? 8 : 12), this.le);
+    return this.view.getUint32(o + 4, this.le) & 0xff;
+  }
+  private halves(i: number): [number, number] {
+    const o = i * this.ent;
+    if (!this.is64) return [this.view.getUint32(o, this.le), 0];
+    return this.le ? [this.view.getUint32(o, true), this.view.getUint32(o + 4, true)] : [this.view.getUint32(o + 4, false), this.view.getUint32(o, false)];
+  }
+  offset(i: number): number {
+    const [lo, hi] = this.halves(i);
+    return hi * 0x100000000 + lo;
+  }
+  offsetHex(i: number): string {
+    const [lo, hi] = this.halves(i);
+    return `0x${((BigInt(hi) << 32n) | BigInt(lo)).toString(16)}`;
+  }
+}
+
+/**
+ * A reader for `rs`: its bytes when its relocations were never decoded, else the decoded array.
+ * Throws as ElfFile.relocations() does on a malformed section.
+ */
+export function relocationReader(elf: ElfFile, rs: Section): RelocReader {
+  if (rs._relocs) return new ArrayReader(rs._relocs);
+  const symtab = rs.linkSection;
+  const isRela = rs.type === SHT.RELA;
+  const ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
+  // The checks decodeRelocations() makes; on any of them, let it make them and word the error.
+  if (!rs.isRelocation || rs.entsize !== BigInt(ent) || rs.data.length % ent !== 0 || !symtab || !symtab.isSymbolTable) {
+    return new ArrayReader(elf.relocations(rs));
+  }
+  elf.symbols(symtab);
+  return new RawReader(elf, rs, symtab._origSymbols!);
+}

@@ -1,0 +1,250 @@
+/**
+ * A symbol database read in part, for a command that asks about a few thousand names (klp
+ * convert): the file is streamed through one small buffer, every row is checked as
+ * `SymbolDb.load` checks it, and only the rows of the names asked are kept. The whole Debian
+ * database is 42 MiB; a patch naming 20,000 symbols keeps 1 MiB of it. On a machine where fresh
+ * memory is dear (each page touched for the first time is a fault) that is most of the cost of
+ * reading it whole.
+ *
+ * Layout (database.ts): 16 bytes (magic, version, header length), the JSON header, then one
+ * column after another (8-aligned), then the names table. Rows are sorted by name, and the names
+ * table holds each distinct name once, in the same order: a name's rows are found by one walk of
+ * the names table and one of the name-offset column, side by side with the sorted names asked.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { COLUMNS, F_EXPORTED, SymbolDb, type Columns, type DbHeader } from './database.js';
+import { DatabaseError } from './errors.js';
+
+const CHUNK = 1 << 20;
+type ColumnName = (typeof COLUMNS)[number][0];
+
+/**
+ * A database file opened and checked (its header, and every row as `SymbolDb.load` checks it),
+ * not yet read: `rowsFor` then reads the rows of the names asked.
+ */
+export class DbFile {
+  private readonly fd: number;
+  private readonly path: string;
+  private readonly h: DbHeader;
+  private readonly at: Record<ColumnName, number>;
+  private readonly namesAt: number;
+  private readonly chunk = new Uint8Array(CHUNK);
+
+  private constructor(fd: number, path: string, h: DbHeader, at: Record<ColumnName, number>, namesAt: number) {
+    this.fd = fd;
+    this.path = path;
+    this.h = h;
+    this.at = at;
+    this.namesAt = namesAt;
+  }
+
+  /**
+   * Open and check `path`; undefined when it is not a regular file that can be opened (the
+   * caller reads it the general way, which words every error). Throws DatabaseError on damage.
+   */
+  static open(path: string): DbFile | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    let ok = false;
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return undefined;
+      const db = DbFile.check(fd, path, st.size);
+      ok = true;
+      return db;
+    } finally {
+      if (!ok) closeSync(fd);
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private readAt(buf: Uint8Array, pos: number, len: number): void {
+    readFully(this.fd, this.path, buf, pos, len);
+  }
+
+  private static check(fd: number, file: string, size: number): DbFile {
+    const bad = (detail: string, offset?: number): DatabaseError =>
+      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const first = new Uint8Array(Math.min(16, size));
+    readFully(fd, file, first, 0, first.length);
+    const hlen = SymbolDb.headerLength(first, file);
+    if (16 + hlen > size) throw bad('header runs past the end of the file', 12);
+    const text = new Uint8Array(hlen);
+    readFully(fd, file, text, 16, hlen);
+    const h = SymbolDb.parseHeader(text, file);
+    const n = h.count;
+    const pad8 = (x: number): number => (x + 7) & ~7;
+    // Where each column starts, checked as load() checks it.
+    const at = {} as Record<ColumnName, number>;
+    let o = pad8(16 + hlen);
+    for (const [k, T] of COLUMNS) {
+      const len = n * T.BYTES_PER_ELEMENT;
+      if (o + len > size) throw bad(`column ${k} runs past the end of the file`, o);
+      at[k] = o;
+      o = pad8(o + len);
+    }
+    if (o + h.namesBytes !== size) throw bad('names table does not end the file', o);
+    const db = new DbFile(fd, file, h, at, o);
+    // Every row checked as load() checks it; the first bad row is the one named.
+    let firstBad = n;
+    const below = (k: ColumnName, limit: number, except = -1): void =>
+      db.chunksOf(k, (i0, values) => {
+        for (let j = 0; j < values.length && i0 + j < firstBad; j++) {
+          const v = values[j]!;
+          if (v >= limit && v !== except) firstBad = i0 + j;
+        }
+      });
+    below('nameOff', h.namesBytes);
+    below('object', h.objects.length);
+    below('section', h.sections.length, 0xffffffff);
+    below('namespace', h.namespaces.length);
+    below('file', h.files.length + 1);
+    if (firstBad < n) throw bad(`entry ${firstBad} refers outside its tables`);
+    if (h.namesBytes > 0) {
+      db.readAt(db.chunk, o + h.namesBytes - 1, 1);
+      if (db.chunk[0] !== 0) throw bad('names table is not NUL-terminated');
+    }
+    return db;
+  }
+
+  /** A column a chunk at a time: fn(first row, the chunk's values). */
+  private chunksOf(k: ColumnName, fn: (i0: number, values: ArrayLike<number>) => void): void {
+    const T = COLUMNS.find((c) => c[0] === k)![1];
+    const per = CHUNK / T.BYTES_PER_ELEMENT;
+    const n = this.h.count;
+    for (let i0 = 0; i0 < n; i0 += per) {
+      const m = Math.min(per, n - i0);
+      this.readAt(this.chunk, this.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
+      fn(i0, new T(this.chunk.buffer, 0, m));
+    }
+  }
+
+  /**
+   * The database holding the rows of `wanted` (a lookup of any other name, and the questions about
+   * whole objects, go to `whole()`). Undefined when the file is laid out in a way this walk does
+   * not expect (names out of order, a name longer than its buffer): read it whole then.
+   */
+  rowsFor(wanted: Iterable<string>, whole: () => SymbolDb): SymbolDb | undefined {
+    const { h, chunk, namesAt } = this;
+    // The names asked, in the table's order (latin1 bytes; the default sort is code-unit order).
+    const askedSet = new Set<string>();
+    for (const x of wanted) if (x !== '' && !/[^\x01-\xff]/.test(x)) askedSet.add(x);
+    const asked = [...askedSet].sort();
+    // Walk the names table beside them: the offset of each name asked that the table holds.
+    const found = new Map<number, string>(); // offset in the names table -> name
+    let a = 0;
+    for (let base = 0; base < h.namesBytes && a < asked.length;) {
+      const len = Math.min(CHUNK, h.namesBytes - base);
+      this.readAt(chunk, namesAt + base, len);
+      const last = chunk.lastIndexOf(0, len - 1);
+      if (last < 0) return undefined; // a name longer than the buffer: leave it to load()
+      for (let p = 0; p <= last && a < asked.length;) {
+        // Most names differ from the one asked in their first bytes: compare as far as they
+        // agree, then skip to the name's end.
+        let end = p;
+        while (a < asked.length) {
+          const c = compareName(chunk, p, asked[a]!);
+          if (c < 0) break; // the table's name comes first: on to the next one
+          if (c === 0) found.set(base + p, asked[a]!);
+          a++; // found, or not in the table (it would have come by now)
+          if (c === 0) break;
+        }
+        while (chunk[end] !== 0) end++;
+        p = end + 1;
+      }
+      base += last + 1;
+    }
+
+    // The rows of the names found, by one walk of the name-offset column (ascending with the rows).
+    const offsets = [...found.keys()].sort((x, y) => x - y);
+    const rows: number[] = [];
+    let q = 0, prev = -1, ordered = true;
+    this.chunksOf('nameOff', (i0, values) => {
+      for (let j = 0; j < values.length; j++) {
+        const v = values[j]!;
+        if (v < prev) ordered = false;
+        prev = v;
+        while (q < offsets.length && offsets[q]! < v) q++;
+        if (q < offsets.length && offsets[q] === v) rows.push(i0 + j);
+      }
+    });
+    if (!ordered) return undefined;
+
+    // The kept rows' columns; objects that export anything, over every row.
+    const m = rows.length;
+    const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(m)])) as unknown as Columns;
+    for (const [k] of COLUMNS) {
+      const dst = col[k] as unknown as { [i: number]: number };
+      let r = 0;
+      this.chunksOf(k, (i0, values) => {
+        for (; r < m && rows[r]! < i0 + values.length; r++) dst[r] = values[rows[r]! - i0]!;
+      });
+    }
+    const exportedRows: number[] = [];
+    this.chunksOf('flags', (i0, values) => {
+      for (let j = 0; j < values.length; j++) if (values[j]! & F_EXPORTED) exportedRows.push(i0 + j);
+    });
+    const exporters = new Set<number>();
+    let e = 0;
+    this.chunksOf('object', (i0, values) => {
+      for (; e < exportedRows.length && exportedRows[e]! < i0 + values.length; e++) exporters.add(values[exportedRows[e]! - i0]!);
+    });
+
+    // A names table of the names found, in order, and the kept rows pointed into it.
+    const sortedFound = offsets.map((off) => found.get(off)!);
+    const names = new Uint8Array(sortedFound.reduce((t, x) => t + x.length + 1, 0));
+    const newOff = new Map<number, number>();
+    let w = 0;
+    sortedFound.forEach((x, k) => {
+      newOff.set(offsets[k]!, w);
+      for (let j = 0; j < x.length; j++) names[w++] = x.charCodeAt(j);
+      names[w++] = 0;
+    });
+    for (let r = 0; r < m; r++) col.nameOff[r] = newOff.get(col.nameOff[r]!)!;
+    // Fingerprints are kept by row: renumber the kept ones.
+    const hashes: number[] = [];
+    for (let k = 0; k + 1 < h.hashes.length; k += 2) {
+      const r = indexIn(rows, h.hashes[k]!);
+      if (r >= 0) hashes.push(r, h.hashes[k + 1]!);
+    }
+    const header: DbHeader = { ...h, count: m, namesBytes: names.length };
+    return SymbolDb.partialFrom(header, names, col, m, hashes, { names: askedSet, exporters, whole });
+  }
+}
+
+function readFully(fd: number, file: string, buf: Uint8Array, pos: number, len: number): void {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) throw new DatabaseError('BAD_DATABASE', { file, offset: pos + got }, 'the file ended early (did it change while read?)', 'read it again');
+    got += n;
+  }
+}
+
+/** Byte order of the NUL-terminated name at `p` of `table` against `key` (latin1): < 0, 0 or > 0. */
+function compareName(table: Uint8Array, p: number, key: string): number {
+  for (let k = 0; ; k++) {
+    const t = table[p + k]!;
+    const c = k < key.length ? key.charCodeAt(k) : 0;
+    if (t !== c) return t - c;
+    if (t === 0) return 0;
+  }
+}
+
+/** Where `x` is in the ascending `list`, or -1. */
+function indexIn(list: readonly number[], x: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length && list[lo] === x ? lo : -1;
+}
