@@ -5,7 +5,7 @@ import { DatabaseError } from '../symbols/errors.js';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
 import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
-import { convertModule, namesToResolve, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
+import { convertModule, convertSummary, namesToResolve, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
 import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
@@ -51,17 +51,15 @@ function wholeDb(path: string): SymbolDb {
 
 export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = false): string {
   const lines: string[] = [];
-  const sections = new Set(r.plan.map((p) => p.newSection)).size;
-  lines.push(`${dryRun ? 'plan' : 'converted'}: ${r.plan.length} livepatch relocation(s) in ${sections} section(s)${r.module ? ` of module ${escapeText(r.module)}` : ''}`);
-  if (r.plan.length && !dryRun && !verbose) {
-    const bySymbol = new Map<string, { count: number; resolvedBy: string }>();
-    for (const p of r.plan) {
-      const e = bySymbol.get(p.newSymbol) ?? { count: 0, resolvedBy: `${p.resolvedBy}${p.file ? `, from ${escapeText(p.file)}` : ''}` };
-      e.count++;
-      bySymbol.set(p.newSymbol, e);
+  const summary = convertSummary(r);
+  const every = dryRun || verbose;
+  const count = every ? r.plan.length : summary.symbols.reduce((n, s) => n + s.count, 0);
+  lines.push(`${dryRun ? 'plan' : 'converted'}: ${count} livepatch relocation(s) in ${summary.sections} section(s)${r.module ? ` of module ${escapeText(r.module)}` : ''}`);
+  if (count && !every) {
+    for (const s of summary.symbols) {
+      lines.push(`  ${escapeText(s.newSymbol).padEnd(56)} ${String(s.count).padStart(6)} relocation(s)  (${s.resolvedBy}${s.file ? `, from ${escapeText(s.file)}` : ''})`);
     }
-    for (const [sym, e] of bySymbol) lines.push(`  ${escapeText(sym).padEnd(56)} ${String(e.count).padStart(6)} relocation(s)  (${e.resolvedBy})`);
-  } else if (r.plan.length) {
+  } else if (count) {
     lines.push(`  ${'section+offset'.padEnd(34)} ${'type'.padEnd(16)} ${'symbol'.padEnd(28)} ${'object'.padEnd(16)} pos  new section                     resolved by`);
     for (const p of r.plan) {
       lines.push(`  ${escapeText(`${p.target}+${p.offset}`).padEnd(34)} ${p.typeName.padEnd(16)} ${escapeText(p.symbol).padEnd(28)} ${escapeText(p.object).padEnd(16)} ${String(p.sympos).padStart(3)}  ${escapeText(p.newSection).padEnd(31)} ${p.resolvedBy}${p.file ? ` (from ${escapeText(p.file)})` : ''}`);

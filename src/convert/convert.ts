@@ -58,6 +58,31 @@ export interface PlanEntry {
   file: string | null;
 }
 
+/** What the text report says of a conversion: a line a converted symbol. */
+export interface ConvertSummary {
+  /** Livepatch relocation sections (one a target section and object). */
+  sections: number;
+  /** Each `.klp.sym.` symbol, in the order first used, with its relocation count. */
+  symbols: Array<{ newSymbol: string; count: number; resolvedBy: ResolvedBy; file: string | null }>;
+}
+
+const summaries = new WeakMap<ConvertResult, ConvertSummary>();
+
+/** The summary of a conversion: kept by convertModule(), else worked out from the plan. */
+export function convertSummary(r: ConvertResult): ConvertSummary {
+  const known = summaries.get(r);
+  if (known) return known;
+  const sections = new Set<string>();
+  const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
+  for (const p of r.plan) {
+    sections.add(p.newSection);
+    const e = bySymbol.get(p.newSymbol);
+    if (e) e.count++;
+    else bySymbol.set(p.newSymbol, { newSymbol: p.newSymbol, count: 1, resolvedBy: p.resolvedBy, file: p.file });
+  }
+  return { sections: sections.size, symbols: [...bySymbol.values()] };
+}
+
 export interface Problem {
   symbol: string;
   /** Where the first offending relocation is: `section+0xoff`. */
@@ -279,13 +304,15 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!d) lookups.set(name, (d = db.lookup(name)));
     return d;
   };
+  const whereOf = (target: Section, rr: RelocReader, i: number): string => `${target.name}+${rr.offsetHex(i)}`;
   /** Set by resolve() when the answer depended on the referencing place. */
   let placed = false;
   /** How relocation `i` of `rs` (in `target`) to the undefined symbol `yName` resolves. */
   const resolve = (yName: string, rs: Section, target: Section, rr: RelocReader, i: number): Resolved | typeof KEPT | typeof SKIP => {
     placed = false;
     if (!yName.startsWith(KLP_SYM_RELA_PREFIX) && parseKlpSym(yName, k)) return SKIP; // already converted
-    const where = `${target.name}+${rr.offsetHex(i)}`;
+    let at: string | undefined;
+    const where = (): string => (at ??= whereOf(target, rr, i));
     let res: Resolution | undefined;
     let by: ResolvedBy = 'unique';
     let lpObj: string | undefined;
@@ -309,7 +336,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         const hits = inObj.filter((d) => d.file !== null && unitMatches(d.file, wanted));
         if (hits.length !== 1) {
           const known = inObj.map((d) => `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}`).join('\n');
-          problem({ symbol: name, where, message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
+          problem({ symbol: name, where: where(), message: `${how}: ${hits.length === 0 ? 'no' : hits.length} definition(s) of '${name}' in ${asked.obj} come from a unit matching '${wanted}'${inObj.length ? `; the definitions are:\n${known}` : ''}`,
             hint: inObj.some((d) => d.file !== null) ? 'name the unit as the list shows it' : `the database knows no compilation units for ${asked.obj} (its module has no STT_FILE symbols): give a sympos, or build the database from a module built with Kbuild` });
           return SKIP;
         }
@@ -323,7 +350,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       res = annotations.map.get(name)!;
       by = 'KLP_MODULE_RELOC';
     } else {
-      const objects = [...new Set(defs.map((d) => d.object))];
+      const objects: string[] = [];
+      for (const d of defs) if (!objects.includes(d.object)) objects.push(d.object);
       const exportedBy = defs.filter((d) => d.exported);
       let candidates = defs;
       if (objects.length > 1) {
@@ -342,7 +370,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         by = 'module export'; // late module patching: the patch may load before that module
       }
       if (candidates.length === 0) {
-        problem({ symbol: name, where, message: `Unable to find symbol '${name}': it is not defined in any object of the symbol database`,
+        problem({ symbol: name, where: where(), message: `Unable to find symbol '${name}': it is not defined in any object of the symbol database`,
           hint: `check the name; if it lives in a module missing from the database, add --modules, or give --sym ${name}=OBJ,POS` });
         return SKIP;
       }
@@ -351,7 +379,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
           const near = definitionNeighbours(db, d);
           return `    ${definitionPlace(d)}  ->  --sym ${name}=${d.object},${d.count > 1 ? d.sympos : 0}${d.file ? ` or --sym ${name}=${d.object}@${d.file}` : ''}${near ? `\n      ${near}` : ''}`;
         }).join('\n');
-        problem({ symbol: name, where, message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
+        problem({ symbol: name, where: where(), message: `ambiguous symbol '${name}' has ${candidates.length} definitions:\n${list}`,
           hint: `choose one with --sym (by compilation unit, NAME=OBJ@FILE, where the list names one: it stays right when the link order moves; or KLP_SYMPOS/KLP_RELOC_SYMBOL_POS in the source)` });
         return SKIP;
       }
@@ -363,7 +391,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       const inObj = defs.filter((d) => d.object === res.obj);
       const found = klpFindAmong(inObj, res.obj, name, res.pos);
       if (!found.ok) {
-        problem({ symbol: name, where, message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
+        problem({ symbol: name, where: where(), message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
           hint: inObj.length > 0 ? `use a position 1..${inObj.length}` : `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
         return SKIP;
       }
@@ -372,11 +400,11 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const objProblem = checkObjectName(res.obj) ?? checkObjectName(lpObj);
     const symProblem = checkSymbolName(name, k);
     if (objProblem || symProblem) {
-      problem({ symbol: name, where, message: (objProblem ?? symProblem)!, hint: 'the kernel would refuse this livepatch symbol name' });
+      problem({ symbol: name, where: where(), message: (objProblem ?? symProblem)!, hint: 'the kernel would refuse this livepatch symbol name' });
       return SKIP;
     }
     if (lpObj !== 'vmlinux' && res.obj === 'vmlinux') {
-      problem({ symbol: name, where, message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
+      problem({ symbol: name, where: where(), message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
       return SKIP;
     }
     return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) };
@@ -399,7 +427,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     }
     return rules;
   };
-  const whereOf = (target: Section, rr: RelocReader, i: number): string => `${target.name}+${rr.offsetHex(i)}`;
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
@@ -473,18 +500,47 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (f === undefined) fileOf.set(d, (f = d.res.file ?? definitionAmong(lookup(d.name), d.res.obj, d.name, d.res.pos)?.file ?? null));
     return f;
   };
-  const typeNames = new Map<number, string>();
-  const plan: PlanEntry[] = moves.map((m) => {
-    const type = readerOf(m.rs).type(m.i);
-    let typeName = typeNames.get(type);
-    if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
-    const { d } = m;
-    return {
-      section: m.rs.name, target: m.rs.infoSection!.name, offset: offsetHex(m), type, typeName, symbol: d.name,
-      object: d.res.obj, sympos: d.res.pos, newSection: klpRelaName(d.lpObj, m.rs.infoSection!.name), newSymbol: d.klpName, resolvedBy: d.by,
-      file: unitOf(d),
-    };
-  });
+  // The plan (a line a relocation) is made when asked: the text report gives a line a symbol,
+  // from the summary below, and a patch of 20,000 functions has 40,000 relocations.
+  let planMade: PlanEntry[] | undefined;
+  const makePlan = (): PlanEntry[] => {
+    if (planMade) return planMade;
+    const typeNames = new Map<number, string>();
+    planMade = moves.map((m) => {
+      const type = readerOf(m.rs).type(m.i);
+      let typeName = typeNames.get(type);
+      if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
+      const { d } = m;
+      return {
+        section: m.rs.name, target: m.rs.infoSection!.name, offset: offsetHex(m), type, typeName, symbol: d.name,
+        object: d.res.obj, sympos: d.res.pos, newSection: klpRelaName(d.lpObj, m.rs.infoSection!.name), newSymbol: d.klpName, resolvedBy: d.by,
+        file: unitOf(d),
+      };
+    });
+    return planMade;
+  };
+  const summary: ConvertSummary = { sections: 0, symbols: [] };
+  {
+    // Sections by name, as the plan's newSection names them: target name -> objects.
+    const sections = new Map<string, string[]>();
+    const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
+    for (const m of moves) {
+      const target = m.rs.infoSection!.name;
+      let objs = sections.get(target);
+      if (!objs) sections.set(target, (objs = []));
+      if (!objs.includes(m.d.lpObj)) {
+        objs.push(m.d.lpObj);
+        summary.sections++;
+      }
+      const e = bySymbol.get(m.d.klpName);
+      if (e) e.count++;
+      else {
+        const s = { newSymbol: m.d.klpName, count: 1, resolvedBy: m.d.by, file: unitOf(m.d) };
+        bySymbol.set(m.d.klpName, s);
+        summary.symbols.push(s);
+      }
+    }
+  }
   // What each binding means, for klp check to verify on every build the patch ships to.
   const bindings = new Map<string, Binding>();
   const bound = new Set<Resolved>();
@@ -503,8 +559,13 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
-  if (problems.length > 0) return { module, plan, kept, problems, removedSections, patches, changed: false };
-  if (moves.length === 0 && annotations.sections.length === 0) return { module, plan, kept, problems, removedSections, patches, changed: false };
+  const result = (changed: boolean): ConvertResult => {
+    const r: ConvertResult = { module, get plan() { return makePlan(); }, kept, problems, removedSections, patches, changed };
+    summaries.set(r, summary);
+    return r;
+  };
+  if (problems.length > 0) return result(false);
+  if (moves.length === 0 && annotations.sections.length === 0) return result(false);
 
   // 3. Rewrite. Annotation sections (and the symbols they define) go first.
   if (annotations.sections.length > 0) {
@@ -585,7 +646,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (emptied.length > 0) elf.removeSections(emptied);
   }
   writeBindings(elf, [...bindings.values()]);
-  return { module, plan, kept, problems, removedSections, patches, changed: true };
+  return result(true);
 
   function readerOf(rs: Section): RelocReader {
     let rr = readers.get(rs);
@@ -612,11 +673,11 @@ function moveInPlace(elf: ElfFile, symtab: Section, toMove: ReadonlyArray<{ rs: 
   if (!orig) return false;
   const rela = SIZES[elf.elfClass].rela;
   const moves = toMove.map((m) => ({ rs: m.rs, i: m.i, lpObj: m.d.lpObj, klpSymbol: klpSymbols.get(m.d.klpName) }));
+  const ent = BigInt(rela);
   for (const m of moves) {
     // Raw entries hold original symbol indices: the symbol must be one of the table as read.
     const y = m.klpSymbol;
-    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab ||
-        m.rs.entsize !== BigInt(rela) || existing.has(klpRelaName(m.lpObj, m.rs.infoSection!.name))) return false;
+    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab || m.rs.entsize !== ent) return false;
   }
   // Moves come section by section, each section's entries in order (as the resolve loop found
   // them): what stays is read off in one walk per section.
@@ -629,15 +690,32 @@ function moveInPlace(elf: ElfFile, symtab: Section, toMove: ReadonlyArray<{ rs: 
     } else touched.push({ rs: moves[k]!.rs, first: k, end: k + 1 });
   }
   if (new Set(touched.map((t) => t.rs)).size !== touched.length) return false;
-  // Moves per new section, in the order they come (the order addRelocations would append). All
-  // new entries share one buffer, and all kept ones another: a view a section, not an allocation.
-  const groups = new Map<string, number[]>();
+  // Moves per new section, in the order they come (the order addRelocations would append):
+  // grouped by target and object, then by name (two targets may share a name, and so a section).
+  const byPlace = new Map<Section, Array<{ lpObj: string; moves: number[] }>>();
+  const placeGroups: Array<{ target: Section; lpObj: string; moves: number[] }> = [];
   for (let k = 0; k < moves.length; k++) {
     const m = moves[k]!;
-    const name = klpRelaName(m.lpObj, m.rs.infoSection!.name);
-    const g = groups.get(name);
-    if (g) g.push(k);
-    else groups.set(name, [k]);
+    const target = m.rs.infoSection!;
+    let list = byPlace.get(target);
+    if (!list) byPlace.set(target, (list = []));
+    let g = list.find((x) => x.lpObj === m.lpObj);
+    if (!g) {
+      g = { lpObj: m.lpObj, moves: [] };
+      list.push(g);
+      placeGroups.push({ target, lpObj: m.lpObj, moves: g.moves });
+    }
+    g.moves.push(k);
+  }
+  const groups = new Map<string, number[]>();
+  for (const g of placeGroups) {
+    const name = klpRelaName(g.lpObj, g.target.name);
+    if (existing.has(name)) return false;
+    const same = groups.get(name);
+    if (same) {
+      same.push(...g.moves);
+      same.sort((x, y) => x - y);
+    } else groups.set(name, g.moves);
   }
   const le = elf.littleEndian;
   const copy = (to: Uint8Array, at: number, from: Uint8Array, i: number): void => {

@@ -47,6 +47,9 @@ export interface ElfHeader {
   readonly shstrndx: number;
 }
 
+/** No bytes: the contents of every NOBITS and empty section, shared (an empty array cannot change). */
+export const EMPTY_BYTES = new Uint8Array(0);
+
 export class Section {
   name: string;
   type: number;
@@ -100,7 +103,7 @@ export class Section {
     this.flags = init.flags ?? 0n;
     this.addr = init.addr ?? 0n;
     this.offset = init.offset ?? 0;
-    this.data = init.data ?? new Uint8Array(0);
+    this.data = init.data ?? EMPTY_BYTES;
     this.size = init.size ?? this.data.length;
     this.link = init.link ?? 0;
     this.info = init.info ?? 0;

@@ -10,7 +10,7 @@ import type { Compression } from './compress.js';
 import { SHF, SHN, SHT, SIZES } from './constants.js';
 import { ElfError } from './errors.js';
 import { ElfFile } from './file.js';
-import { Section, type ElfHeader, type ElfIdent } from './model.js';
+import { EMPTY_BYTES, Section, type ElfHeader, type ElfIdent } from './model.js';
 
 export interface ReadOptions {
   /** Shown in errors and listings; '<memory>' when absent. */
@@ -98,7 +98,7 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
     for (let i = 0; i < count; i++) {
       const off = header.shoff + i * sz.shdr;
       const h = readShdr(r, off, elfClass);
-      let content: Uint8Array = new Uint8Array(0);
+      let content: Uint8Array = EMPTY_BYTES;
       if (h.type !== SHT.NOBITS && h.type !== SHT.NULL) {
         if (!Number.isSafeInteger(h.offset) || !Number.isSafeInteger(h.size) || h.offset + h.size > r.length) {
           throw new ElfError('TRUNCATED', { file, offset: off, section: `[${i}]` },

@@ -1,0 +1,195 @@
+/**
+ * The fast paths of klp convert (issue #16) against the general ones they stand in for, on
+ * gcc-built objects: relocations read where they lie (elf/reloc-reader.ts) against the decoder,
+ * converted entries moved as bytes against `addRelocations`/`removeRelocations` and the writer,
+ * and a database read in part (symbols/db-file.ts) against the whole file. Each pair must agree
+ * byte for byte, and each fast path must be the one taken where it can be.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { convertModule, namesToResolve } from '../../src/convert/convert.js';
+import { ElfError, readElf, writeElf, type ElfFile } from '../../src/elf/index.js';
+import { relocationReader } from '../../src/elf/reloc-reader.js';
+import { SymbolDb } from '../../src/symbols/database.js';
+import { DbFile } from '../../src/symbols/db-file.js';
+import { DatabaseError } from '../../src/symbols/errors.js';
+import { fixtureDb } from '../helpers/fixture-db.js';
+import { fixtures } from '../helpers/fixtures.js';
+import { readelfComplaints } from '../helpers/readelf.js';
+import { buildObject, KERNEL_CFLAGS } from '../helpers/tools.js';
+
+// A patch of N functions, each calling two of N non-exported vmlinux functions (bench/convert.ts
+// in small), and the database that knows them.
+const N = 300;
+const targets = Array.from({ length: N }, (_, i) => `target_fn_${i}`);
+const extra = targets.map((t, i) => `ffffffff8${(0x2000000 + i * 0x40).toString(16).padStart(7, '0')} t ${t}`);
+const { dir, db, dbFile } = await fixtureDb('fast-paths', extra);
+let src = targets.map((t) => `extern int ${t}(void);\n`).join('');
+for (let i = 0; i < N; i++) src += `int lp_fn${i}(void) { return ${targets[i]}() + ${targets[(i * 7 + 1) % N]}(); }\n`;
+src += 'static const char lp[] __attribute__((used, section(".modinfo"))) = "livepatch=Y";\n';
+writeFileSync(join(dir, 'many.c'), src);
+const many = join(dir, 'many.o');
+execFileSync('gcc', [...KERNEL_CFLAGS, '-fno-builtin', '-c', join(dir, 'many.c'), '-o', many]);
+const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
+
+/** Convert `path`; `general` decodes every table first, which keeps the fast paths out. */
+function convertWith(path: string, general: boolean): { bytes: Uint8Array; plan: string; elf: ElfFile } {
+  const elf = readElf(readFileSync(path), { path });
+  if (general) elf.decodeAll();
+  const r = convertModule(elf, { db });
+  assert.deepEqual(r.problems, [], path);
+  const { patches: _p, ...rest } = r; // patches hold ElfSymbols (BigInts): the plan and the rest are compared
+  return { bytes: writeElf(elf), plan: JSON.stringify(rest), elf };
+}
+
+test('moving converted entries as bytes gives the bytes of the general way, and is the way taken', () => {
+  for (const path of [many, lp]) {
+    const fast = convertWith(path, false);
+    const general = convertWith(path, true);
+    assert.equal(Buffer.compare(fast.bytes, general.bytes), 0, `${path}: the two ways differ`);
+    assert.equal(fast.plan, general.plan, path);
+    const klp = (e: ElfFile) => e.sections.filter((s) => s.isLivepatchRela);
+    // The fast way leaves the new sections as bytes; the general way as decoded relocations.
+    assert.ok(klp(general.elf).every((s) => s._relocs !== undefined), path);
+    if (path === many) {
+      assert.equal(klp(fast.elf).length, N);
+      assert.ok(klp(fast.elf).every((s) => s._relocs === undefined), 'the fast way was not taken');
+    }
+    const out = path.replace(/\.o$/, '.fast.o');
+    writeFileSync(out, fast.bytes);
+    assert.deepEqual(readelfComplaints(out), []);
+  }
+});
+
+test('relocations read where they lie equal the decoded ones, and a bad symbol index is refused in the same words', () => {
+  for (const path of [many, lp, fixtures().module, fixtures().elf32]) {
+    const raw = readElf(readFileSync(path), { path });
+    const decoded = readElf(readFileSync(path), { path });
+    for (let k = 0; k < raw.sections.length; k++) {
+      const rs = raw.sections[k]!;
+      if (!rs.isRelocation) continue;
+      const rr = relocationReader(raw, rs);
+      assert.ok(rr.raw, `${path} ${rs.name}`);
+      const want = decoded.relocations(decoded.sections[k]!);
+      assert.equal(rr.count, want.length);
+      want.forEach((r, i) => {
+        assert.equal(rr.symbol(i).origIndex, r.symbol.origIndex, `${rs.name}[${i}]`);
+        assert.equal(rr.type(i), r.type);
+        assert.equal(rr.offset(i), Number(r.offset));
+        assert.equal(rr.offsetHex(i), `0x${r.offset.toString(16)}`);
+      });
+    }
+  }
+  // Symbol index 0xffffff in the first entry of the first RELA section.
+  const bytes = new Uint8Array(readFileSync(lp));
+  const elf = readElf(bytes, { path: 'bad.o' });
+  const rs = elf.sections.find((s) => s.isRelocation)!;
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(rs.offset + 12, 0xffffff, true);
+  const words = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof ElfError);
+      return e.message;
+    }
+    return 'no error';
+  };
+  const a = words(() => relocationReader(readElf(bytes, { path: 'bad.o' }), readElf(bytes, { path: 'bad.o' }).sections.find((s) => s.isRelocation)!));
+  const fresh = readElf(bytes, { path: 'bad.o' });
+  const b = words(() => fresh.relocations(fresh.sections.find((s) => s.isRelocation)!));
+  assert.match(a, /relocation refers to symbol 16777215/);
+  assert.equal(a, b);
+});
+
+test('a database read in part answers as the whole file, and asks the whole file for the rest', () => {
+  const whole = SymbolDb.load(readFileSync(dbFile), dbFile);
+  const elf = readElf(readFileSync(many), { path: many });
+  const names = namesToResolve(elf);
+  assert.ok(names.has('target_fn_0') && names.has('__fentry__'));
+  const file = DbFile.open(dbFile)!;
+  let asked = 0;
+  const part = file.rowsFor([...names, 'no_such_symbol'], () => {
+    asked++;
+    return whole;
+  })!;
+  file.close();
+  for (const n of [...names, 'no_such_symbol']) assert.deepEqual(part.lookup(n), whole.lookup(n), n);
+  assert.equal(asked, 0, 'names asked for are answered from the rows read');
+  for (const o of ['vmlinux', 'fixture_mod', 'nothing']) assert.equal(part.hasExports(o), whole.hasExports(o), o);
+  // A name not asked for, and questions about whole objects, read the whole file.
+  assert.deepEqual(part.lookup('homonym'), whole.lookup('homonym'));
+  assert.equal(asked, 1);
+  assert.equal(part.count, whole.count);
+  const d = whole.lookup('homonym')[0]!;
+  assert.deepEqual(part.neighbours(d), whole.neighbours(d));
+  // Converting against it gives the same module.
+  const a = readElf(readFileSync(many), { path: many });
+  const b = readElf(readFileSync(many), { path: many });
+  convertModule(a, { db: whole });
+  const file2 = DbFile.open(dbFile)!;
+  convertModule(b, { db: file2.rowsFor(namesToResolve(b), () => whole)! });
+  file2.close();
+  assert.equal(Buffer.compare(writeElf(a), writeElf(b)), 0);
+});
+
+test('a damaged database file: the part reader refuses it in the words of load(), or answers as load() does', () => {
+  const good = SymbolDb.build({
+    vmlinux: { symbols: [{ name: 'a', type: 't', address: 1n }, { name: 'b', type: 'T', address: 2n }, { name: 'a', type: 't', address: 3n }], source: 's', order: 'kallsyms' },
+    dumpModules: new Map([['m', [{ name: 'a', type: 't', address: 4n }, { name: 'c', type: 'T', address: 5n }]]]),
+    exports: [{ name: 'b', object: 'vmlinux', type: 'EXPORT_SYMBOL', namespace: 'N' }],
+  }).serialize();
+  const path = join(dir, 'damaged.klpdb');
+  const namesAt = good.length - (JSON.parse(Buffer.from(good.subarray(16, 16 + new DataView(good.buffer).getUint32(12, true))).toString()) as { namesBytes: number }).namesBytes;
+  const outcome = (f: () => SymbolDb | undefined): string | SymbolDb | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      assert.ok(e instanceof DatabaseError, `untyped: ${String(e)}`);
+      return e.message;
+    }
+  };
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.boolean(), (muts, cut) => {
+    let b = good.slice();
+    for (const [o, v] of muts) b[o] = v;
+    if (cut) b = b.subarray(0, muts[0]![0]);
+    writeFileSync(path, b);
+    const full = outcome(() => SymbolDb.load(b, path));
+    const part = outcome(() => {
+      const f = DbFile.open(path)!;
+      try {
+        return f.rowsFor(['a', 'b', 'c', 'z'], () => SymbolDb.load(readFileSync(path), path));
+      } finally {
+        f.close();
+      }
+    });
+    if (typeof full === 'string') return assert.equal(part, full);
+    assert.notEqual(typeof part, 'string', `load() took it, the part reader said: ${String(part)}`);
+    // Lookups agree while the names table is as written (on a shuffled one a binary search and a
+    // walk may find different rows; both are typed answers).
+    if (part instanceof SymbolDb && !cut && muts.every(([o]) => o < namesAt)) {
+      for (const n of ['a', 'b', 'c', 'z']) assert.deepEqual(part.lookup(n), full!.lookup(n), n);
+    }
+  }), { numRuns: 400, seed: 16 });
+});
+
+test('a section given fewer bytes leaves zeros behind it, not the input bytes it no longer holds', () => {
+  const path = lp;
+  const input = new Uint8Array(readFileSync(path));
+  const elf = readElf(input, { path });
+  // The largest section with a neighbour right behind it.
+  const secs = elf.sections.filter((s) => !s.isNobits && s.data.length >= 16).sort((x, y) => y.data.length - x.data.length);
+  const sec = secs[0]!;
+  const half = Math.floor(sec.data.length / 2);
+  sec.setData(sec.data.slice(0, half));
+  const out = writeElf(elf);
+  const again = readElf(out, { path: 'out.o' });
+  const moved = again.sections.find((s) => s.name === sec.name)!;
+  const next = again.sections.filter((s) => !s.isNobits && s.offset > moved.offset).sort((x, y) => x.offset - y.offset)[0]!;
+  const gap = out.subarray(moved.offset + half, next.offset);
+  assert.ok(gap.length >= half - 64, 'the next section stayed where it was');
+  assert.ok(gap.every((x) => x === 0), 'stale input bytes were copied after the shortened section');
+});
