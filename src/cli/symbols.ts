@@ -74,7 +74,7 @@ export function registerSymbols(program: Command): void {
         err(`klp: error: ${failures.length} of ${result.modulesScanned} modules could not be read or matched; no database written (use --keep-going to write one without them)\n`);
         return EXIT.BAD_INPUT;
       }
-      await writeFileAtomic(opts.output, db.serialize());
+      await writeFileAtomic(opts.output, db.serializeParts());
       const counts = db.objectCounts();
       err(`klp: wrote ${opts.output}: ${db.objects.length} objects, ${db.count} symbols` +
         `${counts.has('vmlinux') ? ` (vmlinux ${counts.get('vmlinux')})` : ''}` +

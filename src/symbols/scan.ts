@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { isElfError } from '../elf/errors.js';
-import { loadElf } from '../elf/load.js';
+import { loadElf, ReadBuffer } from '../elf/load.js';
 import { moduleSymbols } from './module-symbols.js';
 import type { ModuleSymbols } from './types.js';
 
@@ -45,10 +45,16 @@ export function scanFailure(path: string, e: unknown): ScanFailure {
   return { path, message: isElfError(e) ? e.message : `${path}: ${e instanceof Error ? e.message : String(e)}` };
 }
 
+/**
+ * The buffer modules are read into, one after the other (each thread has its own): moduleSymbols()
+ * copies out all it keeps, so the next module may take its place.
+ */
+const readBuffer = new ReadBuffer();
+
 /** Read one module's symbols; errors become failures. */
 export async function readModuleSymbols(path: string): Promise<ModuleSymbols | ScanFailure> {
   try {
-    return moduleSymbols(await loadElf(path));
+    return moduleSymbols(await loadElf(path, { into: readBuffer }));
   } catch (e) {
     return scanFailure(path, e);
   }
