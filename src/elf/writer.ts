@@ -67,8 +67,9 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   }
 
   // 2. String tables: keep each one unless a name that lives in it changed or is new.
-  const secName = new Map<Section, number>();
-  const symName = new Map<ElfSymbol, number>();
+  // Name offsets where a table is rebuilt: by section index, and by symbol index a symbol table.
+  let secName: Int32Array | undefined;
+  const symName = new Map<Section, Int32Array>();
   const newStrtab = new Map<Section, Uint8Array>();
   for (const strtab of sections.filter((s) => s.type === SHT.STRTAB)) {
     const holdsSectionNames = strtab === elf.shstrtab;
@@ -77,12 +78,20 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     const changedSec = holdsSectionNames && sections.some((s) => s.origNameOffset < 0 || s.name !== s.origName);
     if (!changedSym && !changedSec) continue; // unchanged, or the caller supplied its own bytes
     const b = new StringTableBuilder();
-    if (holdsSectionNames) for (const s of sections) secName.set(s, b.add(s.name));
-    for (const st of users) for (const y of elf.symbols(st)) symName.set(y, b.add(y.name));
+    if (holdsSectionNames) {
+      secName = new Int32Array(sections.length);
+      for (let i = 0; i < sections.length; i++) secName[i] = b.add(sections[i]!.name);
+    }
+    for (const st of users) {
+      const syms = elf.symbols(st);
+      const offs = new Int32Array(syms.length);
+      for (let i = 0; i < syms.length; i++) offs[i] = b.add(syms[i]!.name);
+      symName.set(st, offs);
+    }
     newStrtab.set(strtab, b.finish());
   }
   if (elf.shstrtab && !newStrtab.has(elf.shstrtab)) {
-    for (const s of sections) secName.set(s, s.origNameOffset);
+    secName = undefined; // every section keeps its offset
   } else if (!elf.shstrtab && sections.some((s) => s.name !== '')) {
     throw new ElfError('WRITE', { file }, 'sections have names but the file has no section-name string table');
   }
@@ -113,7 +122,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     const s = sections[i]!;
     let bytes = s.data;
     if (newStrtab.has(s)) bytes = newStrtab.get(s)!;
-    else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName);
+    else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName.get(s));
     else if (s.isRelocation && s._relocs) bytes = encodeRelocations(elf, s, symIndexOf(s.linkSection));
     else if (s.type === SHT.GROUP && s._group) bytes = encodeGroup(elf, s, secIndex);
     else if (s.type === SHT.SYMTAB_SHNDX && s.linkSection?._symbols) bytes = encodeShndx(elf, s.linkSection, secIndex);
@@ -127,7 +136,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
       if (now < 0) throw new ElfError('WRITE', { file, section: s.name || `[${i}]` }, 'the group signature symbol was removed');
       info = now;
     }
-    const name = secName.get(s) ?? s.origNameOffset;
+    const name = secName ? secName[i]! : s.origNameOffset;
     if (name < 0) throw new ElfError('WRITE', { file, section: s.name || `[${i}]` }, 'internal: section name has no string-table offset');
     plans[i] = { bytes, name, link, info, size: s.isNobits ? s.size : bytes.length, offset: 0 };
   }
@@ -283,7 +292,7 @@ function symbolShndx(elf: ElfFile, y: ElfSymbol, secIndex: Map<Section, number>,
   return idx;
 }
 
-function encodeSymbols(elf: ElfFile, symtab: Section, secIndex: Map<Section, number>, names: Map<ElfSymbol, number>): Uint8Array {
+function encodeSymbols(elf: ElfFile, symtab: Section, secIndex: Map<Section, number>, names: Int32Array | undefined): Uint8Array {
   const syms = symtab._symbols!;
   const cls = elf.elfClass;
   const ent = SIZES[cls].sym;
@@ -292,7 +301,7 @@ function encodeSymbols(elf: ElfFile, symtab: Section, secIndex: Map<Section, num
   for (let i = 0; i < syms.length; i++) {
     const y = syms[i]!;
     const o = i * ent;
-    const name = names.get(y) ?? y.origNameOffset;
+    const name = names ? names[i]! : y.origNameOffset;
     if (name < 0) throw new ElfError('WRITE', { file: elf.path, section: symtab.name, index: i }, `symbol '${y.name}' has no string-table offset`);
     let shndx = symbolShndx(elf, y, secIndex, symtab, i);
     if (y.section && shndx >= SHN.LORESERVE) shndx = SHN.XINDEX;

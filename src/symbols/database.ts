@@ -10,6 +10,7 @@
  * file and taking typed-array views, and a lookup is a binary search: the whole Debian 6.1 kernel
  * (94k vmlinux symbols and 4,023 modules) loads in a few tens of milliseconds.
  */
+import { Interner } from '../elf/strtab.js';
 import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
 
@@ -78,62 +79,6 @@ export interface PartialRows {
   whole: () => SymbolDb;
 }
 
-/**
- * Symbol names, each distinct one once, with an id (its index in `list`): a database's names
- * before they are sorted. An open-addressing table of typed arrays keyed by FNV-1a: a kernel's
- * 733,853 symbols hold some 500,000 distinct names, and a `Map` of strings took twice as long
- * to intern them (its per-entry objects and rehashing; measured on Debian 6.1).
- */
-export class NamePool {
-  readonly list: string[] = [];
-  private hashes = new Uint32Array(1 << 10);
-  private slots = new Int32Array(1 << 11).fill(-1);
-
-  /** The id of `x`, adding it when new. */
-  id(x: string): number {
-    const h = fnv1a(x);
-    const mask = this.slots.length - 1;
-    for (let k = h & mask; ; k = (k + 1) & mask) {
-      const id = this.slots[k]!;
-      if (id < 0) {
-        const n = this.list.length;
-        this.list.push(x);
-        if (n === this.hashes.length) {
-          const more = new Uint32Array(n * 2);
-          more.set(this.hashes);
-          this.hashes = more;
-        }
-        this.hashes[n] = h;
-        this.slots[k] = n;
-        if (2 * (n + 1) > this.slots.length) this.grow(); // keep it at most half full
-        return n;
-      }
-      if (this.hashes[id] === h && this.list[id] === x) return id;
-    }
-  }
-
-  /** The id of `x`, or -1. */
-  find(x: string): number {
-    const h = fnv1a(x);
-    const mask = this.slots.length - 1;
-    for (let k = h & mask; ; k = (k + 1) & mask) {
-      const id = this.slots[k]!;
-      if (id < 0) return -1;
-      if (this.hashes[id] === h && this.list[id] === x) return id;
-    }
-  }
-
-  private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2).fill(-1);
-    const mask = slots.length - 1;
-    for (let id = 0; id < this.list.length; id++) {
-      let k = this.hashes[id]! & mask;
-      while (slots[k]! >= 0) k = (k + 1) & mask;
-      slots[k] = id;
-    }
-    this.slots = slots;
-  }
-}
 
 /**
  * `list.slice().sort()` (code-unit order: byte order for latin1 names), faster on a kernel's
@@ -176,13 +121,6 @@ export function sortNames(list: readonly string[]): string[] {
     i = j;
   }
   return out;
-}
-
-/** FNV-1a over a name's characters (latin1: its bytes). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** The parsed header of a .klpdb file. */
@@ -261,7 +199,7 @@ export class SymbolDb {
         },
       };
     };
-    const nameTable = new NamePool();
+    const nameTable = new Interner();
     const uniq = nameTable.list;
     const rName = new Uint32Array(total), rObject = new Uint16Array(total), rLocal = new Uint32Array(total);
     // Sections and units get provisional ids here, renumbered below in the order the sorted rows meet them.
