@@ -67,50 +67,63 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
     exportsFrom.push(from);
   };
 
-  if (opts.vmlinuz) {
-    const k = await decompressBzImage(await readInputFile(opts.vmlinuz), opts.vmlinuz);
-    const table = extractKallsyms(k.image, opts.vmlinuz);
-    input.vmlinux = { symbols: table.symbols, source: opts.vmlinuz, order: 'kallsyms' };
-    input.kernel = k.version?.split(' ')[0] ?? null;
-    if (!opts.symvers) {
-      exports.push(...vmlinuxExports(readElf(k.image, { path: `${opts.vmlinuz} (decompressed)` })));
-      exportsFrom.push('vmlinuz __ksymtab');
+  // The modules are scanned by workers while this thread reads vmlinux's symbols.
+  let scanning: Promise<Awaited<ReturnType<typeof scanModules>>> | undefined;
+  let files: string[] = [];
+  const stop = new AbortController();
+  if (opts.modules) {
+    files = await listModuleFiles(opts.modules).catch((e: NodeJS.ErrnoException) => {
+      throw new ElfError('READ', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
+    });
+    if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
+    scanning = scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress, signal: stop.signal });
+    scanning.catch(() => undefined); // awaited below; an abort's rejection is not news
+  }
+  try {
+    if (opts.vmlinuz) {
+      const k = await decompressBzImage(await readInputFile(opts.vmlinuz), opts.vmlinuz);
+      const table = extractKallsyms(k.image, opts.vmlinuz);
+      input.vmlinux = { symbols: table.symbols, source: opts.vmlinuz, order: 'kallsyms' };
+      input.kernel = k.version?.split(' ')[0] ?? null;
+      if (!opts.symvers) {
+        exports.push(...vmlinuxExports(readElf(k.image, { path: `${opts.vmlinuz} (decompressed)` })));
+        exportsFrom.push('vmlinuz __ksymtab');
+      }
+    } else if (opts.kallsyms) {
+      const dump = parseKallsyms(await readText(opts.kallsyms), opts.kallsyms);
+      input.vmlinux = { symbols: dump.vmlinux, source: opts.kallsyms, order: 'kallsyms' };
+      if (dump.modules.size > 0) input.dumpModules = dump.modules;
+      if (!opts.symvers) addExports(kallsymsExports(dump.vmlinux), 'kallsyms __ksymtab_ entries');
+    } else if (opts.systemMap) {
+      input.vmlinux = { symbols: parseSystemMap(await readText(opts.systemMap), opts.systemMap), source: opts.systemMap, order: 'address' };
+      if (!opts.symvers) addExports(kallsymsExports(input.vmlinux.symbols), 'System.map __ksymtab_ entries');
+    } else if (opts.vmlinux) {
+      const elf = await loadElf(opts.vmlinux);
+      input.vmlinux = { symbols: vmlinuxElfSymbols(elf), source: opts.vmlinux, order: 'address' };
+      vmlinuxUnitsFromDebug(input.vmlinux.symbols, elf); // an unstripped vmlinux has its own STT_FILEs
+      if (!opts.symvers) {
+        exports.push(...vmlinuxExports(elf));
+        exportsFrom.push('vmlinux __ksymtab');
+      }
+    } else if (opts.symbolsKlp) {
+      const s = parseSymbolsKlp(await readText(opts.symbolsKlp), opts.symbolsKlp);
+      const vm = s.objects.get('vmlinux');
+      if (vm) input.vmlinux = { symbols: vm, source: opts.symbolsKlp, order: 'address' };
+      s.objects.delete('vmlinux');
+      input.dumpModules = s.objects;
+      exports.push(...s.exports);
+      exportsFrom.push('symbols.klp __ksymtab_ entries');
     }
-  } else if (opts.kallsyms) {
-    const dump = parseKallsyms(await readText(opts.kallsyms), opts.kallsyms);
-    input.vmlinux = { symbols: dump.vmlinux, source: opts.kallsyms, order: 'kallsyms' };
-    if (dump.modules.size > 0) input.dumpModules = dump.modules;
-    if (!opts.symvers) addExports(kallsymsExports(dump.vmlinux), 'kallsyms __ksymtab_ entries');
-  } else if (opts.systemMap) {
-    input.vmlinux = { symbols: parseSystemMap(await readText(opts.systemMap), opts.systemMap), source: opts.systemMap, order: 'address' };
-    if (!opts.symvers) addExports(kallsymsExports(input.vmlinux.symbols), 'System.map __ksymtab_ entries');
-  } else if (opts.vmlinux) {
-    const elf = await loadElf(opts.vmlinux);
-    input.vmlinux = { symbols: vmlinuxElfSymbols(elf), source: opts.vmlinux, order: 'address' };
-    vmlinuxUnitsFromDebug(input.vmlinux.symbols, elf); // an unstripped vmlinux has its own STT_FILEs
-    if (!opts.symvers) {
-      exports.push(...vmlinuxExports(elf));
-      exportsFrom.push('vmlinux __ksymtab');
-    }
-  } else if (opts.symbolsKlp) {
-    const s = parseSymbolsKlp(await readText(opts.symbolsKlp), opts.symbolsKlp);
-    const vm = s.objects.get('vmlinux');
-    if (vm) input.vmlinux = { symbols: vm, source: opts.symbolsKlp, order: 'address' };
-    s.objects.delete('vmlinux');
-    input.dumpModules = s.objects;
-    exports.push(...s.exports);
-    exportsFrom.push('symbols.klp __ksymtab_ entries');
+  } catch (e) {
+    stop.abort(e);
+    throw e;
   }
   for (const k of vmlinuxSources) input.sources!.push(`${k}: ${opts[k]}`);
 
   let failures: ScanFailure[] = [];
   let modulesScanned = 0;
-  if (opts.modules) {
-    const files = await listModuleFiles(opts.modules).catch((e: NodeJS.ErrnoException) => {
-      throw new ElfError('READ', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
-    });
-    if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
-    const scan = await scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress });
+  if (opts.modules && scanning) {
+    const scan = await scanning;
     failures = scan.failures;
     modulesScanned = files.length;
     input.modules = scan.modules;

@@ -16,6 +16,8 @@ export interface ScanResult { modules: ModuleSymbols[]; failures: ScanFailure[] 
 export interface ScanOptions {
   jobs?: number | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** Stop: the workers are terminated, and the scan rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /** A module file's name: `.ko`, or compressed as Kbuild compresses them. */
@@ -67,6 +69,7 @@ export async function scanModules(files: readonly string[], opts: ScanOptions = 
   const tick = (): void => opts.onProgress?.(++done, files.length);
   if (jobs === 1) {
     for (let i = 0; i < files.length; i++) {
+      opts.signal?.throwIfAborted();
       results[i] = await readModuleSymbols(files[i]!);
       tick();
     }
@@ -78,6 +81,10 @@ export async function scanModules(files: readonly string[], opts: ScanOptions = 
       const worker = FROM_SOURCE
         ? new Worker(`import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}))`, { eval: true, workerData })
         : new Worker(WORKER_URL, { workerData });
+      opts.signal?.addEventListener('abort', () => {
+        void worker.terminate();
+        reject(opts.signal!.reason);
+      }, { once: true });
       let k = 0;
       worker.on('message', (r: ModuleSymbols | ScanFailure) => {
         results[indices[k++]!] = r;
