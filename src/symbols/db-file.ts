@@ -11,7 +11,7 @@
  * table holds each distinct name once, in the same order: a name's rows are found by one walk of
  * the names table and one of the name-offset column, side by side with the sorted names asked.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { COLUMNS, F_EXPORTED, SymbolDb, type Columns, type DbHeader } from './database.js';
 import { DatabaseError } from './errors.js';
 
@@ -45,6 +45,8 @@ export class DbFile {
   static open(path: string): DbFile | undefined {
     let fd: number;
     try {
+      // stat before open: opening a pipe only to close it again could cut off its writer.
+      if (!statSync(path).isFile()) return undefined;
       fd = openSync(path, 'r');
     } catch {
       return undefined;
