@@ -37,7 +37,6 @@ export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
   return r.db;
 }
 
-/** The plan: every relocation with --dry-run or --verbose, else one line per converted symbol. */
 /** The whole database, read synchronously (a look-up past the rows read asks for it). */
 function wholeDb(path: string): SymbolDb {
   let bytes: Buffer;
@@ -49,6 +48,7 @@ function wholeDb(path: string): SymbolDb {
   return SymbolDb.load(bytes, path);
 }
 
+/** The plan: every relocation with --dry-run or --verbose, else one line per converted symbol. */
 export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = false): string {
   const lines: string[] = [];
   const summary = convertSummary(r);

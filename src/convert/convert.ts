@@ -592,7 +592,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const uses = new Map<ElfSymbol, number>();
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
-    const rr = relocationReader(elf, rs);
+    const rr = readerOf(rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
       if (y.isUndefined) uses.set(y, (uses.get(y) ?? 0) + 1);

@@ -251,10 +251,7 @@ export class ElfFile {
         if (isRela) addend = BigInt(r.i32(o + 8));
       }
       const symbol = symIdx === 0 ? nullSym : syms[symIdx];
-      if (!symbol) {
-        throw new ElfError('BAD_RELOCATION', { ...place, index: i, offset: relsec.offset + o },
-          `relocation refers to symbol ${symIdx}, but ${symtab?.name ?? 'the symbol table'} has ${syms.length} symbols`);
-      }
+      if (!symbol) throw badRelocationSymbol(file, relsec, i, relsec.offset + o, symIdx, syms.length);
       out[i] = { offset, type, symbol, addend };
     }
     return out;
@@ -387,6 +384,12 @@ export class ElfFile {
     if (sec.isSymbolTable && sec._symbols) return firstNonLocal(sec._symbols);
     return sec.info;
   }
+}
+
+/** A relocation's symbol index past its table: the decoder's and the raw reader's one error. */
+export function badRelocationSymbol(file: string, relsec: Section, index: number, offset: number, symIdx: number, count: number): ElfError {
+  return new ElfError('BAD_RELOCATION', { file, section: relsec.name, index, offset },
+    `relocation refers to symbol ${symIdx}, but ${relsec.linkSection?.name ?? 'the symbol table'} has ${count} symbols`);
 }
 
 export function firstNonLocal(syms: readonly ElfSymbol[]): number {

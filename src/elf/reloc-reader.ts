@@ -7,8 +7,7 @@
  * decoded (and so may have been edited) is read through that array, which is authoritative.
  */
 import { SHT, SIZES } from './constants.js';
-import { ElfError } from './errors.js';
-import type { ElfFile } from './file.js';
+import { badRelocationSymbol, type ElfFile } from './file.js';
 import { ElfSymbol, type Relocation, type Section } from './model.js';
 
 export interface RelocReader {
@@ -71,10 +70,7 @@ class RawReader implements RelocReader {
     // refused before anything is read, the same whichever way the section is read.
     for (let i = 0; i < this.count; i++) {
       const idx = this.symIndex(i);
-      if (idx !== 0 && idx >= syms.length) {
-        throw new ElfError('BAD_RELOCATION', { file: elf.path, section: rs.name, index: i, offset: rs.offset + i * this.ent },
-          `relocation refers to symbol ${idx}, but ${rs.linkSection?.name ?? 'the symbol table'} has ${syms.length} symbols`);
-      }
+      if (idx !== 0 && idx >= syms.length) throw badRelocationSymbol(elf.path, rs, i, rs.offset + i * this.ent, idx, syms.length);
     }
   }
 
@@ -92,18 +88,18 @@ class RawReader implements RelocReader {
     if (this.is64) return this.view.getUint32(o + (this.le ? 8 : 12), this.le);
     return this.view.getUint32(o + 4, this.le) & 0xff;
   }
-  private halves(i: number): [number, number] {
-    const o = i * this.ent;
-    if (!this.is64) return [this.view.getUint32(o, this.le), 0];
-    return this.le ? [this.view.getUint32(o, true), this.view.getUint32(o + 4, true)] : [this.view.getUint32(o + 4, false), this.view.getUint32(o, false)];
+  /** r_offset's low and high 32 bits (ELF32: all of it, and 0). */
+  private offsetLo(i: number): number {
+    return this.view.getUint32(i * this.ent + (this.is64 && !this.le ? 4 : 0), this.le);
+  }
+  private offsetHi(i: number): number {
+    return this.is64 ? this.view.getUint32(i * this.ent + (this.le ? 4 : 0), this.le) : 0;
   }
   offset(i: number): number {
-    const [lo, hi] = this.halves(i);
-    return hi * 0x100000000 + lo;
+    return this.offsetHi(i) * 0x100000000 + this.offsetLo(i);
   }
   offsetHex(i: number): string {
-    const [lo, hi] = this.halves(i);
-    return `0x${((BigInt(hi) << 32n) | BigInt(lo)).toString(16)}`;
+    return `0x${((BigInt(this.offsetHi(i)) << 32n) | BigInt(this.offsetLo(i))).toString(16)}`;
   }
 }
 

@@ -1,3 +1,5 @@
+import { latin1Write } from './bytes.js';
+
 /**
  * String table builder. Strings are latin1 (one char per byte, see bytes.ts); identical strings
  * share one entry. No tail merging: tables are small and a plain layout is easier to audit.
@@ -28,10 +30,7 @@ export class StringTableBuilder {
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let o = 1;
-    for (const p of this.strings.list) {
-      for (let k = 0; k < p.length; k++) out[o + k] = p.charCodeAt(k) & 0xff; // latin1Bytes(), in place
-      o += p.length + 1;
-    }
+    for (const p of this.strings.list) o = latin1Write(out, p, o) + 1;
     return out;
   }
 }
@@ -50,34 +49,32 @@ export class Interner {
   /** The id of `x`, adding it when new. */
   id(x: string): number {
     const h = fnv1a(x);
-    const mask = this.slots.length - 1;
-    for (let k = h & mask; ; k = (k + 1) & mask) {
-      const id = this.slots[k]!;
-      if (id < 0) {
-        const n = this.list.length;
-        this.list.push(x);
-        if (n === this.hashes.length) {
-          const more = new Uint32Array(n * 2);
-          more.set(this.hashes);
-          this.hashes = more;
-        }
-        this.hashes[n] = h;
-        this.slots[k] = n;
-        if (2 * (n + 1) > this.slots.length) this.grow(); // keep it at most half full
-        return n;
-      }
-      if (this.hashes[id] === h && this.list[id] === x) return id;
+    const k = this.probe(x, h);
+    if (this.slots[k]! >= 0) return this.slots[k]!;
+    const n = this.list.length;
+    this.list.push(x);
+    if (n === this.hashes.length) {
+      const more = new Uint32Array(n * 2);
+      more.set(this.hashes);
+      this.hashes = more;
     }
+    this.hashes[n] = h;
+    this.slots[k] = n;
+    if (2 * (n + 1) > this.slots.length) this.grow(); // keep it at most half full
+    return n;
   }
 
   /** The id of `x`, or -1. */
   find(x: string): number {
-    const h = fnv1a(x);
+    return this.slots[this.probe(x, fnv1a(x))]!;
+  }
+
+  /** The slot that holds `x` (hash `h`), or the empty slot where it would go. */
+  private probe(x: string, h: number): number {
     const mask = this.slots.length - 1;
     for (let k = h & mask; ; k = (k + 1) & mask) {
       const id = this.slots[k]!;
-      if (id < 0) return -1;
-      if (this.hashes[id] === h && this.list[id] === x) return id;
+      if (id < 0 || (this.hashes[id] === h && this.list[id] === x)) return k;
     }
   }
 

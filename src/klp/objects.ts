@@ -130,47 +130,45 @@ export function readKlpPatches(elf: ElfFile, layout: KlpLayout = KLP_LAYOUTS['6.
   const idx = new RelocIndex(elf);
   const le = elf.littleEndian;
   const patches: KlpPatchInfo[] = [];
-  {
-    for (const [sec, off] of idx.to('__this_module')) {
-      if (off % 8 !== layout.patch.mod) continue;
-      const base = off - layout.patch.mod;
-      const objs = idx.target(sec, base + layout.patch.objs);
-      if (!objs) continue;
-      const objects: KlpObjectInfo[] = [];
-      // The kernel's own loop conditions (include/linux/livepatch.h):
-      //   klp_for_each_object_static: obj->funcs || obj->name
-      //   klp_for_each_func_static:   func && (func->old_name || func->new_func || func->old_sympos)
-      // A pointer is set when a relocation fills it or its bytes are not zero. An object whose
-      // funcs array holds only the terminator is an object all the same: its relocations are
-      // applied (upstream's test_klp_convert selftests declare such objects).
-      const set = (section: Section, at: number): boolean => idx.at(section, at) !== undefined || u64(section, at, le) !== 0;
-      for (let k = 0; k < 1024; k++) {
-        const at = objs.offset + k * layout.object.size;
-        if (at + layout.object.size > objs.section.data.length && !objs.section.isNobits) break;
-        if (!set(objs.section, at + layout.object.funcs) && !set(objs.section, at + layout.object.name)) break;
-        const nameT = idx.target(objs.section, at + layout.object.name);
-        const name = nameT ? cstring(nameT.section, nameT.offset) ?? null : null;
-        const funcs = idx.target(objs.section, at + layout.object.funcs);
-        const list: KlpFuncInfo[] = [];
-        for (let j = 0; funcs && j < 4096; j++) {
-          const fAt = funcs.offset + j * layout.func.size;
-          if (fAt + layout.func.size > funcs.section.data.length) break;
-          const oldSympos = u64(funcs.section, fAt + layout.func.oldSympos, le);
-          if (!set(funcs.section, fAt + layout.func.oldName) && !set(funcs.section, fAt + layout.func.newFunc) && oldSympos === 0) break;
-          const oldNameT = idx.target(funcs.section, fAt + layout.func.oldName);
-          const nf = idx.target(funcs.section, fAt + layout.func.newFunc);
-          list.push({
-            // klp_init_func() refuses a NULL old_name (-EINVAL); '' never resolves either.
-            oldName: oldNameT ? cstring(oldNameT.section, oldNameT.offset) ?? '' : '',
-            newFunc: nf ? funcAt(elf, nf) : undefined,
-            oldSympos,
-            at: { section: funcs.section.name, offset: fAt },
-          });
-        }
-        objects.push({ name, funcs: list });
+  for (const [sec, off] of idx.to('__this_module')) {
+    if (off % 8 !== layout.patch.mod) continue;
+    const base = off - layout.patch.mod;
+    const objs = idx.target(sec, base + layout.patch.objs);
+    if (!objs) continue;
+    const objects: KlpObjectInfo[] = [];
+    // The kernel's own loop conditions (include/linux/livepatch.h):
+    //   klp_for_each_object_static: obj->funcs || obj->name
+    //   klp_for_each_func_static:   func && (func->old_name || func->new_func || func->old_sympos)
+    // A pointer is set when a relocation fills it or its bytes are not zero. An object whose
+    // funcs array holds only the terminator is an object all the same: its relocations are
+    // applied (upstream's test_klp_convert selftests declare such objects).
+    const set = (section: Section, at: number): boolean => idx.at(section, at) !== undefined || u64(section, at, le) !== 0;
+    for (let k = 0; k < 1024; k++) {
+      const at = objs.offset + k * layout.object.size;
+      if (at + layout.object.size > objs.section.data.length && !objs.section.isNobits) break;
+      if (!set(objs.section, at + layout.object.funcs) && !set(objs.section, at + layout.object.name)) break;
+      const nameT = idx.target(objs.section, at + layout.object.name);
+      const name = nameT ? cstring(nameT.section, nameT.offset) ?? null : null;
+      const funcs = idx.target(objs.section, at + layout.object.funcs);
+      const list: KlpFuncInfo[] = [];
+      for (let j = 0; funcs && j < 4096; j++) {
+        const fAt = funcs.offset + j * layout.func.size;
+        if (fAt + layout.func.size > funcs.section.data.length) break;
+        const oldSympos = u64(funcs.section, fAt + layout.func.oldSympos, le);
+        if (!set(funcs.section, fAt + layout.func.oldName) && !set(funcs.section, fAt + layout.func.newFunc) && oldSympos === 0) break;
+        const oldNameT = idx.target(funcs.section, fAt + layout.func.oldName);
+        const nf = idx.target(funcs.section, fAt + layout.func.newFunc);
+        list.push({
+          // klp_init_func() refuses a NULL old_name (-EINVAL); '' never resolves either.
+          oldName: oldNameT ? cstring(oldNameT.section, oldNameT.offset) ?? '' : '',
+          newFunc: nf ? funcAt(elf, nf) : undefined,
+          oldSympos,
+          at: { section: funcs.section.name, offset: fAt },
+        });
       }
-      if (objects.length > 0) patches.push({ at: { section: sec.name, offset: base }, objects });
+      objects.push({ name, funcs: list });
     }
+    if (objects.length > 0) patches.push({ at: { section: sec.name, offset: base }, objects });
   }
   return patches;
 }

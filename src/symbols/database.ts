@@ -10,6 +10,7 @@
  * file and taking typed-array views, and a lookup is a binary search: the whole Debian 6.1 kernel
  * (94k vmlinux symbols and 4,023 modules) loads in a few tens of milliseconds.
  */
+import { latin1Write } from '../elf/bytes.js';
 import { Interner } from '../elf/strtab.js';
 import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
@@ -30,14 +31,14 @@ export interface DbMeta {
   exportsFrom: string | null;
 }
 
-export const MAGIC = 'KLPSYMDB';
+const MAGIC = 'KLPSYMDB';
 /**
  * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
  * its section (in the address columns, F_HAS_OFFSET), its size, and every symbol's position in its
  * object's table (`index`), so homonyms can be told apart by where they sit; and the fingerprints
  * of module homonyms (few: kept as `hashes`, row and value pairs, in the header).
  */
-export const VERSION = 3;
+const VERSION = 3;
 
 // flags byte
 export const F_EXPORTED = 1;
@@ -78,7 +79,6 @@ export interface PartialRows {
   /** The whole database. */
   whole: () => SymbolDb;
 }
-
 
 /**
  * `list.slice().sort()` (code-unit order: byte order for latin1 names), faster on a kernel's
@@ -183,28 +183,12 @@ export class SymbolDb {
     // (a kernel has close to a million rows: a few typed columns, no object and no copy per row).
     const total = (input.vmlinux?.symbols.length ?? 0) + (input.modules ?? []).reduce((t, m) => t + m.count, 0) +
       [...(input.dumpModules ?? [])].reduce((t, [, syms]) => t + syms.length, 0);
-    // Each distinct string once, with its id (its index in `list`).
-    const interner = (): { ids: Map<string, number>; list: string[]; id: (x: string) => number } => {
-      const ids = new Map<string, number>();
-      const list: string[] = [];
-      return {
-        ids, list, id: (x) => {
-          let i = ids.get(x);
-          if (i === undefined) {
-            i = list.length;
-            list.push(x);
-            ids.set(x, i);
-          }
-          return i;
-        },
-      };
-    };
     const nameTable = new Interner();
     const uniq = nameTable.list;
     const rName = new Uint32Array(total), rObject = new Uint16Array(total), rLocal = new Uint32Array(total);
     // Sections and units get provisional ids here, renumbered below in the order the sorted rows meet them.
-    const tmpSections = interner();
-    const tmpFiles = interner(); // '' (no unit) is id 0
+    const tmpSections = new Interner();
+    const tmpFiles = new Interner(); // '' (no unit) is id 0
     tmpFiles.id('');
     /** Where an object's rows come from: a module's tables, or symbols (vmlinux, a kallsyms dump's modules). */
     type Source =
@@ -264,7 +248,7 @@ export class SymbolDb {
     // Final ids, in the order the sorted rows meet them (-1: not met yet).
     const sectionIds = new Int32Array(tmpSections.list.length).fill(-1);
     const sections: string[] = [];
-    const noSection = tmpSections.ids.get('') ?? -1;
+    const noSection = tmpSections.find('');
     const fileIds = new Int32Array(tmpFiles.list.length).fill(-1);
     const files: string[] = [];
     const hashes: number[] = [];
@@ -278,8 +262,7 @@ export class SymbolDb {
     let off = 0;
     for (let r = 0; r < sorted.length; r++) {
       nameOff[sortedIds[r]!] = off;
-      // Names are latin1 (one byte a character): one native write a name.
-      off += Buffer.prototype.latin1Write.call(names, sorted[r]!, off);
+      off = latin1Write(names, sorted[r]!, off);
       names[off++] = 0;
     }
     // sympos counts same-named symbols of an object in its table's order: in sorted order those

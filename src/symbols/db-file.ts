@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { COLUMNS, F_EXPORTED, SymbolDb, type Columns, type DbHeader } from './database.js';
+import { latin1Write } from '../elf/bytes.js';
 import { DatabaseError } from './errors.js';
 
 const CHUNK = 1 << 20;
@@ -206,8 +207,7 @@ export class DbFile {
     let w = 0;
     sortedFound.forEach((x, k) => {
       newOff.set(offsets[k]!, w);
-      for (let j = 0; j < x.length; j++) names[w++] = x.charCodeAt(j);
-      names[w++] = 0;
+      w = latin1Write(names, x, w) + 1; // the NUL is there already
     });
     for (let r = 0; r < m; r++) col.nameOff[r] = newOff.get(col.nameOff[r]!)!;
     // Fingerprints are kept by row: renumber the kept ones.
