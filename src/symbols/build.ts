@@ -8,7 +8,7 @@ import { ElfError } from '../elf/errors.js';
 import { maybeDecompress } from '../elf/compress.js';
 import { loadElf, readInputFile } from '../elf/load.js';
 import { readElf } from '../elf/reader.js';
-import { SymbolDb, type BuildInput } from './database.js';
+import { BuildNames, SymbolDb, type BuildInput } from './database.js';
 import { kallsymsExports, parseKallsyms, parseSystemMap } from './kallsyms-text.js';
 import { listModuleFiles, MODULE_FILE, scanFailure, scanModules, type ScanFailure } from './scan.js';
 import { parseSymbolsKlp } from './symbols-klp.js';
@@ -67,7 +67,14 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
     exportsFrom.push(from);
   };
 
-  // The modules are scanned by workers while this thread reads vmlinux's symbols.
+  // The modules are scanned by workers while this thread reads vmlinux's symbols and
+  // Module.symvers, and interns the names of each module as it comes. Once this thread has
+  // nothing else to do and most modules are in, it sorts the names so far: the build after the
+  // scan then sorts only the last modules' new names, and merges (the database is the same
+  // whenever that happens: it orders names, not the order they came in).
+  const names = new BuildNames();
+  let delivered = 0;
+  let presortAt = Infinity;
   let scanning: Promise<Awaited<ReturnType<typeof scanModules>>> | undefined;
   let files: string[] = [];
   const stop = new AbortController();
@@ -76,9 +83,14 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
       throw new ElfError('READ', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
     });
     if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
-    scanning = scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress, signal: stop.signal });
+    const onModule = (m: ModuleSymbols): void => {
+      names.addModule(m);
+      if (++delivered === presortAt) names.presort();
+    };
+    scanning = scanModules(files, { jobs: opts.jobs, onProgress: opts.onProgress, signal: stop.signal, onModule });
     scanning.catch(() => undefined); // awaited below; an abort's rejection is not news
   }
+  let symvers: ExportInfo[] | undefined;
   try {
     if (opts.vmlinuz) {
       const k = await decompressBzImage(await readInputFile(opts.vmlinuz), opts.vmlinuz);
@@ -114,11 +126,17 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
       exports.push(...s.exports);
       exportsFrom.push('symbols.klp __ksymtab_ entries');
     }
+    // Read before the scan is awaited, while the workers still have modules to read.
+    if (opts.symvers) symvers = parseSymvers(await readText(opts.symvers), opts.symvers);
   } catch (e) {
     stop.abort(e);
     throw e;
   }
   for (const k of vmlinuxSources) input.sources!.push(`${k}: ${opts[k]}`);
+  if (scanning) {
+    if (input.vmlinux) names.addSymbols(input.vmlinux.symbols);
+    presortAt = Math.max(delivered + 1, Math.ceil(0.8 * files.length));
+  }
 
   let failures: ScanFailure[] = [];
   let modulesScanned = 0;
@@ -139,14 +157,14 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
     failures.push(...await addDebugUnits(input.modules ?? [], input.vmlinux?.symbols, opts.debug, debugIsDeb, opts.jobs));
     input.sources!.push(`debug: ${opts.debug}`);
   }
-  if (opts.symvers) {
-    exports.push(...parseSymvers(await readText(opts.symvers), opts.symvers));
+  if (opts.symvers && symvers) {
+    exports.push(...symvers);
     exportsFrom = [`Module.symvers: ${opts.symvers}`];
     input.sources!.push(`symvers: ${opts.symvers}`);
   }
   input.exports = exports;
   input.exportsFrom = exportsFrom.join(', ') || 'none';
-  return { db: SymbolDb.build(input), failures, modulesScanned };
+  return { db: SymbolDb.build(input, names), failures, modulesScanned };
 }
 
 /** A module file's name as the kernel names the module: no directory, no suffix, `-` as `_`. */

@@ -18,6 +18,8 @@ export interface ScanOptions {
   onProgress?: ((done: number, total: number) => void) | undefined;
   /** Stop: the workers are terminated, and the scan rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** Each module read, as it comes (in no set order), while the others are being read. */
+  onModule?: ((m: ModuleSymbols) => void) | undefined;
 }
 
 /** A module file's name: `.ko`, or compressed as Kbuild compresses them. */
@@ -66,12 +68,15 @@ export async function scanModules(files: readonly string[], opts: ScanOptions = 
   const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), files.length >= 64 ? 16 : 1));
   const results = new Array<ModuleSymbols | ScanFailure>(files.length);
   let done = 0;
-  const tick = (): void => opts.onProgress?.(++done, files.length);
+  const got = (i: number, r: ModuleSymbols | ScanFailure): void => {
+    results[i] = r;
+    if (!('message' in r)) opts.onModule?.(r);
+    opts.onProgress?.(++done, files.length);
+  };
   if (jobs === 1) {
     for (let i = 0; i < files.length; i++) {
       opts.signal?.throwIfAborted();
-      results[i] = await readModuleSymbols(files[i]!);
-      tick();
+      got(i, await readModuleSymbols(files[i]!));
     }
   } else {
     // Interleaved shares keep the workers evenly loaded (big drivers cluster in the tree).
@@ -86,10 +91,7 @@ export async function scanModules(files: readonly string[], opts: ScanOptions = 
         reject(opts.signal!.reason);
       }, { once: true });
       let k = 0;
-      worker.on('message', (r: ModuleSymbols | ScanFailure) => {
-        results[indices[k++]!] = r;
-        tick();
-      });
+      worker.on('message', (r: ModuleSymbols | ScanFailure) => got(indices[k++]!, r));
       worker.on('error', reject);
       worker.on('exit', (code) => (code === 0 && k === indices.length ? resolve() : reject(new Error(`module scan worker exited with ${code} after ${k} of ${indices.length} modules`))));
     })));

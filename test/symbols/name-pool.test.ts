@@ -1,13 +1,14 @@
 /**
  * Interner (elf/strtab.ts), the table that interns a kernel's symbol names while a database
  * is built (and a string table's strings as it is written), against a Map doing the same: ids in first-seen order, every name found,
- * absent names not, through the table's growth and its hash collisions.
+ * absent names not, through the table's growth and its hash collisions. And the sort of those
+ * names (sortNames, sortOrder, the merge of a presort with the rest) against the default sort.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Interner } from '../../src/elf/strtab.js';
-import { sortNames } from '../../src/symbols/database.js';
+import { BuildNames, mergeOrders, sortNames, sortOrder } from '../../src/symbols/database.js';
 
 test('Interner interns as a Map would, through growth and collisions', () => {
   const latin1 = fc.array(fc.integer({ min: 1, max: 255 }), { minLength: 0, maxLength: 12 }).map((cs) => String.fromCharCode(...cs));
@@ -36,4 +37,32 @@ test('sortNames orders names as the default sort does (byte order), short names 
   }), { numRuns: 100, seed: 8 });
   const wide = ['ab\u0101', 'ab', 'a\u0100', 'a\u00ff'];
   assert.deepEqual(sortNames(wide), ['ab', 'ab\u0101', 'a\u00ff', 'a\u0100']); // not latin1: as the default sort
+});
+
+test('sortOrder and mergeOrders give the ids of distinct names in sorted order; a presort part-way changes nothing', () => {
+  const name = fc.array(fc.integer({ min: 1, max: 255 }), { maxLength: 6 }).map((cs) => String.fromCharCode(...cs));
+  fc.assert(fc.property(fc.uniqueArray(name, { maxLength: 1500 }), fc.nat(), fc.nat(), (names, cut, presortAfter) => {
+    const sorted = names.slice().sort();
+    assert.deepEqual(Array.from(sortOrder(names), (i) => names[i]), sorted);
+    // Two parts, each sorted, merged: the ids of the whole, as one sort gives them.
+    const k = names.length === 0 ? 0 : cut % (names.length + 1);
+    const head = sortOrder(names.slice(0, k));
+    const tail = sortOrder(names, k);
+    assert.deepEqual(Array.from(tail, (i) => i >= k), Array.from(tail, () => true));
+    assert.deepEqual(Array.from(mergeOrders(names, head, tail), (i) => names[i]), sorted);
+    // BuildNames: names interned in batches (repeats included), presorted after any batch.
+    const pool = new BuildNames();
+    const batches = [names.slice(0, k), names.slice(Math.floor(k / 2)), names.slice(k)];
+    const at = presortAfter % (batches.length + 1);
+    batches.forEach((b, i) => {
+      pool.addSymbols(b.map((n) => ({ name: n, type: 't' })));
+      if (i + 1 === at) pool.presort();
+    });
+    assert.deepEqual(Array.from(pool.order(), (i) => pool.table.list[i]), sorted);
+  }), { numRuns: 150, seed: 9 });
+  // Runs that share their first three characters, longer than the identity search handles.
+  const long = Array.from({ length: 500 }, (_, i) => `__ksymtab_${((i * 7919) % 500).toString(36)}`);
+  assert.deepEqual(Array.from(sortOrder(long), (i) => long[i]), long.slice().sort());
+  const wide = ['ab\u0101', 'ab', 'a\u0100', 'a\u00ff'];
+  assert.deepEqual(Array.from(sortOrder(wide, 1), (i) => wide[i]), ['ab', 'a\u00ff', 'a\u0100']); // not latin1
 });
