@@ -55,7 +55,7 @@ test('sortOrder and mergeOrders give the ids of distinct names in sorted order; 
     const batches = [names.slice(0, k), names.slice(Math.floor(k / 2)), names.slice(k)];
     const at = presortAfter % (batches.length + 1);
     batches.forEach((b, i) => {
-      pool.addSymbols(b.map((n) => ({ name: n, type: 't' })));
+      pool.addSymbols(b.map((n) => ({ name: n, type: 't', address: undefined })));
       if (i + 1 === at) pool.presort();
     });
     assert.deepEqual(Array.from(pool.order(), (i) => pool.table.list[i]), sorted);
