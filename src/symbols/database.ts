@@ -92,56 +92,59 @@ export function sortNames(list: readonly string[]): string[] {
 
 /**
  * The indices `from` to the end of `list`, in the order of their names (sortNames), for a list
- * of distinct names: an interner's, whose ids they are.
+ * of distinct names: an interner's, whose ids they are. A radix sort on three characters at a
+ * time (two counting passes of twelve bits), again on the next three within each run of names
+ * that share them, down to runs small enough for an insertion sort: kernel names share long
+ * prefixes (`__ksymtab_`, `__UNIQUE_ID_`), and no string is made or hashed on the way.
  */
 export function sortOrder(list: readonly string[], from = 0): Uint32Array {
   const n = list.length - from;
-  const key = new Uint32Array(n);
-  let a = new Uint32Array(n);
+  const a = new Uint32Array(n);
   for (let i = 0; i < n; i++) a[i] = from + i;
-  for (let i = 0; i < n; i++) {
-    const s = list[from + i]!;
-    const c0 = s.length > 0 ? s.charCodeAt(0) : 0, c1 = s.length > 1 ? s.charCodeAt(1) : 0, c2 = s.length > 2 ? s.charCodeAt(2) : 0;
-    if ((c0 | c1 | c2) > 0xff) return a.sort((x, y) => (list[x]! < list[y]! ? -1 : list[x]! > list[y]! ? 1 : 0)); // not latin1: the keys would not order it
-    // A shorter name's missing characters count as 0, below any character: "ab" < "ab\x01".
-    key[i] = (c0 << 16) | (c1 << 8) | c2;
-  }
-  // Stable LSD radix on the 24-bit key, twelve bits a pass (a holds ids, the key is by id - from).
-  let t = new Uint32Array(n);
-  for (const shift of [0, 12]) {
-    const count = new Uint32Array(4097);
-    for (let i = 0; i < n; i++) count[((key[a[i]! - from]! >>> shift) & 0xfff) + 1]!++;
-    for (let k = 0; k < 4096; k++) count[k + 1]! += count[k]!;
-    for (let i = 0; i < n; i++) t[count[(key[a[i]! - from]! >>> shift) & 0xfff]!++] = a[i]!;
-    [a, t] = [t, a];
-  }
-  // Each run of one key: its names by the default sort, then each back to its id (the run's
-  // strings are the list's own, so a small run finds them by identity).
-  for (let i = 0; i < n;) {
-    const k0 = key[a[i]! - from]!;
-    let j = i + 1;
-    while (j < n && key[a[j]! - from] === k0) j++;
-    const m = j - i;
-    if (m > 1) {
-      const run = new Array<string>(m);
-      for (let q = 0; q < m; q++) run[q] = list[a[i + q]!]!;
-      if (m <= 8) {
-        const ids = a.slice(i, j);
-        run.sort();
-        for (let q = 0; q < m; q++) {
-          let k = 0;
-          while (list[ids[k]!] !== run[q]) k++;
-          a[i + q] = ids[k]!;
-        }
-      } else {
-        const idOf = new Map<string, number>();
-        for (let q = i; q < j; q++) idOf.set(list[a[q]!]!, a[q]!);
-        run.sort();
-        for (let q = 0; q < m; q++) a[i + q] = idOf.get(run[q]!)!;
-      }
+  const t = new Uint32Array(n);
+  const key = new Uint32Array(list.length); // by id
+  const count = new Uint32Array(4097);
+  const byString = (x: number, y: number): number => (list[x]! < list[y]! ? -1 : list[x]! > list[y]! ? 1 : 0);
+  const insertion = (lo: number, hi: number): void => {
+    for (let i = lo + 1; i < hi; i++) {
+      const v = a[i]!, sv = list[v]!;
+      let j = i - 1;
+      for (; j >= lo && list[a[j]!]! > sv; j--) a[j + 1] = a[j]!;
+      a[j + 1] = v;
     }
-    i = j;
-  }
+  };
+  // a[lo, hi) by their characters from `depth` on (they agree before it); false if one is not latin1.
+  const radix = (lo: number, hi: number, depth: number): boolean => {
+    for (let i = lo; i < hi; i++) {
+      const id = a[i]!, s = list[id]!;
+      // A shorter name's missing characters count as 0, below any character: "ab" < "ab\x01".
+      const c0 = s.length > depth ? s.charCodeAt(depth) : 0;
+      const c1 = s.length > depth + 1 ? s.charCodeAt(depth + 1) : 0;
+      const c2 = s.length > depth + 2 ? s.charCodeAt(depth + 2) : 0;
+      if ((c0 | c1 | c2) > 0xff) return false;
+      key[id] = (c0 << 16) | (c1 << 8) | c2;
+    }
+    for (const shift of [0, 12]) {
+      count.fill(0);
+      for (let i = lo; i < hi; i++) count[((key[a[i]!]! >>> shift) & 0xfff) + 1]!++;
+      for (let k = 0; k < 4096; k++) count[k + 1]! += count[k]!;
+      for (let i = lo; i < hi; i++) t[lo + count[(key[a[i]!]! >>> shift) & 0xfff]!++] = a[i]!;
+      a.set(t.subarray(lo, hi), lo);
+    }
+    for (let i = lo; i < hi;) {
+      const k0 = key[a[i]!]!;
+      let j = i + 1;
+      while (j < hi && key[a[j]!] === k0) j++;
+      // A run whose third character is 0 holds names that ended there: distinct names, so one.
+      if (j - i > 1 && (k0 & 0xff) !== 0) {
+        if (j - i <= 64) insertion(i, j);
+        else if (!radix(i, j, depth + 3)) a.subarray(i, j).sort(byString);
+      }
+      i = j;
+    }
+    return true;
+  };
+  if (!radix(0, n, 0)) a.sort(byString); // not latin1: the keys would not order it
   return a;
 }
 
@@ -260,13 +263,15 @@ export class SymbolDb {
   /** `names`: the names interned so far (a scan's modules), or none. */
   static build(input: BuildInput, pool = new BuildNames()): SymbolDb {
     const objects: DbObject[] = [];
+    const byName = new Map<string, DbObject>();
     const addObject = (o: DbObject): number => {
-      const twin = objects.find((x) => x.name === o.name);
+      const twin = byName.get(o.name);
       if (twin) {
         throw new DatabaseError('DUPLICATE_OBJECT', { file: o.source }, `object '${o.name}' is given twice (also from ${twin.source})`,
           'give each module once: from --modules or from the kallsyms dump, not both');
       }
       objects.push(o);
+      byName.set(o.name, o);
       if (objects.length > 0xffff) throw new DatabaseError('TOO_LARGE', { file: o.source }, 'more than 65535 objects');
       return objects.length - 1;
     };
@@ -279,7 +284,7 @@ export class SymbolDb {
       [...(input.dumpModules ?? [])].reduce((t, [, syms]) => t + syms.length, 0);
     const nameTable = pool.table;
     const uniq = nameTable.list;
-    const rName = new Uint32Array(total), rObject = new Uint16Array(total), rLocal = new Uint32Array(total);
+    const rName = new Uint32Array(total), rObject = new Uint16Array(total);
     // Sections and units get provisional ids here, renumbered below in the order the sorted rows meet them.
     const tmpSections = new Interner();
     const tmpFiles = new Interner(); // '' (no unit) is id 0
@@ -295,7 +300,7 @@ export class SymbolDb {
       const ids = pool.idsOfSymbols(syms);
       syms.forEach((s, k) => {
         const i = rows++;
-        rName[i] = ids[k]!; rObject[i] = o; rLocal[i] = k;
+        rName[i] = ids[k]!; rObject[i] = o;
         secId[k] = tmpSections.id(s.section ?? '');
         fileId[k] = tmpFiles.id(s.file ?? '');
       });
@@ -310,7 +315,7 @@ export class SymbolDb {
       const ids = pool.idsOf(m);
       for (let k = 0; k < ids.length; k++) {
         const i = rows++;
-        rName[i] = ids[k]!; rObject[i] = o; rLocal[i] = k;
+        rName[i] = ids[k]!; rObject[i] = o;
       }
     }
     for (const [name, syms] of input.dumpModules ?? []) addSymbols(addObject({ name, kind: 'module', source: 'kallsyms dump (core table after init)' }), syms);
@@ -339,15 +344,6 @@ export class SymbolDb {
     }
 
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(n)])) as unknown as Columns;
-    // Final ids, in the order the sorted rows meet them (-1: not met yet).
-    const sectionIds = new Int32Array(tmpSections.list.length).fill(-1);
-    const sections: string[] = [];
-    const noSection = tmpSections.find('');
-    const fileIds = new Int32Array(tmpFiles.list.length).fill(-1);
-    const files: string[] = [];
-    const hashes: number[] = [];
-    const namespaceIds = new Map<string, number>([['', 0]]);
-    const namespaces: string[] = [''];
     // Names table: each distinct name once, in sorted order.
     const nameOff = new Uint32Array(uniq.length);
     let nameBytes = 0;
@@ -359,65 +355,106 @@ export class SymbolDb {
       off = latin1Write(names, uniq[sortedIds[r]!]!, off);
       names[off++] = 0;
     }
-    // sympos counts same-named symbols of an object in its table's order: in sorted order those
-    // are one run, in that order, so a row's position is its place in its run (and, for a
-    // module's core symbols, its place among the run's core symbols).
+
+    // 1. Each row's own fields, written at its sorted place: the sources are read in their order,
+    //    one after the other (a kernel's million rows in name order would jump between them at
+    //    every row). Section and unit ids are provisional here; the core bit stands in corePos.
+    const where = new Uint32Array(n);
+    for (let j = 0; j < n; j++) where[order[j]!] = j;
+    const hashAt: number[] = []; // sorted place, fingerprint
+    const split = new BigUint64Array(1);
+    const halves = new Uint32Array(split.buffer); // an address's halves, no BigInt made
+    const lo = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+    for (let i = 0; i < n;) {
+      const object = rObject[i]!;
+      const src = sources[object]!;
+      if (src.kind === 'module') {
+        const m = src.m;
+        const secId = src.secId, fileId = src.fileId;
+        for (let k = 0; k < m.count; k++, i++) {
+          const j = where[i]!;
+          const f = m.flags[k]!;
+          col.corePos[j] = f & MODSYM_CORE ? 1 : 0;
+          col.type[j] = m.types.charCodeAt(k) & 0xff;
+          // Modules: the offset in its section (where vmlinux keeps an address), and the size.
+          col.addrLo[j] = m.value[k]!;
+          col.size[j] = m.size[k]!;
+          col.flags[j] = F_HAS_OFFSET | F_HAS_SIZE | ((f & 3) << F_BIND_SHIFT);
+          col.section[j] = secId[m.section[k]!]!;
+          col.file[j] = fileId[m.file?.[k] ?? 0]!;
+          if (m.hash[k]) hashAt.push(j, m.hash[k]!);
+          col.nameOff[j] = nameOff[rName[i]!]!;
+          col.object[j] = object;
+          col.index[j] = k;
+        }
+      } else {
+        const syms = src.syms;
+        for (let k = 0; k < syms.length; k++, i++) {
+          const j = where[i]!;
+          const s = syms[k]!;
+          col.corePos[j] = 1;
+          col.type[j] = s.type.charCodeAt(0) & 0xff;
+          let f = bindOf(s.type) << F_BIND_SHIFT;
+          if (s.address !== undefined) {
+            f |= F_HAS_ADDR;
+            split[0] = BigInt.asUintN(64, s.address);
+            col.addrLo[j] = halves[lo]!;
+            col.addrHi[j] = halves[1 - lo]!;
+          }
+          if (s.size !== undefined && s.size >= 0) {
+            f |= F_HAS_SIZE;
+            col.size[j] = s.size;
+          }
+          col.flags[j] = f;
+          col.section[j] = src.secId[k]!;
+          col.file[j] = src.fileId[k]!;
+          if (s.hash) hashAt.push(j, s.hash);
+          col.nameOff[j] = nameOff[rName[i]!]!;
+          col.object[j] = object;
+          col.index[j] = k;
+        }
+      }
+    }
+    // Fingerprints by sorted place, ascending.
+    const hashOrder = Array.from({ length: hashAt.length / 2 }, (_, k) => k).sort((x, y) => hashAt[2 * x]! - hashAt[2 * y]!);
+    const hashes: number[] = [];
+    for (const k of hashOrder) hashes.push(hashAt[2 * k]!, hashAt[2 * k + 1]!);
+
+    // Exports by name (its offset in the names table), then by object.
+    const exportsAt = new Map<number, ExportInfo[]>();
+    for (const [id, list] of exportsById) exportsAt.set(nameOff[id]!, list);
+
+    // 2. The rows in sorted order. sympos counts same-named symbols of an object in its table's
+    //    order: in sorted order those are one run, in that order, so a row's position is its place
+    //    in its run (and, for a module's core symbols, its place among the run's core symbols: a
+    //    vmlinux or dump symbol is a core one). Sections and units get their final ids, in the
+    //    order the sorted rows meet them (-1: not met yet).
+    const sectionIds = new Int32Array(tmpSections.list.length).fill(-1);
+    const sections: string[] = [];
+    const noSection = tmpSections.find('');
+    const fileIds = new Int32Array(tmpFiles.list.length).fill(-1);
+    const files: string[] = [];
+    const namespaceIds = new Map<string, number>([['', 0]]);
+    const namespaces: string[] = [''];
     let runName = -1, runObject = -1, pos = 0, corePos = 0;
     for (let j = 0; j < n; j++) {
-      const i = order[j]!;
-      const object = rObject[i]!;
-      const local = rLocal[i]!;
-      const src = sources[object]!;
-      if (rName[i] !== runName || object !== runObject) {
-        runName = rName[i]!;
+      const object = col.object[j]!;
+      const nameAt = col.nameOff[j]!;
+      if (nameAt !== runName || object !== runObject) {
+        runName = nameAt;
         runObject = object;
         pos = 0;
         corePos = 0;
       }
       pos++;
-      let type: number, bind: number, section: number, unit: number, hash: number;
-      if (src.kind === 'module') {
-        const m = src.m;
-        const f = m.flags[local]!;
-        type = m.types.charCodeAt(local) & 0xff;
-        bind = f & 3;
-        if (f & MODSYM_CORE) corePos++;
-        col.corePos[j] = f & MODSYM_CORE ? corePos : 0;
-        section = src.secId[m.section[local]!]!;
-        unit = src.fileId[m.file?.[local] ?? 0]!;
-        hash = m.hash[local]!;
-        // Modules: the offset in its section (where vmlinux keeps an address), and the size.
-        col.addrLo[j] = m.value[local]!;
-        col.size[j] = m.size[local]!;
-        col.flags[j] = F_HAS_OFFSET | F_HAS_SIZE;
-      } else {
-        const s = src.syms[local]!;
-        type = s.type.charCodeAt(0) & 0xff;
-        bind = bindOf(s.type);
-        col.corePos[j] = pos;
-        section = src.secId[local]!;
-        unit = src.fileId[local]!;
-        hash = s.hash ?? 0;
-        let f = 0;
-        if (s.address !== undefined) {
-          f |= F_HAS_ADDR;
-          col.addrLo[j] = Number(s.address & 0xffffffffn);
-          col.addrHi[j] = Number((s.address >> 32n) & 0xffffffffn);
-        }
-        if (s.size !== undefined && s.size >= 0) {
-          f |= F_HAS_SIZE;
-          col.size[j] = s.size;
-        }
-        col.flags[j] = f;
-      }
-      col.nameOff[j] = nameOff[rName[i]!]!;
-      col.object[j] = object;
-      col.type[j] = type;
-      let flags = col.flags[j]! | (bind << F_BIND_SHIFT);
+      if (col.corePos[j]) col.corePos[j] = ++corePos;
+      col.pos[j] = pos;
+      let flags = col.flags[j]!;
+      const bind = (flags >> F_BIND_SHIFT) & 3;
       // An export names the global definition; a same-named local is a different symbol. A
       // source that gives names only (symbols.klp: type '?') cannot tell, so its names take the
       // export as upstream klp-convert does.
-      const e = bind !== 0 || type === 0x3f ? exportsById.get(rName[i]!)?.find((x) => x.object === objects[object]!.name) : undefined;
+      const e = bind !== 0 || col.type[j] === 0x3f ? exportsAt.get(nameAt)?.find((x) => x.object === objects[object]!.name) : undefined;
       if (e) {
         flags |= F_EXPORTED;
         if (e.type === 'EXPORT_SYMBOL_GPL') flags |= F_GPL;
@@ -428,11 +465,9 @@ export class SymbolDb {
           namespaceIds.set(e.namespace, ns);
         }
         col.namespace[j] = ns;
+        col.flags[j] = flags;
       }
-      col.index[j] = local;
-      if (hash) hashes.push(j, hash);
-      col.flags[j] = flags;
-      col.pos[j] = pos;
+      const unit = col.file[j]!;
       if (unit !== 0) {
         let fid = fileIds[unit]!;
         if (fid < 0) {
@@ -441,6 +476,7 @@ export class SymbolDb {
         }
         col.file[j] = fid + 1;
       }
+      const section = col.section[j]!;
       if (section === noSection && objects[object]!.kind === 'vmlinux') col.section[j] = 0xffffffff;
       else {
         let sid = sectionIds[section]!;
