@@ -43,8 +43,16 @@ export class StringTableBuilder {
  */
 export class Interner {
   readonly list: string[] = [];
-  private hashes = new Uint32Array(1 << 10);
-  private slots = new Int32Array(1 << 11).fill(-1);
+  private hashes: Uint32Array;
+  private slots: Int32Array;
+
+  /** `expected`: how many distinct strings are likely, so that the table need not grow to them. */
+  constructor(expected = 1 << 10) {
+    let size = 1 << 10;
+    while (size < expected && size < 1 << 26) size *= 2;
+    this.hashes = new Uint32Array(size);
+    this.slots = new Int32Array(2 * size).fill(-1);
+  }
 
   /** The id of `x`, adding it when new. */
   id(x: string): number {

@@ -72,7 +72,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
   // nothing else to do and most modules are in, it sorts the names so far: the build after the
   // scan then sorts only the last modules' new names, and merges (the database is the same
   // whenever that happens: it orders names, not the order they came in).
-  const names = new BuildNames();
+  let names = new BuildNames();
   let delivered = 0;
   let presortAt = Infinity;
   let scanning: Promise<Awaited<ReturnType<typeof scanModules>>> | undefined;
@@ -83,6 +83,7 @@ export async function buildDatabase(opts: BuildOptions): Promise<BuildResult> {
       throw new ElfError('READ', { file: opts.modules! }, `cannot read module directory (${e.code ?? 'EIO'})`);
     });
     if (files.length === 0) throw new UsageError(`${opts.modules}: no .ko, .ko.xz, .ko.zst or .ko.gz files found`);
+    names = new BuildNames(128 * files.length + 131072); // a module holds some 100 names of its own; vmlinux 100,000
     const onModule = (m: ModuleSymbols): void => {
       names.addModule(m);
       if (++delivered === presortAt) names.presort();

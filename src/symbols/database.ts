@@ -169,11 +169,16 @@ export interface DbHeader { meta: DbMeta; objects: DbObject[]; sections: string[
  * does not depend on the order names were met in.
  */
 export class BuildNames {
-  readonly table = new Interner();
+  readonly table: Interner;
   private readonly ofModule = new WeakMap<ModuleSymbols, Uint32Array>();
   private readonly ofSymbols = new WeakMap<readonly RawSymbol[], Uint32Array>();
   /** The ids interned when presort() ran, in name order. */
   private sorted: Uint32Array | undefined;
+
+  /** `expected`: how many distinct names are likely (a kernel's modules hold some 100 each). */
+  constructor(expected?: number) {
+    this.table = new Interner(expected);
+  }
 
   /** Intern a module's names now. */
   addModule(m: ModuleSymbols): void {
