@@ -335,8 +335,9 @@ export class SymbolDb {
     const bucketStart = new Uint32Array(uniq.length + 1);
     for (let i = 0; i < n; i++) bucketStart[rank[rName[i]!]! + 1]!++;
     for (let r = 0; r < uniq.length; r++) bucketStart[r + 1]! += bucketStart[r]!;
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[bucketStart[rank[rName[i]!]!]!++] = i;
+    // Each row's place in that order.
+    const where = new Uint32Array(n);
+    for (let i = 0; i < n; i++) where[i] = bucketStart[rank[rName[i]!]!]!++;
 
     // Exports by name id (only names that occur), then by object.
     const exportsById = new Map<number, ExportInfo[]>();
@@ -364,8 +365,6 @@ export class SymbolDb {
     // 1. Each row's own fields, written at its sorted place: the sources are read in their order,
     //    one after the other (a kernel's million rows in name order would jump between them at
     //    every row). Section and unit ids are provisional here; the core bit stands in corePos.
-    const where = new Uint32Array(n);
-    for (let j = 0; j < n; j++) where[order[j]!] = j;
     const hashAt: number[] = []; // sorted place, fingerprint
     const split = new BigUint64Array(1);
     const halves = new Uint32Array(split.buffer); // an address's halves, no BigInt made
