@@ -55,8 +55,17 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
   const notKept = new Set(['.modinfo', '__versions']);
   const all = elf.allSymbols;
   const names: string[] = [];
-  const flags = new Uint8Array(all.length);
-  const section = new Uint16Array(all.length);
+  // The per-symbol columns, exactly as long as the symbols kept (the defined ones), share one
+  // buffer: the scan's workers hand it over whole (postMessage's transfer list), no copy made.
+  let count = 0;
+  for (let i = 1; i < all.length; i++) if (!all[i]!.isUndefined) count++;
+  const columns = new ArrayBuffer(17 * count);
+  const value = new Uint32Array(columns, 0, count);
+  const size = new Uint32Array(columns, 4 * count, count);
+  const hash = new Uint32Array(columns, 8 * count, count);
+  const section = new Uint16Array(columns, 12 * count, count);
+  const file = new Uint16Array(columns, 14 * count, count);
+  const flags = new Uint8Array(columns, 16 * count, count);
   const sections: string[] = [];
   const sectionIds = new Map<string, number>();
   // Provenance: in .symtab an STT_FILE symbol precedes the local symbols of its compilation unit
@@ -73,13 +82,10 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     }
     return id ?? 0;
   };
-  const file = new Uint16Array(all.length);
-  const value = new Uint32Array(all.length);
-  const size = new Uint32Array(all.length);
   const u32 = (x: bigint): number => (x > 0xffffffffn ? 0xffffffff : Number(x));
   const kept: ElfSymbol[] = [];
   const bySection = new Map<Section, { sid: number; core: boolean; letter: string }>();
-  const typeCodes = new Uint8Array(all.length);
+  const typeCodes = new Uint8Array(count);
   let unit = 0;
   let n = 0;
   for (let i = 1; i < all.length; i++) {
@@ -122,10 +128,17 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     n++;
   }
   // Fingerprints for the names defined more than once: the homonyms a sympos chooses among.
-  const seen = new Map<string, number>();
-  for (const x of names) seen.set(x, (seen.get(x) ?? 0) + 1);
-  const hash = new Uint32Array(n);
-  const homonyms = [...kept.keys()].filter((i) => names[i] !== '' && seen.get(names[i]!)! > 1);
+  // One look-up a name: where each name was first seen, and a mark on both where it comes again.
+  const firstAt = new Map<string, number>();
+  const again = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = names[i]!;
+    const f = firstAt.get(x);
+    if (f === undefined) firstAt.set(x, i);
+    else again[f] = again[i] = 1;
+  }
+  const homonyms: number[] = [];
+  for (let i = 0; i < n; i++) if (again[i] && names[i] !== '') homonyms.push(i);
   if (!opts.unitsOnly) fingerprints(elf, homonyms.map((i) => kept[i]!)).forEach((h, k) => { hash[homonyms[k]!] = h; });
   // Their units from DWARF, when the module has it (a build tree's, or the debug package's copy):
   // the path, where STT_FILE has the file name alone. Only then: walking a module's .debug_info
@@ -138,7 +151,7 @@ export function moduleSymbols(elf: ElfFile, opts: { unitsOnly?: boolean } = {}):
     if (unit === null) return;
     file[i] = fileId(unit) || file[i]!;
   });
-  return { name, path: elf.path, count: n, names: names.join('\0'), types: Buffer.from(typeCodes.buffer, 0, n).toString('latin1'), flags: flags.slice(0, n), section: section.slice(0, n), sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file: file.slice(0, n), value: value.slice(0, n), size: size.slice(0, n), hash, buildId: buildId(elf) };
+  return { name, path: elf.path, count: n, names: names.join('\0'), types: Buffer.from(typeCodes.buffer, 0, n).toString('latin1'), flags, section, sections, exports: opts.unitsOnly ? [] : moduleExports(elf, name), files, file, value, size, hash, buildId: buildId(elf) };
 }
 
 /** The NT_GNU_BUILD_ID of `.note.gnu.build-id` as hex, if the object has a well-formed one. */
