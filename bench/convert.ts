@@ -66,12 +66,15 @@ function time(label: string, cmd: string, args: string[]): number {
 }
 
 const size = (statSync(obj).size / 1048576).toFixed(1);
-const klp = time(`klp convert (${N} functions, ${2 * N} conversions, ${size} MiB)`, process.execPath,
-  ['dist/cli/main.js', 'convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')]);
+// The command as users run it: bin/klp, the launcher npm puts on the PATH.
+const klp = time(`klp convert (${N} functions, ${2 * N} conversions, ${size} MiB)`, 'bin/klp',
+  ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')]);
 // Peak memory of the command (the issue's goal: under 150 MB): the child reports its own maxRSS.
-const rss = spawnSync(process.execPath, ['--import', 'data:text/javascript,process.on("exit",()=>process.stderr.write(`maxrss ${process.resourceUsage().maxRSS}\\n`))',
-  'dist/cli/main.js', 'convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')], { encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'] }).stderr;
-const peakMiB = Number(/maxrss (\d+)/.exec(rss)?.[1] ?? NaN) / 1024;
+const rss = spawnSync('bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')], {
+  encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'],
+  env: { ...process.env, NODE_OPTIONS: '--import data:text/javascript,process.on(\'exit\',()=>process.stderr.write(`maxrss_${process.resourceUsage().maxRSS}\\n`))' },
+}).stderr;
+const peakMiB = Number(/maxrss_(\d+)/.exec(rss)?.[1] ?? NaN) / 1024;
 console.log(`${'klp convert peak memory (maxRSS)'.padEnd(52)} ${peakMiB.toFixed(0).padStart(6)} MiB`);
 const objcopy = time('objcopy (rewrite the same file)', 'objcopy', [obj, join(dir, 'copy.o')]);
 const nodeStart = time('node startup alone (node -e 0)', process.execPath, ['-e', '0']);
@@ -95,8 +98,8 @@ const inproc = (): number => {
 inproc();
 const api = Math.min(inproc(), inproc(), inproc());
 console.log(`${'klpkit API in-process (read DB and object, convert, write)'.padEnd(52)} ${api.toFixed(0).padStart(6)} ms`);
-const smallKlp = time(`klp convert, small case (${S} functions, ${2 * S} conversions)`, process.execPath,
-  ['dist/cli/main.js', 'convert', smallObj, '--db', smallDb, '-o', join(dir, 'small-out.o')]);
+const smallKlp = time(`klp convert, small case (${S} functions, ${2 * S} conversions)`, 'bin/klp',
+  ['convert', smallObj, '--db', smallDb, '-o', join(dir, 'small-out.o')]);
 const smallCopy = time('objcopy, small case', 'objcopy', [smallObj, join(dir, 'small-copy.o')]);
 console.log(`\nratio klp convert / objcopy = ${(klp / objcopy).toFixed(2)} (node startup alone is ${nodeStart.toFixed(0)} ms); in-process API / objcopy = ${(api / objcopy).toFixed(2)}; small case ${(smallKlp / smallCopy).toFixed(2)}`);
 if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });

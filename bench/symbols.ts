@@ -37,8 +37,9 @@ async function time(label: string, fn: () => Promise<unknown> | unknown): Promis
 }
 
 const out = join(tmpdir(), `klpkit-bench-db-${process.pid}.klpdb`);
+// The command as users run it: bin/klp, the launcher npm puts on the PATH.
 const command = await time('klp symbols build (the command: kallsyms, Module.symvers, every module)', () => {
-  execFileSync(process.execPath, ['dist/cli/main.js', 'symbols', 'build', '--kallsyms', dump, '--symvers', symvers, '--modules', corpus.modulesDir, '-o', out], { stdio: 'ignore' });
+  execFileSync('bin/klp', ['symbols', 'build', '--kallsyms', dump, '--symvers', symvers, '--modules', corpus.modulesDir, '-o', out], { stdio: 'ignore' });
 });
 rmSync(out, { force: true });
 let db: SymbolDb | undefined;

@@ -1,6 +1,6 @@
 /** The package as users consume it: `import('klpkit')` after the build, and the `klp` bin. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,8 +16,37 @@ test("import('klpkit') resolves to the built library", () => {
 test('package.json declares the klp bin and ESM entry points that exist after the build', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { type: string; bin: { klp: string }; exports: { '.': { import: string } } };
   assert.equal(pkg.type, 'module');
-  assert.match(readFileSync(join(ROOT, pkg.bin.klp), 'utf8'), /^#!\/usr\/bin\/env node/);
+  assert.equal(pkg.bin.klp, './bin/klp');
+  assert.match(readFileSync(join(ROOT, pkg.bin.klp), 'utf8'), /^#!\/bin\/sh\n/);
+  assert.match(readFileSync(join(ROOT, 'dist/cli/main.js'), 'utf8'), /^#!\/usr\/bin\/env node/);
   assert.ok(readFileSync(join(ROOT, pkg.exports['.'].import), 'utf8').length > 0);
+});
+
+test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with the huge-page hint before any GLIBC_TUNABLES of the caller', () => {
+  // A `node` of our own first on the PATH shows what the launcher runs, and with what.
+  const dir = mkdtempSync(join(tmpdir(), 'klpkit-launcher-'));
+  try {
+    writeFileSync(join(dir, 'node'), '#!/bin/sh\nprintf "%s|" "$GLIBC_TUNABLES" "$@"\n', { mode: 0o755 });
+    symlinkSync(join(ROOT, 'bin/klp'), join(dir, 'klp'));
+    const env = (tunables?: string): NodeJS.ProcessEnv => {
+      const e: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+      if (tunables === undefined) delete e.GLIBC_TUNABLES;
+      else e.GLIBC_TUNABLES = tunables;
+      return e;
+    };
+    const main = join(realpathSync(ROOT), 'dist/cli/main.js');
+    const plain = runStatus(join(dir, 'klp'), ['symbols', 'find', 'a b'], { env: env() });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.equal(plain.stdout, `glibc.malloc.hugetlb=1|${main}|symbols|find|a b|`);
+    const theirs = runStatus(join(dir, 'klp'), ['--version'], { env: env('glibc.malloc.hugetlb=0') });
+    assert.equal(theirs.stdout, `glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0|${main}|--version|`);
+    // And the real thing, through the symlink.
+    const real = runStatus(join(dir, 'klp'), ['--version'], { env: { ...process.env } });
+    assert.equal(real.status, 0, real.stderr);
+    assert.equal(real.stdout.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('docs/cli.md: the line that puts klp on the PATH works (run from the page, into a scratch prefix)', () => {
