@@ -6,6 +6,7 @@ import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
 import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
 import { convertModule, convertSummary, namesToResolve, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
+import type { ElfFile } from '../elf/file.js';
 import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
@@ -120,23 +121,32 @@ export function registerConvert(program: Command): void {
       } finally {
         part?.close();
       }
-      const r = convertModule(elf, { db: db!, explicit, targetKernel: opts.targetKernel, perObject: !!opts.perObject });
-      const split = opts.perObject && r.problems.length === 0 ? splitModule(elf) : undefined;
-      if (split) r.problems.push(...split.problems);
-      if (opts.json) {
-        const { patches: _p, ...rest } = r;
-        out(toJson({ input, output: opts.dryRun || r.problems.length ? null : output ?? null, ...rest, ...(split ? { split: { objects: split.objects, kept: split.kept } } : {}) }));
-      } else {
-        out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0, !!opts.verbose));
-        if (split) out(renderSplitText(split));
-      }
-      if (r.problems.length > 0) {
-        reportProblems(input, r.problems);
-        return EXIT.FINDINGS;
-      }
-      if (!opts.dryRun) await writeModuleAtomic(output!, r.changed || split?.changed ? writeElf(elf) : elf.source, outputCompression(output!, opts.inPlace, elf.compression));
+      // The conversion and its report in a function of their own: what they hold (a relocation's
+      // worth of plan for 40,000 relocations) is garbage by the time the module is written.
+      const { findings, changed } = convertAndReport(elf, db!, explicit, opts, input, output);
+      db = undefined;
+      if (findings) return EXIT.FINDINGS;
+      if (!opts.dryRun) await writeModuleAtomic(output!, changed ? writeElf(elf) : elf.source, outputCompression(output!, opts.inPlace, elf.compression));
       return EXIT.OK;
     }));
+}
+
+/** Convert, split with --per-object, and print the plan or the problems. */
+function convertAndReport(elf: ElfFile, db: SymbolDb, explicit: ReadonlyMap<string, Resolution>,
+  opts: { targetKernel: string; perObject?: true | undefined; json?: true | undefined; dryRun?: true | undefined; verbose?: true | undefined },
+  input: string, output: string | undefined): { findings: boolean; changed: boolean } {
+  const r = convertModule(elf, { db, explicit, targetKernel: opts.targetKernel, perObject: !!opts.perObject });
+  const split = opts.perObject && r.problems.length === 0 ? splitModule(elf) : undefined;
+  if (split) r.problems.push(...split.problems);
+  if (opts.json) {
+    const { patches: _p, ...rest } = r;
+    out(toJson({ input, output: opts.dryRun || r.problems.length ? null : output ?? null, ...rest, ...(split ? { split: { objects: split.objects, kept: split.kept } } : {}) }));
+  } else {
+    out(renderConvertText(r, !!opts.dryRun || r.problems.length > 0, !!opts.verbose));
+    if (split) out(renderSplitText(split));
+  }
+  if (r.problems.length > 0) reportProblems(input, r.problems);
+  return { findings: r.problems.length > 0, changed: r.changed || !!split?.changed };
 }
 
 function parseKernelVersionOrThrow(v: string): void {
