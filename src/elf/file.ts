@@ -302,11 +302,14 @@ export class ElfFile {
 
   /** Add a section (at the end unless `at` is given) and return it. */
   addSection(init: ConstructorParameters<typeof Section>[0] & { linkSection?: Section | null; infoSection?: Section | null }, at?: number): Section {
-    const { linkSection, infoSection, ...rest } = init;
-    const { origIndex: _o, origNameOffset: _n, ...fresh } = rest;
-    const sec = new Section(fresh);
-    sec.linkSection = linkSection ?? null;
-    sec.infoSection = infoSection ?? null;
+    // Field by field (not a rest spread, two objects a section: convert makes 20,000 of them);
+    // an original index or name offset given is not taken: the section is a new one.
+    const sec = new Section({
+      name: init.name, type: init.type, flags: init.flags, addr: init.addr, offset: init.offset, size: init.size,
+      link: init.link, info: init.info, addralign: init.addralign, entsize: init.entsize, data: init.data,
+    });
+    sec.linkSection = init.linkSection ?? null;
+    sec.infoSection = init.infoSection ?? null;
     if (at === undefined) this.sections.push(sec);
     else this.sections.splice(at, 0, sec);
     return sec;

@@ -94,8 +94,8 @@ export class Section {
   _group: GroupInfo | undefined;
 
   constructor(init: {
-    name: string; type: number; flags?: bigint; addr?: bigint; offset?: number; size?: number;
-    link?: number; info?: number; addralign?: bigint; entsize?: bigint; data?: Uint8Array;
+    name: string; type: number; flags?: bigint | undefined; addr?: bigint | undefined; offset?: number | undefined; size?: number | undefined;
+    link?: number | undefined; info?: number | undefined; addralign?: bigint | undefined; entsize?: bigint | undefined; data?: Uint8Array | undefined;
     origIndex?: number; origNameOffset?: number;
   }) {
     this.name = init.name;
