@@ -10,7 +10,7 @@
  * file and taking typed-array views, and a lookup is a binary search: the whole Debian 6.1 kernel
  * (94k vmlinux symbols and 4,023 modules) loads in a few tens of milliseconds.
  */
-import { latin1Write } from '../elf/bytes.js';
+import { concatBytes, latin1Bytes, latin1Write } from '../elf/bytes.js';
 import { Interner } from '../elf/strtab.js';
 import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
@@ -338,16 +338,6 @@ export class SymbolDb {
     const where = new Uint32Array(n);
     for (let i = 0; i < n; i++) where[i] = bucketStart[rank[rName[i]!]!]!++;
 
-    // Exports by name id (only names that occur), then by object.
-    const exportsById = new Map<number, ExportInfo[]>();
-    for (const e of input.exports ?? []) {
-      const id = nameTable.find(e.name);
-      if (id < 0) continue;
-      const list = exportsById.get(id);
-      if (list) list.push(e);
-      else exportsById.set(id, [e]);
-    }
-
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(n)])) as unknown as Columns;
     // Names table: each distinct name once, in sorted order.
     const nameOff = new Uint32Array(uniq.length);
@@ -423,9 +413,15 @@ export class SymbolDb {
     const hashes: number[] = [];
     for (const k of hashOrder) hashes.push(hashAt[2 * k]!, hashAt[2 * k + 1]!);
 
-    // Exports by name (its offset in the names table), then by object.
+    // Exports by name (its offset in the names table: only names that occur), then by object.
     const exportsAt = new Map<number, ExportInfo[]>();
-    for (const [id, list] of exportsById) exportsAt.set(nameOff[id]!, list);
+    for (const e of input.exports ?? []) {
+      const id = nameTable.find(e.name);
+      if (id < 0) continue;
+      const list = exportsAt.get(nameOff[id]!);
+      if (list) list.push(e);
+      else exportsAt.set(nameOff[id]!, [e]);
+    }
 
     // 2. The rows in sorted order. sympos counts same-named symbols of an object in its table's
     //    order: in sorted order those are one run, in that order, so a row's position is its place
@@ -539,8 +535,7 @@ export class SymbolDb {
   }
 
   private range(name: string): [number, number] {
-    const key = new Uint8Array(name.length);
-    for (let k = 0; k < name.length; k++) key[k] = name.charCodeAt(k) & 0xff;
+    const key = latin1Bytes(name);
     let lo = 0, hi = this.rows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -676,13 +671,7 @@ export class SymbolDb {
 
   serialize(): Uint8Array {
     const parts = this.serializeParts();
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
   }
 
   /**
