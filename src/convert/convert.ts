@@ -27,7 +27,7 @@ import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
-import { definitionAmong, klpFindAmong } from '../symbols/sympos.js';
+import { klpFindAmong } from '../symbols/sympos.js';
 import { containingFunction, newFuncObjects, readKlpPatches, type KlpPatchInfo } from '../klp/objects.js';
 import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
@@ -283,8 +283,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   //    resolves the same way wherever it is used, but for a name ambiguous across objects, which
   //    the referencing function settles: each other name is resolved once (a patch of 20,000
   //    functions makes 40,000 references), and relocations are read where they lie.
-  /** `name`: the symbol as the source names it (before the rewrite renames it). */
-  interface Resolved { name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string }
+  /**
+   * `name`: the symbol as the source names it (before the rewrite renames it); `def`: the
+   * definition it binds to, when the database has it, and `homonyms` its object's definitions of
+   * that name (what the report and the bindings say, kept here rather than looked up again).
+   */
+  interface Resolved { name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; def: SymbolDefinition | undefined; homonyms: number }
   /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
   const KEPT = 'kept', SKIP = 'skip';
@@ -297,12 +301,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const key = `${p.symbol}\0${p.message}`;
     if (!reported.has(key)) problems.push(p);
     reported.add(key);
-  };
-  const lookups = new Map<string, SymbolDefinition[]>();
-  const lookup = (name: string): SymbolDefinition[] => {
-    let d = lookups.get(name);
-    if (!d) lookups.set(name, (d = db.lookup(name)));
-    return d;
   };
   const whereOf = (target: Section, rr: RelocReader, i: number): string => `${target.name}+${rr.offsetHex(i)}`;
   /** Set by resolve() when the answer depended on the referencing place. */
@@ -318,7 +316,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     let lpObj: string | undefined;
     let name = yName;
     const minimal = parseKlpSymRela(yName);
-    const defs = lookup(minimal ? minimal.name : yName);
+    const defs = db.lookup(minimal ? minimal.name : yName);
     if (minimal) {
       name = minimal.name;
       res = { obj: minimal.obj, pos: minimal.pos };
@@ -407,23 +405,26 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       problem({ symbol: name, where: where(), message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
       return SKIP;
     }
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos) };
+    const inObj = defs.filter((d) => d.object === res.obj);
+    const def = klpFindAmong(inObj, res.obj, name, res.pos);
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), def: def.ok ? def.match : undefined, homonyms: inObj.length };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short list, not a map, each).
-  type PlaceRules = { lpObj: string; special: ReturnType<typeof specialSectionProblem>; init: ReturnType<typeof initTargetProblem> };
-  const placeRules = new Map<Section, PlaceRules[]>();
+  type PlaceRules = { lpObj: string; special: ReturnType<typeof specialSectionProblem>; init: ReturnType<typeof initTargetProblem>; next: PlaceRules | undefined };
+  const placeRules = new Map<Section, PlaceRules>();
   const rulesFor = (target: Section, lpObj: string): PlaceRules => {
-    let list = placeRules.get(target);
-    if (!list) placeRules.set(target, (list = []));
-    let rules = list.find((x) => x.lpObj === lpObj);
+    const first = placeRules.get(target);
+    let rules = first;
+    while (rules && rules.lpObj !== lpObj) rules = rules.next;
     if (!rules) {
       rules = {
         lpObj,
         special: opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k),
         init: initTargetProblem(target.name, lpObj),
+        next: first,
       };
-      list.push(rules);
+      placeRules.set(target, rules);
     }
     return rules;
   };
@@ -493,13 +494,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     }
   }
 
-  // The unit each resolution binds to, once a resolution.
-  const fileOf = new Map<Resolved, string | null>();
-  const unitOf = (d: Resolved): string | null => {
-    let f = fileOf.get(d);
-    if (f === undefined) fileOf.set(d, (f = d.res.file ?? definitionAmong(lookup(d.name), d.res.obj, d.name, d.res.pos)?.file ?? null));
-    return f;
-  };
+  /** The unit each resolution binds to. */
+  const unitOf = (d: Resolved): string | null => d.res.file ?? d.def?.file ?? null;
   // The plan (a line a relocation) is made when asked: the text report gives a line a symbol,
   // from the summary below, and a patch of 20,000 functions has 40,000 relocations.
   let planMade: PlanEntry[] | undefined;
@@ -550,11 +546,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const name = d.name;
     const key = `${d.res.obj}\0${name}\0${d.res.pos}`;
     if (bindings.has(key)) continue;
-    const defs = lookup(name);
-    const def = definitionAmong(defs, d.res.obj, name, d.res.pos);
+    const def = d.def;
     const asked = d.by === '--sym' ? opts.explicit?.get(name) : d.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
     const intent = !asked ? d.by : d.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
-    bindings.set(key, { object: d.res.obj, name, sympos: d.res.pos, homonyms: defs.filter((x) => x.object === d.res.obj).length,
+    bindings.set(key, { object: d.res.obj, name, sympos: d.res.pos, homonyms: d.homonyms,
       section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null });
   }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
@@ -589,25 +584,31 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // such use is converted is renamed in place (its index does not change). Uses in non-allocated
   // sections (DWARF) follow it: the loader never applies them, but a symbol left SHN_UNDEF would
   // fail the load ("Unknown symbol", simplify_symbols).
-  const uses = new Map<ElfSymbol, number>();
-  for (const rs of elf.sections) {
+  const uses = new SymbolCounts(symtab);
+  for (let s = 0; s < elf.sections.length; s++) {
+    const rs = elf.sections[s]!;
     if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
     const rr = readerOf(rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
-      if (y.isUndefined) uses.set(y, (uses.get(y) ?? 0) + 1);
+      if (y.isUndefined) uses.add(y);
     }
   }
-  // Per moved symbol: how many of its uses move, and the livepatch name of the first.
-  const moved = new Map<ElfSymbol, { first: string; total: number }>();
-  for (const m of moves) {
-    const per = moved.get(m.sym);
-    if (per) per.total++;
-    else moved.set(m.sym, { first: m.d.klpName, total: 1 });
+  // Per moved symbol, in the order first moved: how many of its uses move, and the livepatch
+  // name of the first.
+  const moved = new SymbolCounts(symtab);
+  const movedSyms: ElfSymbol[] = [], firstName: string[] = [];
+  for (let k = 0; k < moves.length; k++) {
+    const m = moves[k]!;
+    if (moved.add(m.sym) === 1) {
+      movedSyms.push(m.sym);
+      firstName.push(m.d.klpName);
+    }
   }
   const klpSymbols = new Map<string, ElfSymbol>();
-  for (const [sym, { first, total }] of moved) {
-    if (total === uses.get(sym) && !klpSymbols.has(first)) {
+  for (let j = 0; j < movedSyms.length; j++) {
+    const sym = movedSyms[j]!, first = firstName[j]!;
+    if (moved.get(sym) === uses.get(sym) && !klpSymbols.has(first)) {
       const name = first;
       sym.name = name;
       sym.shndx = SHN.LIVEPATCH;
@@ -666,84 +667,105 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
  * anything is out of its reach: a new symbol to add, a section whose relocations were decoded
  * (and maybe edited), an existing livepatch section to add to, REL entries to make RELA.
  * Returns false, having changed nothing, when it cannot.
+ *
+ * A patch of 20,000 functions makes 40,000 moves into 20,000 sections: the moves are numbers in
+ * typed arrays here (a move's symbol index, its new section), not an object each.
  */
-function moveInPlace(elf: ElfFile, symtab: Section, toMove: ReadonlyArray<{ rs: Section; i: number; d: { lpObj: string; klpName: string } }>,
+function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { lpObj: string; klpName: string } }>,
   klpSymbols: ReadonlyMap<string, ElfSymbol>, existing: ReadonlyMap<string, Section>): boolean {
   const orig = symtab._origSymbols;
   if (!orig) return false;
   const rela = SIZES[elf.elfClass].rela;
-  const moves = toMove.map((m) => ({ rs: m.rs, i: m.i, lpObj: m.d.lpObj, klpSymbol: klpSymbols.get(m.d.klpName) }));
   const ent = BigInt(rela);
-  for (const m of moves) {
-    // Raw entries hold original symbol indices: the symbol must be one of the table as read.
-    const y = m.klpSymbol;
-    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab || m.rs.entsize !== ent) return false;
-  }
+  const n = moves.length;
+  /** The symbol index each moved entry gets: its livepatch symbol's, in the table as read. */
+  const symIndex = new Int32Array(n);
   // Moves come section by section, each section's entries in order (as the resolve loop found
   // them): what stays is read off in one walk per section.
-  const touched: Array<{ rs: Section; first: number; end: number }> = [];
-  for (let k = 0; k < moves.length; k++) {
-    const last = touched[touched.length - 1];
-    if (last && last.rs === moves[k]!.rs) {
-      if (moves[k]!.i <= moves[k - 1]!.i) return false;
-      last.end = k + 1;
-    } else touched.push({ rs: moves[k]!.rs, first: k, end: k + 1 });
+  const touched: Section[] = [];
+  const touchedEnd: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const m = moves[k]!;
+    // Raw entries hold original symbol indices: the symbol must be one of the table as read.
+    const y = klpSymbols.get(m.d.klpName);
+    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab || m.rs.entsize !== ent) return false;
+    symIndex[k] = y.origIndex;
+    if (k > 0 && m.rs === moves[k - 1]!.rs) {
+      if (m.i <= moves[k - 1]!.i) return false;
+      touchedEnd[touchedEnd.length - 1] = k + 1;
+    } else {
+      touched.push(m.rs);
+      touchedEnd.push(k + 1);
+    }
   }
-  if (new Set(touched.map((t) => t.rs)).size !== touched.length) return false;
-  // Moves per new section, in the order they come (the order addRelocations would append):
-  // grouped by target and object, then by name (two targets may share a name, and so a section).
-  const byPlace = new Map<Section, Array<{ lpObj: string; moves: number[] }>>();
-  const placeGroups: Array<{ target: Section; lpObj: string; moves: number[] }> = [];
-  for (let k = 0; k < moves.length; k++) {
+  if (new Set(touched).size !== touched.length) return false;
+  // The new section of each move, numbered in the order first used (the order addRelocations
+  // would append): by target and object, then by name (two targets may share a name, and so a
+  // section). A target's moves nearly always name one object: a short chain, not a map, each.
+  type Place = { lpObj: string; group: number; next: Place | undefined };
+  const places = new Map<Section, Place>();
+  const groupOfName = new Map<string, number>();
+  const groupName: string[] = [], groupTarget: Section[] = [];
+  const groupOf = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
     const m = moves[k]!;
     const target = m.rs.infoSection!;
-    let list = byPlace.get(target);
-    if (!list) byPlace.set(target, (list = []));
-    let g = list.find((x) => x.lpObj === m.lpObj);
-    if (!g) {
-      g = { lpObj: m.lpObj, moves: [] };
-      list.push(g);
-      placeGroups.push({ target, lpObj: m.lpObj, moves: g.moves });
+    const first = places.get(target);
+    let p = first;
+    while (p && p.lpObj !== m.d.lpObj) p = p.next;
+    if (!p) {
+      const name = klpRelaName(m.d.lpObj, target.name);
+      if (existing.has(name)) return false;
+      let group = groupOfName.get(name);
+      if (group === undefined) {
+        groupOfName.set(name, (group = groupName.length));
+        groupName.push(name);
+        groupTarget.push(target);
+      }
+      places.set(target, (p = { lpObj: m.d.lpObj, group, next: first }));
     }
-    g.moves.push(k);
+    groupOf[k] = p.group;
   }
-  const groups = new Map<string, number[]>();
-  for (const g of placeGroups) {
-    const name = klpRelaName(g.lpObj, g.target.name);
-    if (existing.has(name)) return false;
-    const same = groups.get(name);
-    if (same) {
-      same.push(...g.moves);
-      same.sort((x, y) => x - y);
-    } else groups.set(name, g.moves);
-  }
+  // Moves by group, each group's in move order (a counting sort: stable).
+  const groups = groupName.length;
+  const groupStart = new Int32Array(groups + 1);
+  for (let k = 0; k < n; k++) groupStart[groupOf[k]! + 1]!++;
+  for (let g = 0; g < groups; g++) groupStart[g + 1]! += groupStart[g]!;
+  const byGroup = new Int32Array(n);
+  const fill = groupStart.slice(0, groups);
+  for (let k = 0; k < n; k++) byGroup[fill[groupOf[k]!]!++] = k;
+
   const le = elf.littleEndian;
   const copy = (to: Uint8Array, at: number, from: Uint8Array, i: number): void => {
     for (let b = 0, f = i * rela; b < rela; b++) to[at + b] = from[f + b]!;
   };
-  const all = new Uint8Array(moves.length * rela);
-  let o = 0;
-  for (const [name, g] of groups) {
+  const all = new Uint8Array(n * rela);
+  for (let g = 0, o = 0; g < groups; g++) {
     const start = o;
-    for (const k of g) {
+    for (let j = groupStart[g]!; j < groupStart[g + 1]!; j++) {
+      const k = byGroup[j]!;
       const m = moves[k]!;
       copy(all, o, m.rs.data, m.i);
       // r_info's symbol part: ELF64_R_INFO(sym, type) = sym << 32 | type; ELF32: sym << 8 | type.
-      const sym = m.klpSymbol!.origIndex;
+      const sym = symIndex[k]!;
       if (elf.elfClass === 64) putU32(all, o + (le ? 12 : 8), sym, le);
       else putU32(all, o + 4, ((sym << 8) | all[o + (le ? 4 : 7)]!) >>> 0, le);
       o += rela;
     }
-    const sec = elf.createRelaSection(name, moves[g[0]!]!.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
+    const sec = elf.createRelaSection(groupName[g]!, groupTarget[g]!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
     elf.setRelocationBytes(sec, all.subarray(start, o));
   }
-  const keptBytes = new Uint8Array(touched.reduce((n, t) => n + t.rs.data.length - (t.end - t.first) * rela, 0));
-  o = 0;
+  /** The first move of touched section t. */
+  const firstMove = (t: number): number => (t === 0 ? 0 : touchedEnd[t - 1]!);
+  let keptSize = 0;
+  for (let t = 0; t < touched.length; t++) keptSize += touched[t]!.data.length - (touchedEnd[t]! - firstMove(t)) * rela;
+  const keptBytes = new Uint8Array(keptSize);
   const emptied: Section[] = [];
-  for (const { rs, first, end } of touched) {
+  for (let t = 0, o = 0; t < touched.length; t++) {
+    const rs = touched[t]!;
     const start = o;
     const count = rs.data.length / rela;
-    for (let i = 0, k = first; i < count; i++) {
+    for (let i = 0, k = firstMove(t), end = touchedEnd[t]!; i < count; i++) {
       if (k < end && moves[k]!.i === i) {
         k++;
         continue;
@@ -757,6 +779,31 @@ function moveInPlace(elf: ElfFile, symtab: Section, toMove: ReadonlyArray<{ rs: 
   // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
   if (emptied.length > 0) elf.removeSections(emptied);
   return true;
+}
+
+/**
+ * Counts by symbol: over the symbol table as read, an array indexed by the symbol's index there;
+ * a map for the others (symbols added since, or of another table).
+ */
+class SymbolCounts {
+  private readonly orig: readonly ElfSymbol[];
+  private readonly counts: Int32Array;
+  private readonly others = new Map<ElfSymbol, number>();
+  constructor(symtab: Section) {
+    this.orig = symtab._origSymbols ?? [];
+    this.counts = new Int32Array(this.orig.length);
+  }
+  /** Count one more for `y`; returns its count. */
+  add(y: ElfSymbol): number {
+    if (y.origIndex >= 0 && this.orig[y.origIndex] === y) return ++this.counts[y.origIndex]!;
+    const c = (this.others.get(y) ?? 0) + 1;
+    this.others.set(y, c);
+    return c;
+  }
+  get(y: ElfSymbol): number {
+    if (y.origIndex >= 0 && this.orig[y.origIndex] === y) return this.counts[y.origIndex]!;
+    return this.others.get(y) ?? 0;
+  }
 }
 
 /**

@@ -51,6 +51,8 @@ class RawReader implements RelocReader {
   readonly raw = true;
   readonly count: number;
   private readonly view: DataView;
+  /** Where the section's bytes start in `view`. */
+  private readonly base: number;
   private readonly ent: number;
   private readonly le: boolean;
   private readonly is64: boolean;
@@ -62,7 +64,8 @@ class RawReader implements RelocReader {
     this.is64 = elf.elfClass === 64;
     this.le = elf.littleEndian;
     this.ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
-    this.view = new DataView(rs.data.buffer, rs.data.byteOffset, rs.data.byteLength);
+    this.view = viewOf(rs.data.buffer);
+    this.base = rs.data.byteOffset;
     this.count = rs.data.length / this.ent;
     this.syms = syms;
     this.nullSym = syms[0] ?? new ElfSymbol({ name: '' });
@@ -75,7 +78,7 @@ class RawReader implements RelocReader {
   }
 
   symIndex(i: number): number {
-    const o = i * this.ent;
+    const o = this.base + i * this.ent;
     if (this.is64) return this.view.getUint32(o + (this.le ? 12 : 8), this.le);
     return this.view.getUint32(o + 4, this.le) >>> 8;
   }
@@ -84,16 +87,16 @@ class RawReader implements RelocReader {
     return idx === 0 ? this.nullSym : this.syms[idx]!;
   }
   type(i: number): number {
-    const o = i * this.ent;
+    const o = this.base + i * this.ent;
     if (this.is64) return this.view.getUint32(o + (this.le ? 8 : 12), this.le);
     return this.view.getUint32(o + 4, this.le) & 0xff;
   }
   /** r_offset's low and high 32 bits (ELF32: all of it, and 0). */
   private offsetLo(i: number): number {
-    return this.view.getUint32(i * this.ent + (this.is64 && !this.le ? 4 : 0), this.le);
+    return this.view.getUint32(this.base + i * this.ent + (this.is64 && !this.le ? 4 : 0), this.le);
   }
   private offsetHi(i: number): number {
-    return this.is64 ? this.view.getUint32(i * this.ent + (this.le ? 4 : 0), this.le) : 0;
+    return this.is64 ? this.view.getUint32(this.base + i * this.ent + (this.le ? 4 : 0), this.le) : 0;
   }
   offset(i: number): number {
     return this.offsetHi(i) * 0x100000000 + this.offsetLo(i);
@@ -101,6 +104,17 @@ class RawReader implements RelocReader {
   offsetHex(i: number): string {
     return `0x${((BigInt(this.offsetHi(i)) << 32n) | BigInt(this.offsetLo(i))).toString(16)}`;
   }
+}
+
+/**
+ * One DataView a buffer, shared by the readers of the sections that lie in it (a module's
+ * relocation sections are views of its file's bytes: one a function with -ffunction-sections).
+ */
+const views = new WeakMap<ArrayBufferLike, DataView>();
+function viewOf(buffer: ArrayBufferLike): DataView {
+  let v = views.get(buffer);
+  if (!v) views.set(buffer, (v = new DataView(buffer)));
+  return v;
 }
 
 /**
