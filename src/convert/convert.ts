@@ -33,7 +33,7 @@ import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
   type KernelVersion,
 } from '../klp/names.js';
-import { SPLITTABLE_SPECIAL, initTargetProblem, specialSectionProblem } from '../klp/special.js';
+import { initTargetProblem, specialSectionProblem, splittableEntrySize } from '../klp/special.js';
 
 /**
  * How a symbol is resolved: an object and a sympos, or an object and the compilation unit that
@@ -420,7 +420,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!rules) {
       rules = {
         lpObj,
-        special: opts.perObject && (target.name in SPLITTABLE_SPECIAL || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k),
+        special: opts.perObject && (splittableEntrySize(target.name) !== undefined || target.name === '.altinstr_replacement') ? undefined : specialSectionProblem(target.name, lpObj, k),
         init: initTargetProblem(target.name, lpObj),
         next: first,
       };

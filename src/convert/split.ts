@@ -17,7 +17,7 @@ import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
 import { klpRelaName, parseKlpRelaObject } from '../klp/names.js';
-import { SPECIAL_SECTIONS, SPLITTABLE_SPECIAL } from '../klp/special.js';
+import { SPLITTABLE_SPECIAL, specialSection, splittableEntrySize } from '../klp/special.js';
 
 export { SPLITTABLE_SPECIAL };
 import type { Problem } from './convert.js';
@@ -66,7 +66,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   // klp_func.new_func fields: references that register a replacement, not calls into it.
   const newFuncFields = new Set<string>();
   for (const p of patches) for (const o of p.objects) for (const f of o.funcs) newFuncFields.add(`${f.at.section}\0${f.at.offset + 8}`);
-  const isSpecial = (s: Section): boolean => s.name in SPECIAL_SECTIONS || s.name.startsWith('.discard') || s.name.startsWith('.klp.');
+  const isSpecial = (s: Section): boolean => specialSection(s.name) !== undefined || s.name.startsWith('.discard') || s.name.startsWith('.klp.');
 
   // Who references each section: allocated, non-special sections only (metadata does not call).
   const referrers = new Map<Section, Set<Section>>();
@@ -150,7 +150,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
     if (!rs.isLivepatchRela || !rs.infoSection) continue;
     const obj = parseKlpRelaObject(rs.name);
     const special = rs.infoSection;
-    if (!obj || obj === 'vmlinux' || !(special.name in SPECIAL_SECTIONS)) continue;
+    if (!obj || obj === 'vmlinux' || !specialSection(special.name)) continue;
     const altTable = special.name === '.altinstr_replacement' ? elf.findSectionByName('.altinstructions') : undefined;
     if (altTable) {
       const layout = altInstrLayout(elf, altTable);
@@ -158,10 +158,10 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
       else problems.push({ symbol: '', where: `${elf.path}: ${altTable.name}`, message: `${altTable.size} bytes with ${altRelocationCount(elf, altTable)} relocations fit neither struct alt_instr (12 bytes up to 6.2, 14 from 6.3, two relocations each)`, hint: 'the object is not a kernel module as Kbuild builds it; rebuild it, or leave out --per-object' });
       continue;
     }
-    const size = SPLITTABLE_SPECIAL[special.name];
+    const size = splittableEntrySize(special.name);
     if (!size) {
       problems.push({ symbol: elf.relocations(rs)[0]?.symbol.name ?? '', where: `${rs.name}`, message: `${special.name} entries that need ${obj} symbols cannot be split per object yet`,
-        hint: SPECIAL_SECTIONS[special.name]!.wayOut });
+        hint: specialSection(special.name)!.wayOut });
       continue;
     }
     const offsets = [...new Set(elf.relocations(rs).map((r) => Math.floor(Number(r.offset) / size) * size))].sort((a, b) => a - b);
@@ -185,7 +185,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   for (const m of entryMoves) {
     const so = objects.find((x) => x.object === m.object) ?? (objects.push({ object: m.object, functions: [], sections: {}, entries: {} }), objects.at(-1)!);
     so.entries[m.special.name] = (so.entries[m.special.name] ?? 0) + m.offsets.length;
-    const size = SPLITTABLE_SPECIAL[m.special.name]!;
+    const size = splittableEntrySize(m.special.name)!;
     const order = m.special.name === '__jump_table' ? groupByKey(elf, m.special, size, m.offsets) : m.offsets;
     moveEntries(elf, symtab, m.special, size, order, `.klp.arch.${m.object}.${m.special.name}`);
   }

@@ -54,9 +54,14 @@ export const SPECIAL_SECTIONS: Readonly<Record<string, SpecialSection>> = {
   __mcount_loc: { why: 'ftrace call sites are recorded while the module is COMING (ftrace_module_init)', wayOut: 'avoid the reference' },
 };
 
+/** The special section named `section`, if it is one (its own keys only: a section may be named `constructor`). */
+export function specialSection(section: string): SpecialSection | undefined {
+  return Object.hasOwn(SPECIAL_SECTIONS, section) ? SPECIAL_SECTIONS[section] : undefined;
+}
+
 /** Why a livepatch relocation for `object` in special section `section` cannot work, if it cannot. */
 export function specialSectionProblem(section: string, object: string, k: KernelVersion): SpecialSection | undefined {
-  const s = SPECIAL_SECTIONS[section];
+  const s = specialSection(section);
   if (!s) return undefined;
   if (object === 'vmlinux' && atLeast(k, 5, 8)) return undefined;
   if (object === 'vmlinux') {
@@ -87,3 +92,8 @@ export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
   __jump_table: x86_64.specialEntrySizes!.__jump_table!,
   '.static_call_sites': x86_64.specialEntrySizes!['.static_call_sites']!,
 };
+
+/** The entry size of a special section klp split can cut per entry, if `section` is one. */
+export function splittableEntrySize(section: string): number | undefined {
+  return Object.hasOwn(SPLITTABLE_SPECIAL, section) ? SPLITTABLE_SPECIAL[section] : undefined;
+}

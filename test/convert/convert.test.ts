@@ -150,6 +150,19 @@ test('static_branch on a module key is refused (use static_key_enabled); a vmlin
   assert.match(old.problems.map((p) => p.message).join('\n'), /__jump_table entry needs 'tracepoint_printk_key' from vmlinux: before 5\.8/);
 });
 
+test('a target section named like an Object property (constructor, toString) is code like any other, not a special section', () => {
+  // Special sections are looked up by name in a table: its own keys only, or every section named
+  // `constructor` would be refused as one (on 5.7, for a vmlinux symbol) with no reason to give.
+  for (const name of ['constructor', 'toString']) {
+    const elf = readElf(readFileSync(lp), { path: lp });
+    const target = elf.findSectionByName('.text.livepatch_cmdline_proc_show')!;
+    target.name = name;
+    const r = convertModule(elf, { db, targetKernel: '5.7' });
+    assert.deepEqual(r.problems, [], name);
+    assert.ok(r.plan.some((x) => x.symbol === 'nr_processes' && x.newSection === `.klp.rela.vmlinux.${name}`), name);
+  }
+});
+
 test('a module without livepatch=Y is refused', () => {
   const { r } = convert(variant('lp_plain', ['-DLP_NOT_LIVEPATCH']));
   assert.match(r.problems[0]!.message, /not a livepatch module: \.modinfo has no livepatch=Y/);
