@@ -33,7 +33,7 @@ import {
   checkObjectName, checkSymbolName, KLP_SYM_RELA_PREFIX, klpRelaName, klpSymName, parseKernelVersion, parseKlpSym, parseKlpSymRela,
   type KernelVersion,
 } from '../klp/names.js';
-import { initTargetProblem, specialSectionProblem, splittableEntrySize } from '../klp/special.js';
+import { initTargetProblem, specialSectionProblem, splittableEntrySize, targetMayMatter } from '../klp/special.js';
 
 /**
  * How a symbol is resolved: an object and a sympos, or an object and the compilation unit that
@@ -284,11 +284,15 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   //    the referencing function settles: each other name is resolved once (a patch of 20,000
   //    functions makes 40,000 references), and relocations are read where they lie.
   /**
-   * `name`: the symbol as the source names it (before the rewrite renames it); `def`: the
-   * definition it binds to, when the database has it, and `homonyms` its object's definitions of
-   * that name (what the report and the bindings say, kept here rather than looked up again).
+   * `name`: the symbol as the source names it (before the rewrite renames it); `homonyms`: its
+   * object's definitions of that name; `def`: what the report and the bindings say of the one it
+   * binds to (its fields, not the database row: 20,000 of them live until the module is written),
+   * null when the database does not have it.
    */
-  interface Resolved { name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; def: SymbolDefinition | undefined; homonyms: number }
+  interface Resolved {
+    name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; homonyms: number;
+    def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
+  }
   /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
   const KEPT = 'kept', SKIP = 'skip';
@@ -406,14 +410,17 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return SKIP;
     }
     const inObj = defs.filter((d) => d.object === res.obj);
-    const def = klpFindAmong(inObj, res.obj, name, res.pos);
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), def: def.ok ? def.match : undefined, homonyms: inObj.length };
+    const found = klpFindAmong(inObj, res.obj, name, res.pos);
+    const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short list, not a map, each).
   type PlaceRules = { lpObj: string; special: ReturnType<typeof specialSectionProblem>; init: ReturnType<typeof initTargetProblem>; next: PlaceRules | undefined };
   const placeRules = new Map<Section, PlaceRules>();
+  const NO_RULES: PlaceRules = { lpObj: '', special: undefined, init: undefined, next: undefined };
   const rulesFor = (target: Section, lpObj: string): PlaceRules => {
+    if (!targetMayMatter(target.name)) return NO_RULES;
     const first = placeRules.get(target);
     let rules = first;
     while (rules && rules.lpObj !== lpObj) rules = rules.next;

@@ -87,6 +87,14 @@ export function initTargetProblem(target: string, object: string): { message: st
   };
 }
 
+/**
+ * Whether a relocation's place can matter to specialSectionProblem() or initTargetProblem() for
+ * any object: false for the code and data of most targets, which those need not be asked about.
+ */
+export function targetMayMatter(target: string): boolean {
+  return specialSection(target) !== undefined || target.startsWith('.init');
+}
+
 /** Entry sizes of the special sections klp split can cut per entry (x86_64's, from the arch file). */
 export const SPLITTABLE_SPECIAL: Readonly<Record<string, number>> = {
   __jump_table: x86_64.specialEntrySizes!.__jump_table!,
