@@ -123,6 +123,18 @@ function viewOf(buffer: ArrayBufferLike): DataView {
  */
 export function relocationReader(elf: ElfFile, rs: Section): RelocReader {
   if (rs._relocs) return new ArrayReader(rs._relocs);
+  // A raw reader stands while the section's bytes and its symbol table's decoding do: one a
+  // section for all who ask (klp_patch discovery, then convert, walk every relocation section).
+  const known = readers.get(rs);
+  if (known && known.data === rs.data && known.syms === rs.linkSection?._origSymbols && known.type === rs.type && known.entsize === rs.entsize) return known.reader;
+  const reader = rawReader(elf, rs);
+  if (reader instanceof RawReader) readers.set(rs, { data: rs.data, syms: rs.linkSection!._origSymbols!, type: rs.type, entsize: rs.entsize, reader });
+  return reader;
+}
+
+const readers = new WeakMap<Section, { data: Uint8Array; syms: readonly ElfSymbol[]; type: number; entsize: bigint; reader: RawReader }>();
+
+function rawReader(elf: ElfFile, rs: Section): RelocReader {
   const symtab = rs.linkSection;
   const isRela = rs.type === SHT.RELA;
   const ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
