@@ -292,6 +292,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   interface Resolved {
     name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; homonyms: number;
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
+    /** The report's line for its livepatch symbol, and whether its binding is recorded, once seen. */
+    line?: ConvertSummary['symbols'][number]; bound?: true;
   }
   /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
@@ -481,8 +483,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // Without export data for vmlinux, every vmlinux reference looks non-exported: calls to
   // __fentry__, _printk or klp_enable_patch would become livepatch relocations, which the kernel
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
-  const guessed = moves.filter((m) => m.d.res.obj === 'vmlinux' && m.d.by === 'unique');
-  if (guessed.length > 0 && !db.hasExports('vmlinux')) {
+  const guessed = db.hasExports('vmlinux') ? [] : moves.filter((m) => m.d.res.obj === 'vmlinux' && m.d.by === 'unique');
+  if (guessed.length > 0) {
     const names = [...new Set(guessed.map((m) => m.d.name))];
     problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${offsetHex(guessed[0]!)}`,
       message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
@@ -527,29 +529,34 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     // Sections by name, as the plan's newSection names them: target name -> objects.
     const sections = new Map<string, string[]>();
     const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
+    let last: Move | undefined;
     for (const m of moves) {
-      const target = m.rs.infoSection!.name;
-      let objs = sections.get(target);
-      if (!objs) sections.set(target, (objs = []));
-      if (!objs.includes(m.d.lpObj)) {
-        objs.push(m.d.lpObj);
-        summary.sections++;
+      // A section's moves come together, nearly always to one object: counted at the first.
+      if (!last || m.rs.infoSection !== last.rs.infoSection || m.d.lpObj !== last.d.lpObj) {
+        const target = m.rs.infoSection!.name;
+        let objs = sections.get(target);
+        if (!objs) sections.set(target, (objs = []));
+        if (!objs.includes(m.d.lpObj)) {
+          objs.push(m.d.lpObj);
+          summary.sections++;
+        }
       }
-      const e = bySymbol.get(m.d.klpName);
-      if (e) e.count++;
+      last = m;
+      let line = m.d.line ?? bySymbol.get(m.d.klpName);
+      if (line) line.count++;
       else {
-        const s = { newSymbol: m.d.klpName, count: 1, resolvedBy: m.d.by, file: unitOf(m.d) };
-        bySymbol.set(m.d.klpName, s);
-        summary.symbols.push(s);
+        line = { newSymbol: m.d.klpName, count: 1, resolvedBy: m.d.by, file: unitOf(m.d) };
+        bySymbol.set(m.d.klpName, line);
+        summary.symbols.push(line);
       }
+      m.d.line = line;
     }
   }
   // What each binding means, for klp check to verify on every build the patch ships to.
   const bindings = new Map<string, Binding>();
-  const bound = new Set<Resolved>();
   for (const { d } of moves) {
-    if (bound.has(d)) continue;
-    bound.add(d);
+    if (d.bound) continue;
+    d.bound = true;
     const name = d.name;
     const key = `${d.res.obj}\0${name}\0${d.res.pos}`;
     if (bindings.has(key)) continue;
