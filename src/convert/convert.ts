@@ -714,31 +714,26 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
   }
   if (new Set(touched).size !== touched.length) return false;
   // The new section of each move, numbered in the order first used (the order addRelocations
-  // would append): by target and object, then by name (two targets may share a name, and so a
-  // section). A target's moves nearly always name one object: a short chain, not a map, each.
-  type Place = { lpObj: string; group: number; next: Place | undefined };
-  const places = new Map<Section, Place>();
+  // would append): by name, which two targets may share. A section's moves come together, nearly
+  // always to one object: the name is made once a run of moves to one target and object.
   const groupOfName = new Map<string, number>();
   const groupName: string[] = [], groupTarget: Section[] = [];
   const groupOf = new Int32Array(n);
-  for (let k = 0; k < n; k++) {
+  for (let k = 0, group = -1; k < n; k++) {
     const m = moves[k]!;
     const target = m.rs.infoSection!;
-    const first = places.get(target);
-    let p = first;
-    while (p && p.lpObj !== m.d.lpObj) p = p.next;
-    if (!p) {
+    if (k === 0 || target !== moves[k - 1]!.rs.infoSection || m.d.lpObj !== moves[k - 1]!.d.lpObj) {
       const name = klpRelaName(m.d.lpObj, target.name);
-      if (existing.has(name)) return false;
-      let group = groupOfName.get(name);
-      if (group === undefined) {
+      const known = groupOfName.get(name);
+      if (known !== undefined) group = known;
+      else {
+        if (existing.has(name)) return false;
         groupOfName.set(name, (group = groupName.length));
         groupName.push(name);
         groupTarget.push(target);
       }
-      places.set(target, (p = { lpObj: m.d.lpObj, group, next: first }));
     }
-    groupOf[k] = p.group;
+    groupOf[k] = group;
   }
   // Moves by group, each group's in move order (a counting sort: stable).
   const groups = groupName.length;
