@@ -293,7 +293,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; homonyms: number;
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
     /** The report's line for its livepatch symbol, and whether its binding is recorded, once seen. */
-    line?: ConvertSummary['symbols'][number]; bound?: true;
+    line: ConvertSummary['symbols'][number] | undefined; bound: boolean;
   }
   /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
@@ -414,7 +414,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const inObj = defs.filter((d) => d.object === res.obj);
     const found = klpFindAmong(inObj, res.obj, name, res.pos);
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def };
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, bound: false };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short list, not a map, each).

@@ -58,6 +58,10 @@ class RawReader implements RelocReader {
   private readonly is64: boolean;
   private readonly syms: readonly ElfSymbol[];
   private readonly nullSym: ElfSymbol;
+  /** What it was made from: it stands while the section still has these. */
+  private readonly data: Uint8Array;
+  private readonly sectionType: number;
+  private readonly entsize: bigint;
 
   constructor(elf: ElfFile, rs: Section, syms: readonly ElfSymbol[]) {
     const isRela = rs.type === SHT.RELA;
@@ -69,12 +73,20 @@ class RawReader implements RelocReader {
     this.count = rs.data.length / this.ent;
     this.syms = syms;
     this.nullSym = syms[0] ?? new ElfSymbol({ name: '' });
+    this.data = rs.data;
+    this.sectionType = rs.type;
+    this.entsize = rs.entsize;
     // Every symbol index checked up front, with decodeRelocations()'s words: a hostile index is
     // refused before anything is read, the same whichever way the section is read.
     for (let i = 0; i < this.count; i++) {
       const idx = this.symIndex(i);
       if (idx !== 0 && idx >= syms.length) throw badRelocationSymbol(elf.path, rs, i, rs.offset + i * this.ent, idx, syms.length);
     }
+  }
+
+  /** Does it still read `rs`: the same bytes, type and entry size, and symbol table decoding? */
+  readsFrom(rs: Section): boolean {
+    return this.data === rs.data && this.sectionType === rs.type && this.entsize === rs.entsize && this.syms === rs.linkSection?._origSymbols;
   }
 
   symIndex(i: number): number {
@@ -126,13 +138,13 @@ export function relocationReader(elf: ElfFile, rs: Section): RelocReader {
   // A raw reader stands while the section's bytes and its symbol table's decoding do: one a
   // section for all who ask (klp_patch discovery, then convert, walk every relocation section).
   const known = readers.get(rs);
-  if (known && known.data === rs.data && known.syms === rs.linkSection?._origSymbols && known.type === rs.type && known.entsize === rs.entsize) return known.reader;
+  if (known && known.readsFrom(rs)) return known;
   const reader = rawReader(elf, rs);
-  if (reader instanceof RawReader) readers.set(rs, { data: rs.data, syms: rs.linkSection!._origSymbols!, type: rs.type, entsize: rs.entsize, reader });
+  if (reader instanceof RawReader) readers.set(rs, reader);
   return reader;
 }
 
-const readers = new WeakMap<Section, { data: Uint8Array; syms: readonly ElfSymbol[]; type: number; entsize: bigint; reader: RawReader }>();
+const readers = new WeakMap<Section, RawReader>();
 
 function rawReader(elf: ElfFile, rs: Section): RelocReader {
   const symtab = rs.linkSection;

@@ -41,8 +41,19 @@ export function checkSymbolName(name: string, k: KernelVersion): NameProblem {
   return undefined;
 }
 
-export const klpSymName = (obj: string, name: string, pos: number): string => `${KLP_SYM_PREFIX}${obj}.${name},${pos}`;
-export const klpRelaName = (obj: string, section: string): string => `${KLP_RELA_PREFIX}${obj}.${section}`;
+export const klpSymName = (obj: string, name: string, pos: number): string => flat(`${KLP_SYM_PREFIX}${obj}.${name},${pos}`);
+export const klpRelaName = (obj: string, section: string): string => flat(`${KLP_RELA_PREFIX}${obj}.${section}`);
+
+/**
+ * `s` as one flat string. V8 keeps a string built by + or a template literal as a tree of its
+ * pieces (a cons string, 32 bytes a piece) until something reads a character of it; a converted
+ * patch of 20,000 functions keeps 40,000 such names (its symbols and sections) until the module
+ * is written, some 5 MB of trees that every collection walks. Reading one character flattens it.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
 
 /** Parse `.klp.sym.<obj>.<name>,<pos>` as the kernel does; undefined if it would not parse. */
 export function parseKlpSym(s: string, k: KernelVersion = { major: 6, minor: 1 }): { obj: string; name: string; pos: number } | undefined {
