@@ -84,13 +84,27 @@ class RelocIndex {
     // Targets in the order their first relocation section comes, as one map over all would be.
     const first = new Map<Section, number>();
     const named = new Set<Section>();
+    // The symbols so named, a symbol table at a time: relocations are matched by symbol, and a
+    // section whose table has none is passed over unread (a patch has 20,000 relocation sections).
+    const symbolsNamed = new Map<Section | null, Set<ElfSymbol>>();
+    const namedIn = (symtab: Section | null): Set<ElfSymbol> => {
+      let set = symbolsNamed.get(symtab);
+      if (!set) {
+        set = new Set(symtab?.isSymbolTable ? this.elf.symbols(symtab).filter((y) => y.name === name) : []);
+        if (symtab?._origSymbols) for (const y of symtab._origSymbols) if (y.name === name) set.add(y);
+        symbolsNamed.set(symtab, set);
+      }
+      return set;
+    };
     for (const rs of this.elf.sections) {
       if (!rs.isRelocation || !rs.infoSection) continue;
       if (!first.has(rs.infoSection)) first.set(rs.infoSection, first.size);
       if (named.has(rs.infoSection)) continue;
+      const wanted = rs.linkSection?.isSymbolTable ? namedIn(rs.linkSection) : undefined;
+      if (wanted?.size === 0) continue;
       const rr = relocationReader(this.elf, rs);
       for (let i = 0; i < rr.count; i++) {
-        if (rr.symbol(i).name === name) {
+        if (wanted ? wanted.has(rr.symbol(i)) : rr.symbol(i).name === name) {
           named.add(rs.infoSection);
           break;
         }
