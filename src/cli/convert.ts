@@ -1,7 +1,5 @@
 /** `klp convert IN.ko -o OUT.ko`: relocations to non-exported symbols become livepatch relocations. */
 import type { Command } from '@commander-js/extra-typings';
-import { readFileSync } from 'node:fs';
-import { DatabaseError } from '../symbols/errors.js';
 import { splitModule } from '../convert/split.js';
 import { renderSplitText } from './split.js';
 import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInputs } from './output.js';
@@ -11,43 +9,10 @@ import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
 import { writeElf } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
-import { buildDatabase } from '../symbols/build.js';
-import { SymbolDb } from '../symbols/database.js';
+import type { SymbolDb } from '../symbols/database.js';
 import { DbFile } from '../symbols/db-file.js';
-import { addSourceOptions, loadDb } from './symbols.js';
+import { addSourceOptions, dbFromOptions, wholeDb } from './db-source.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
-
-export interface DbSourceOpts {
-  db?: string | undefined; vmlinuz?: string | undefined; kallsyms?: string | undefined; systemMap?: string | undefined;
-  vmlinux?: string | undefined; symbolsKlp?: string | undefined; symvers?: string | undefined; modules?: string | undefined; debug?: string | undefined;
-}
-
-/** --db, or a database built on the fly from the same source options as `klp symbols build`. */
-export async function dbFromOptions(opts: DbSourceOpts): Promise<SymbolDb> {
-  const { db } = opts;
-  const sources = {
-    vmlinuz: opts.vmlinuz, kallsyms: opts.kallsyms, systemMap: opts.systemMap, vmlinux: opts.vmlinux,
-    symbolsKlp: opts.symbolsKlp, symvers: opts.symvers, modules: opts.modules, debug: opts.debug,
-  };
-  const given = Object.values(sources).some(Boolean);
-  if (db && given) throw new UsageError('give either --db or source options (--vmlinuz, --kallsyms, ...), not both');
-  if (db) return loadDb(db);
-  if (!given) throw new UsageError('no symbol data: give --db DB (klp symbols build) or source options such as --vmlinuz and --modules');
-  const r = await buildDatabase(sources);
-  if (r.failures.length > 0) throw new UsageError(`${r.failures.length} modules could not be read (first: ${r.failures[0]!.message}); build a database with klp symbols build --keep-going`);
-  return r.db;
-}
-
-/** The whole database, read synchronously (a look-up past the rows read asks for it). */
-function wholeDb(path: string): SymbolDb {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DatabaseError('BAD_DATABASE', { file: path }, `cannot read symbol database (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`, 'check the path');
-  }
-  return SymbolDb.load(bytes, path);
-}
 
 /** The plan: every relocation with --dry-run or --verbose, else one line per converted symbol. */
 export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = false): string {

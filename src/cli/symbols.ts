@@ -1,5 +1,5 @@
 /** `klp symbols build|find|export|info`: the symbol database. */
-import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { readInputFile, writeFileAtomic } from '../elf/load.js';
 import { escapeText } from '../report/escape.js';
 import { buildDatabase } from '../symbols/build.js';
@@ -7,38 +7,10 @@ import { SymbolDb } from '../symbols/database.js';
 import { definitionNeighbours } from '../symbols/describe.js';
 import { exportSymbolsKlp } from '../symbols/symbols-klp.js';
 import type { SymbolDefinition } from '../symbols/types.js';
+import { addSourceOptions, loadDb, parseJobs } from './db-source.js';
 import { progressBar } from './progress.js';
 import { refuseInputs, sourceInputs } from './output.js';
 import { err, EXIT, out, runCommand, toJson } from './run.js';
-
-/** `-j N`: a thread count, 1 to 64. */
-export function parseJobs(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('--jobs must be a whole number from 1 to 64');
-  return n;
-}
-
-export async function loadDb(path: string): Promise<SymbolDb> {
-  return SymbolDb.load(await readInputFile(path, 'symbol database', 'build one with klp symbols build'), path);
-}
-
-/** The source options shared by `symbols build` and the commands that can build on the fly. */
-// Explicit return type: declaration emit would otherwise spell out commander's whole generic type.
-export function addSourceOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>): Command<Args, Opts & SourceOptionValues> {
-  return cmd
-    .option('--vmlinuz <file>', 'kernel image: its embedded kallsyms table is read (exact kallsyms order), and its exports')
-    .option('--kallsyms <file>', 'a /proc/kallsyms dump (root, nokaslr for stable addresses); module lines are used too')
-    .option('--system-map <file>', 'System.map (address order; Debian ships a placeholder)')
-    .option('--vmlinux <file>', 'unstripped vmlinux ELF (address order, approximates kallsyms)')
-    .option('--symbols-klp <file>', "upstream klp-convert's symbols.klp")
-    .option('--symvers <file>', 'Module.symvers: exports, export types and namespaces')
-    .option('--modules <dir>', 'a tree of modules (.ko, .ko.xz, .ko.zst, .ko.gz), e.g. /lib/modules/$(uname -r)/kernel')
-    .option('--debug <dir|deb>', "unstripped copies of those modules: Debian's linux-image-<abi>-dbg .deb itself (read in one pass, not unpacked) or a directory holding them; their STT_FILE symbols give stripped modules' compilation units") as unknown as Command<Args, Opts & SourceOptionValues>;
-}
-
-export interface SourceOptionValues {
-  vmlinuz?: string; kallsyms?: string; systemMap?: string; vmlinux?: string; symbolsKlp?: string; symvers?: string; modules?: string; debug?: string;
-}
 
 function fmtDef(d: SymbolDefinition): string {
   // vmlinux: the address; a module: the offset in its section (its address is known only once loaded).

@@ -6,12 +6,16 @@
  * A decompression bomb is stopped at a ceiling (DEFAULT_MAX_DECOMPRESSED, 512 MiB: the largest
  * module of a distribution kernel is a few tens of MiB), so memory stays bounded.
  */
-import { spawnSync } from 'node:child_process';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
 import { concatBytes } from './bytes.js';
 import { ElfError } from './errors.js';
-import { decompressXz } from './xz.js';
+
+/**
+ * The codecs, loaded when first needed: most inputs are plain ELF, and zlib, fzstd and the xz
+ * reader added some 30 ms to the start of every command that reads a module.
+ */
+let codecs: Promise<{ zlib: typeof import('node:zlib'); Zstd: typeof import('fzstd').Decompress; xz: typeof import('./xz.js') }> | undefined;
+const loadCodecs = (): NonNullable<typeof codecs> =>
+  (codecs ??= Promise.all([import('node:zlib'), import('fzstd'), import('./xz.js')]).then(([zlib, fzstd, xz]) => ({ zlib, Zstd: fzstd.Decompress, xz })));
 
 export type Compression = 'xz' | 'zstd' | 'gzip';
 
@@ -42,14 +46,15 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
   const bomb = (): ElfError =>
     new ElfError('TOO_LARGE', { file, offset: 0 }, `${kind} data decompresses to more than ${max} bytes`,
       'a decompression bomb or not a kernel module; raise the limit only for trusted input');
+  const { zlib, Zstd, xz } = await loadCodecs();
   try {
     if (kind === 'gzip') {
-      return gunzipSync(bytes, { maxOutputLength: max });
+      return zlib.gunzipSync(bytes, { maxOutputLength: max });
     }
     if (kind === 'zstd') {
       const chunks: Uint8Array[] = [];
       let total = 0;
-      const d = new ZstdDecompress((chunk) => {
+      const d = new Zstd((chunk) => {
         total += chunk.length;
         if (total > max) throw bomb();
         chunks.push(chunk);
@@ -57,7 +62,7 @@ export async function decompress(bytes: Uint8Array, kind: Compression, opts: Dec
       d.push(bytes, true);
       return concatBytes(chunks, total);
     }
-    return await decompressXz(bytes, { file, maxBytes: max });
+    return await xz.decompressXz(bytes, { file, maxBytes: max });
   } catch (e) {
     if (e instanceof ElfError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
@@ -84,8 +89,9 @@ export function compressionOfName(path: string): Compression | undefined {
 export async function compress(bytes: Uint8Array, kind: Compression, file: string): Promise<Uint8Array> {
   let out: Uint8Array;
   if (kind === 'gzip') {
-    out = gzipSync(bytes, { level: 9 });
+    out = (await loadCodecs()).zlib.gzipSync(bytes, { level: 9 });
   } else {
+    const { spawnSync } = await import('node:child_process');
     const [tool, args, pkg] = kind === 'xz' ? ['xz', ['--check=crc32', '--lzma2=dict=1MiB', '-c'], 'xz-utils'] : ['zstd', ['-q', '-c'], 'zstd'];
     const r = spawnSync(tool, args, { input: bytes, maxBuffer: bytes.length * 2 + (1 << 20) });
     if (r.error || r.status !== 0) {

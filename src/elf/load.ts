@@ -1,7 +1,6 @@
 /**
  * Files on disk: read (decompressing .ko.xz/.zst/.gz transparently) and write atomically.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -163,6 +162,8 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
     return;
   }
   if (st && !st.isFile()) throw new ElfError('WRITE', { file: path }, `the output is a ${fileKind(st)}`, 'give a file name for -o');
+  // node:crypto loaded here, at the write, not by every command that reads a module.
+  const { randomBytes } = await import('node:crypto');
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'wx', st ? st.mode & 0o7777 : mode);
