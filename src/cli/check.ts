@@ -11,11 +11,10 @@ import { simulateLoads, simulatePatchLoad, type PatchSimulation } from '../loade
 import { UsageError } from '../errors.js';
 import { renderCheckHtml } from '../report/html.js';
 import { escapeText } from '../report/escape.js';
-import { dbFromOptions } from './db-source.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 import { progressBar } from './progress.js';
 import { refuseInputs, sourceInputs } from './output.js';
-import { addSourceOptions, parseJobs } from './db-source.js';
+import { addSourceOptions, dbFromOptions, parseJobs } from './db-source.js';
 
 export function renderCheckText(r: CheckResult): string {
   const e = escapeText;

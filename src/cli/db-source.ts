@@ -18,6 +18,7 @@ export function parseJobs(v: string): number {
   return n;
 }
 
+/** A database file, read whole. */
 export async function loadDb(path: string): Promise<SymbolDb> {
   return SymbolDb.load(await readInputFile(path, 'symbol database', 'build one with klp symbols build'), path);
 }

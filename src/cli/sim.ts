@@ -13,8 +13,7 @@ import { refuseInputs, sourceInputs } from './output.js';
 import { buildDatabase } from '../symbols/build.js';
 import type { SymbolDb } from '../symbols/database.js';
 import { UsageError } from '../errors.js';
-import { dbFromOptions } from './db-source.js';
-import { addSourceOptions, loadDb } from './db-source.js';
+import { addSourceOptions, dbFromOptions, loadDb } from './db-source.js';
 import { EXIT, out, runCommand, toJson } from './run.js';
 import { escapeText } from '../report/escape.js';
 

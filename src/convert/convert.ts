@@ -417,7 +417,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, bound: false };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
-  // (a section's relocations nearly always name one object: a short list, not a map, each).
+  // (a section's relocations nearly always name one object: a short chain, not a map, each), and
+  // only for a place that can matter: most targets are code nothing special reads.
   type PlaceRules = { lpObj: string; special: ReturnType<typeof specialSectionProblem>; init: ReturnType<typeof initTargetProblem>; next: PlaceRules | undefined };
   const placeRules = new Map<Section, PlaceRules>();
   const NO_RULES: PlaceRules = { lpObj: '', special: undefined, init: undefined, next: undefined };
