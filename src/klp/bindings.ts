@@ -9,6 +9,8 @@
  *
  * Format: UTF-8 text, a header line, then one binding per line, tab-separated:
  *   object  name  sympos  homonyms  section  unit  intent  size  fingerprint      ('-' for unknown)
+ * A tab, newline or backslash in a text field is written \t, \n, \\ (a module's names may hold
+ * any byte but NUL).
  * (`klpkit bindings 2`; version 1 had no size and fingerprint, and is still read.) The fingerprint
  * is the chosen definition's bytes with relocated fields zeroed (symbols/fingerprint.ts), in hex.
  */
@@ -39,14 +41,17 @@ export interface Binding {
 }
 
 const NEEDS_ESCAPE = /[\t\n\\]/;
-const field = (s: string | null): string => (s === null || s === '' ? '-' : !NEEDS_ESCAPE.test(s) ? s : s.replace(/[\t\n\\]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\\\')));
-const unfield = (s: string): string | null => (s === '-' ? null : s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c)));
+const escapeField = (s: string): string => (!NEEDS_ESCAPE.test(s) ? s : s.replace(/[\t\n\\]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\\\')));
+const unescapeField = (s: string): string => s.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c));
+/** A field that may be unknown: '-' for null (or empty). */
+const field = (s: string | null): string => (s === null || s === '' ? '-' : escapeField(s));
+const unfield = (s: string): string | null => (s === '-' ? null : unescapeField(s));
 
 export function formatBindings(list: readonly Binding[]): Uint8Array {
   // One string, a line appended at a time (a patch of 20,000 functions has 20,000 bindings).
   let text = `${HEADER}\n`;
   for (const b of list) {
-    text += `${b.object}\t${b.name}\t${b.sympos}\t${b.homonyms}\t${field(b.section)}\t${field(b.unit)}\t${field(b.intent)}\t${
+    text += `${escapeField(b.object)}\t${escapeField(b.name)}\t${b.sympos}\t${b.homonyms}\t${field(b.section)}\t${field(b.unit)}\t${field(b.intent)}\t${
       b.size === null ? '-' : b.size}\t${b.hash === null ? '-' : fingerprintHex(b.hash)}\n`;
   }
   return new TextEncoder().encode(text);
@@ -71,7 +76,7 @@ export function readBindings(elf: ElfFile): Binding[] {
       throw new InputError('BAD_BINDINGS', { file: elf.path, section: BINDINGS_SECTION, line: i + 2 },
         `expected ${fields} tab-separated fields (object, name, sympos, homonyms, section, unit, intent${fields === 9 ? ', size, fingerprint' : ''})`, 'drop the section, or convert the patch again');
     }
-    return { object: f[0]!, name: f[1]!, sympos, homonyms, section: unfield(f[4]!), unit: unfield(f[5]!), intent: unfield(f[6]!) ?? '', size, hash };
+    return { object: unescapeField(f[0]!), name: unescapeField(f[1]!), sympos, homonyms, section: unfield(f[4]!), unit: unfield(f[5]!), intent: unfield(f[6]!) ?? '', size, hash };
   });
 }
 

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { readElf, writeElf } from '../../src/elf/index.js';
-import { BINDINGS_SECTION, readBindings } from '../../src/klp/bindings.js';
+import { BINDINGS_SECTION, readBindings, writeBindings, type Binding } from '../../src/klp/bindings.js';
 import { klp } from '../helpers/cli.js';
 import { fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfSections } from '../helpers/readelf.js';
@@ -103,6 +103,21 @@ test('convert records each binding with its unit and intent, in a section the lo
   assert.match(all.stdout, /sympos 2 of 'homonym' in fixture_mod is the definition from mod_a\.c on this build/);
   assert.match(all.stdout, /^a\.klpdb +\S+ +loads/m);
   assert.match(all.stdout, /^c\.klpdb +\S+ +fails +unresolvable ambiguity for symbol 'counter_b'/m);
+});
+
+test('bindings whose names hold a tab, a newline or a backslash read back as written', () => {
+  // A module's symbol names may hold any byte but NUL: the section a conversion writes must be one
+  // that klp check can read again, whatever the names.
+  const elf = readElf(readFileSync(patch), { path: patch });
+  const list: Binding[] = [
+    { object: 'mod\tx', name: 'a\tb\nc\\d', sympos: 2, homonyms: 2, section: '.text\tq', unit: 'x\\y.c', intent: '--sym a=mod@x\\y.c', size: 16, hash: 0xdeadbeef },
+    { object: 'vmlinux', name: '-', sympos: 0, homonyms: 1, section: null, unit: null, intent: 'unique', size: null, hash: null },
+  ];
+  writeBindings(elf, list);
+  assert.deepEqual(readBindings(elf), list);
+  const out = join(dir, 'escaped-bindings.o');
+  writeFileSync(out, writeElf(elf));
+  assert.deepEqual(readBindings(readElf(readFileSync(out), { path: out })), list);
 });
 
 test('a damaged bindings section is a one-line error naming the file and the line', () => {
