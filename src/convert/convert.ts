@@ -299,6 +299,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
   const KEPT = 'kept', SKIP = 'skip';
   const moves: Move[] = [];
+  // Each section's reader as first made, kept here beside relocationReader()'s own cache: moves
+  // are indices into the bytes as read, and the plan is made after the rewrite has replaced them.
   const readers = new Map<Section, RelocReader>();
   const decided = new Map<string, Resolved | typeof KEPT | typeof SKIP>();
   const keptCount = new Map<string, { reason: string; count: number }>();

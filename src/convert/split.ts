@@ -17,9 +17,7 @@ import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
 import { klpRelaName, parseKlpRelaObject } from '../klp/names.js';
-import { SPLITTABLE_SPECIAL, specialSection, splittableEntrySize } from '../klp/special.js';
-
-export { SPLITTABLE_SPECIAL };
+import { specialSection, splittableEntrySize } from '../klp/special.js';
 import type { Problem } from './convert.js';
 
 export interface SplitObject {

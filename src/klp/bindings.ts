@@ -96,6 +96,5 @@ export function writeBindings(elf: ElfFile, list: readonly Binding[]): void {
   if (all.length === 0) return;
   const data = formatBindings(all);
   const sec = elf.findSectionByName(BINDINGS_SECTION) ?? elf.addSection({ name: BINDINGS_SECTION, type: SHT.PROGBITS, flags: 0n, addralign: 1n });
-  sec.data = data;
-  sec.size = data.length;
+  sec.setData(data);
 }
