@@ -471,11 +471,11 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       // The kernel's x86 loader refuses a livepatch relocation whose target bytes are not zero.
       const size = arch?.relocs.get(rr.type(i))?.size ?? 0;
       const off = rr.offset(i);
-      if (!target.isNobits && off + size > target.data.length) {
+      if (!target.isNobits && off + size > target.dataLength) {
         problem({ symbol: name, where: whereOf(target, rr, i), message: `relocation offset is past the end of ${target.name}`, hint: 'the module is corrupt' });
         continue;
       }
-      if (!target.isNobits && !zeroAt(target.data, off, size)) {
+      if (!target.isNobits && !zeroAt(target.backing, target.backingStart + off, size)) {
         problem({ symbol: name, where: whereOf(target, rr, i), message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
         continue;
       }

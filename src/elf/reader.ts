@@ -98,21 +98,21 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
     for (let i = 0; i < count; i++) {
       const off = header.shoff + i * sz.shdr;
       const h = readShdr(r, off, elfClass);
-      let content: Uint8Array = EMPTY_BYTES;
+      let hasContent = false;
       if (h.type !== SHT.NOBITS && h.type !== SHT.NULL) {
         if (!Number.isSafeInteger(h.offset) || !Number.isSafeInteger(h.size) || h.offset + h.size > r.length) {
           throw new ElfError('TRUNCATED', { file, offset: off, section: `[${i}]` },
             `section contents (0x${h.size.toString(16)} bytes at 0x${h.offset.toString(16)}) run past the end of the file (${r.length} bytes)`,
             'the file is truncated or this section header is corrupt');
         }
-        content = bytes.subarray(h.offset, h.offset + h.size);
+        hasContent = true;
       }
       sections.push(new Section({
         name: '', type: h.type, flags: h.flags, addr: h.addr,
         offset: Number.isSafeInteger(h.offset) ? h.offset : 0,
         size: Number.isSafeInteger(h.size) ? h.size : 0,
         link: h.link, info: h.info, addralign: h.addralign, entsize: h.entsize,
-        data: content, origIndex: i, origNameOffset: h.name,
+        data: hasContent ? undefined : EMPTY_BYTES, source: hasContent ? bytes : undefined, from: h.offset, origIndex: i, origNameOffset: h.name,
       }));
     }
   } else if (header.shnum !== 0) {

@@ -59,7 +59,8 @@ class RawReader implements RelocReader {
   private readonly syms: readonly ElfSymbol[];
   private readonly nullSym: ElfSymbol;
   /** What it was made from: it stands while the section still has these. */
-  private readonly data: Uint8Array;
+  private readonly backing: Uint8Array;
+  private readonly start: number;
   private readonly sectionType: number;
   private readonly entsize: bigint;
 
@@ -68,12 +69,14 @@ class RawReader implements RelocReader {
     this.is64 = elf.elfClass === 64;
     this.le = elf.littleEndian;
     this.ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
-    this.view = viewOf(rs.data.buffer);
-    this.base = rs.data.byteOffset;
-    this.count = rs.data.length / this.ent;
+    // The section's bytes read where they lie, no view made of them (Section.backing).
+    this.backing = rs.backing;
+    this.start = rs.backingStart;
+    this.view = viewOf(this.backing.buffer);
+    this.base = this.backing.byteOffset + this.start;
+    this.count = rs.dataLength / this.ent;
     this.syms = syms;
     this.nullSym = syms[0] ?? new ElfSymbol({ name: '' });
-    this.data = rs.data;
     this.sectionType = rs.type;
     this.entsize = rs.entsize;
     // Every symbol index checked up front, with decodeRelocations()'s words: a hostile index is
@@ -86,7 +89,7 @@ class RawReader implements RelocReader {
 
   /** Does it still read `rs`: the same bytes, type and entry size, and symbol table decoding? */
   readsFrom(rs: Section): boolean {
-    return this.data === rs.data && this.sectionType === rs.type && this.entsize === rs.entsize && this.syms === rs.linkSection?._origSymbols;
+    return this.backing === rs.backing && this.start === rs.backingStart && this.count * this.ent === rs.dataLength && this.sectionType === rs.type && this.entsize === rs.entsize && this.syms === rs.linkSection?._origSymbols;
   }
 
   symIndex(i: number): number {
@@ -151,7 +154,7 @@ function rawReader(elf: ElfFile, rs: Section): RelocReader {
   const isRela = rs.type === SHT.RELA;
   const ent = isRela ? SIZES[elf.elfClass].rela : SIZES[elf.elfClass].rel;
   // The checks decodeRelocations() makes; on any of them, let it make them and word the error.
-  if (!rs.isRelocation || rs.entsize !== BigInt(ent) || rs.data.length % ent !== 0 || !symtab || !symtab.isSymbolTable) {
+  if (!rs.isRelocation || rs.entsize !== BigInt(ent) || rs.dataLength % ent !== 0 || !symtab || !symtab.isSymbolTable) {
     return new ArrayReader(elf.relocations(rs));
   }
   elf.symbols(symtab);

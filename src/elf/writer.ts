@@ -112,12 +112,14 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   // 20,000 functions): contents to write (empty for NOBITS), sh_name, sh_link, sh_info, sh_size,
   // and the file offset layout gives it.
   const n = sections.length;
-  const planBytes = new Array<Uint8Array>(n);
+  // Contents a section's own (undefined) are read where they lie only when emitted: most are the
+  // input's, never viewed (Section.data).
+  const planBytes = new Array<Uint8Array | undefined>(n);
   const planName = new Uint32Array(n), planLink = new Uint32Array(n), planInfo = new Uint32Array(n);
   const planSize = new Float64Array(n), planOffset = new Float64Array(n);
   for (let i = 0; i < sections.length; i++) {
     const s = sections[i]!;
-    let bytes = s.data;
+    let bytes: Uint8Array | undefined;
     if (newStrtab.has(s)) bytes = newStrtab.get(s)!;
     else if (s.isSymbolTable && s._symbols) bytes = encodeSymbols(elf, s, secIndex, symName.get(s));
     else if (s.isRelocation && s._relocs) bytes = encodeRelocations(elf, s, symIndexOf(s.linkSection));
@@ -139,7 +141,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     planName[i] = name;
     planLink[i] = link;
     planInfo[i] = info;
-    planSize[i] = s.isNobits ? s.size : bytes.length;
+    planSize[i] = s.isNobits ? s.size : bytes ? bytes.length : s.dataLength;
   }
 
   // 4. Layout.
@@ -207,7 +209,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
       planOffset[i] = hasOrig && s.offset >= cursor ? s.offset : alignUp(cursor, align);
       return;
     }
-    const at = place(hasOrig ? s.origIndex : NEW, hasOrig ? s.offset : undefined, hasOrig ? s.origSize : undefined, planBytes[i]!.length, align);
+    const at = place(hasOrig ? s.origIndex : NEW, hasOrig ? s.offset : undefined, hasOrig ? s.origSize : undefined, planSize[i]!, align);
     planOffset[i] = at;
     if (elf.programHeaders.length > 0 && hasOrig && at !== s.offset && s.addr !== 0n) {
       throw new ElfError('UNSUPPORTED', { file, section: s.name },
@@ -237,8 +239,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   const h: ShdrFields = { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n };
   for (let i = 0; i < n; i++) {
     const s = sections[i]!;
-    const bytes = planBytes[i]!;
-    if (!s.isNobits && bytes.length > 0) out.set(bytes, planOffset[i]!);
+    if (!s.isNobits && planSize[i]! > 0) out.set(planBytes[i] ?? s.data, planOffset[i]!);
     h.size = planSize[i]!;
     h.link = planLink[i]!;
     if (i === 0) {
