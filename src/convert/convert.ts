@@ -765,7 +765,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
       o += rela;
     }
     const sec = elf.createRelaSection(groupName[g]!, groupTarget[g]!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
-    elf.setRelocationBytes(sec, all.subarray(start, o));
+    elf.setRelocationBytes(sec, all, start, o - start);
   }
   /** The first move of touched section t. */
   const firstMove = (t: number): number => (t === 0 ? 0 : touchedEnd[t - 1]!);
@@ -785,7 +785,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
       copy(keptBytes, o, rs.data, i);
       o += rela;
     }
-    elf.setRelocationBytes(rs, keptBytes.subarray(start, o));
+    elf.setRelocationBytes(rs, keptBytes, start, o - start);
     if (o === start) emptied.push(rs);
   }
   // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).

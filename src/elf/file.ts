@@ -184,15 +184,16 @@ export class ElfFile {
 
   /**
    * Give a REL/RELA section new raw entries (symbol indices of its symbol table as read, the
-   * indices the decoders resolve through); any decoded relocations give way to them.
+   * indices the decoders resolve through); any decoded relocations give way to them. They may be
+   * `length` bytes at `start` of `bytes`, which many sections share (Section.setDataRange).
    */
-  setRelocationBytes(relsec: Section, bytes: Uint8Array): void {
+  setRelocationBytes(relsec: Section, bytes: Uint8Array, start = 0, length = bytes.length - start): void {
     const ent = relsec.type === SHT.RELA ? this.sizes.rela : this.sizes.rel;
-    if (!relsec.isRelocation || bytes.length % ent !== 0) {
-      throw new ElfError('WRITE', { file: this.path, section: relsec.name }, `${bytes.length} bytes are not whole ${ent}-byte relocation entries`);
+    if (!relsec.isRelocation || length % ent !== 0) {
+      throw new ElfError('WRITE', { file: this.path, section: relsec.name }, `${length} bytes are not whole ${ent}-byte relocation entries`);
     }
     relsec._relocs = undefined;
-    relsec.setData(bytes);
+    relsec.setDataRange(bytes, start, length);
   }
 
   /** Append relocations to a REL/RELA section. */
@@ -322,8 +323,8 @@ export class ElfFile {
   createRelaSection(name: string, target: Section, extraFlags = 0n, symtab: Section | undefined = this.symtab): Section {
     if (!symtab) throw new ElfError('UNSUPPORTED', { file: this.path }, 'the file has no symbol table');
     const sec = this.addSection({
-      name, type: SHT.RELA, flags: SHF.INFO_LINK | extraFlags, addralign: BigInt(this.sizes.word),
-      entsize: BigInt(this.sizes.rela), linkSection: symtab, infoSection: target,
+      name, type: SHT.RELA, flags: shared(SHF.INFO_LINK | extraFlags), addralign: shared(BigInt(this.sizes.word)),
+      entsize: shared(BigInt(this.sizes.rela)), linkSection: symtab, infoSection: target,
     });
     sec._relocs = [];
     return sec;
@@ -398,4 +399,16 @@ export function badRelocationSymbol(file: string, relsec: Section, index: number
 export function firstNonLocal(syms: readonly ElfSymbol[]): number {
   for (let i = 1; i < syms.length; i++) if (syms[i]!.bind !== STB.LOCAL) return i;
   return syms.length;
+}
+
+/**
+ * One BigInt a value, for the header fields of the sections made here: a BigInt is an object of
+ * its own, and convert makes 20,000 relocation sections with the same three.
+ */
+const sharedBigInts = new Map<bigint, bigint>();
+function shared(v: bigint): bigint {
+  const known = sharedBigInts.get(v);
+  if (known !== undefined) return known;
+  sharedBigInts.set(v, v);
+  return v;
 }

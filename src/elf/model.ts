@@ -75,8 +75,9 @@ export class Section {
    * copies from the input (sourceRange()): a view each was 80,000 allocations.
    */
   private _data: Uint8Array | undefined;
-  private readonly _source: Uint8Array | undefined;
-  private readonly _from: number;
+  private _source: Uint8Array | undefined;
+  private _from: number;
+  private _length: number;
 
   /** Index in the input file, or -1 for a section created in memory. */
   readonly origIndex: number;
@@ -113,6 +114,7 @@ export class Section {
     this.offset = init.offset ?? 0;
     this._source = init.source;
     this._from = init.from ?? 0;
+    this._length = init.source ? (init.size ?? 0) : 0;
     this._data = init.source ? undefined : (init.data ?? EMPTY_BYTES);
     this.size = init.size ?? this._data?.length ?? 0;
     this.link = init.link ?? 0;
@@ -143,11 +145,11 @@ export class Section {
   }
   /** File contents (empty for NOBITS). Replace them with setData() rather than changing them in place. */
   get data(): Uint8Array {
-    return (this._data ??= this._source!.subarray(this._from, this._from + this.origSize));
+    return (this._data ??= this._source!.subarray(this._from, this._from + this._length));
   }
   /** The contents' length, without making a view of them. */
   get dataLength(): number {
-    return this._data ? this._data.length : this.origSize;
+    return this._data ? this._data.length : this._length;
   }
   /**
    * The array the contents lie in and where they start there (`dataLength` bytes): a reader of a
@@ -168,6 +170,21 @@ export class Section {
   setData(data: Uint8Array): void {
     this._data = data;
     this.size = data.length;
+  }
+  /**
+   * Replace the contents with `length` bytes at `start` of `bytes`, viewed when first used: many
+   * sections given parts of one array (klp convert's 20,000 new relocation sections) need no view
+   * each.
+   */
+  setDataRange(bytes: Uint8Array, start: number, length: number): void {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > bytes.length) {
+      throw new RangeError(`setDataRange: ${length} bytes at ${start} are not within ${bytes.length}`);
+    }
+    this._data = undefined;
+    this._source = bytes;
+    this._from = start;
+    this._length = length;
+    this.size = length;
   }
 }
 

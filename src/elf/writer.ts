@@ -171,7 +171,19 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   const prevInSource = new Int32Array(origCount + 3).fill(NONE);
   for (let k = 1; k < inFileOrder.length; k++) prevInSource[srcKey[inFileOrder[k]!]!] = srcKey[inFileOrder[k - 1]!]!;
 
-  const copies: Array<{ from: number; to: number; len: number }> = [];
+  // What is copied from the input to the same offset, as runs [start, end): the padding between
+  // extents that stay where they were, and the untouched sections among them. A patch of 20,000
+  // functions is a few runs, not a copy a gap and a section (80,000 of them).
+  const runStart: number[] = [], runEnd: number[] = [];
+  const copy = (start: number, end: number): void => {
+    if (runEnd.length > 0 && runEnd[runEnd.length - 1] === start) runEnd[runEnd.length - 1] = end;
+    else {
+      runStart.push(start);
+      runEnd.push(end);
+    }
+  };
+  /** Sections whose bytes one of those runs writes. */
+  const copied = new Uint8Array(n);
   let cursor = Math.max(ehsize, phoff + phSize);
   let lastKey = phSize > 0 && phoff + phSize >= ehsize ? PHDR : EHDR;
   let lastPreserved = true;
@@ -180,7 +192,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     let at: number;
     if (origStart !== undefined && origStart >= cursor && origStart % Math.max(align, 1) === 0) {
       at = origStart;
-      if (lastPreserved && prevInSource[key] === lastKey && at > cursor) copies.push({ from: cursor, to: cursor, len: at - cursor });
+      if (lastPreserved && prevInSource[key] === lastKey && at > cursor) copy(cursor, at);
     } else {
       at = alignUp(cursor, align);
     }
@@ -211,6 +223,14 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     }
     const at = place(hasOrig ? s.origIndex : NEW, hasOrig ? s.offset : undefined, hasOrig ? s.origSize : undefined, planSize[i]!, align);
     planOffset[i] = at;
+    // Its own bytes, the input's, where the input has them: part of a run.
+    if (hasOrig && at === s.offset && planBytes[i] === undefined && at + planSize[i]! <= elf.source.length) {
+      const b = s.backing;
+      if (b.buffer === elf.source.buffer && b.byteOffset + s.backingStart === elf.source.byteOffset + at) {
+        copy(at, at + planSize[i]!);
+        copied[i] = 1;
+      }
+    }
     if (elf.programHeaders.length > 0 && hasOrig && at !== s.offset && s.addr !== 0n) {
       throw new ElfError('UNSUPPORTED', { file, section: s.name },
         'this edit would move an allocated section of a linked file (program headers are not rewritten)');
@@ -225,21 +245,29 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   const srcEndMax = srcEnd.reduce((m, e) => Math.max(m, e), 0);
   const lastInSource = srcKey[inFileOrder[inFileOrder.length - 1]!];
   if (lastPreserved && lastKey === lastInSource && elf.source.length > srcEndMax && cursor === srcEndMax) {
-    copies.push({ from: srcEndMax, to: srcEndMax, len: elf.source.length - srcEndMax });
+    copy(srcEndMax, elf.source.length);
     total = elf.source.length;
   }
 
   // 5. Emit.
   const out = new Uint8Array(total);
   const w = new ByteWriter(out, elf.littleEndian);
-  for (const c of copies) out.set(elf.source.subarray(c.from, c.from + c.len), c.to);
+  for (let r = 0; r < runStart.length; r++) out.set(elf.source.subarray(runStart[r]!, runEnd[r]!), runStart[r]!);
   writeHeader(elf, w, shoff, n, elf.shstrtab ? secIndex.get(elf.shstrtab) ?? -1 : 0, phoff);
   if (phSize > 0) out.set(elf.programHeaders, phoff);
   const origExtended = elf.header.shnum === 0 && elf.header.shoff !== 0;
   const h: ShdrFields = { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n };
   for (let i = 0; i < n; i++) {
     const s = sections[i]!;
-    if (!s.isNobits && planSize[i]! > 0) out.set(planBytes[i] ?? s.data, planOffset[i]!);
+    if (!s.isNobits && planSize[i]! > 0 && !copied[i]) {
+      const bytes = planBytes[i];
+      if (bytes) out.set(bytes, planOffset[i]!);
+      else {
+        // Read where they lie: a view made for the copy is not kept (Section.data would keep it).
+        const start = s.backingStart;
+        out.set(s.backing.subarray(start, start + planSize[i]!), planOffset[i]!);
+      }
+    }
     h.size = planSize[i]!;
     h.link = planLink[i]!;
     if (i === 0) {
