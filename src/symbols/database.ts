@@ -10,7 +10,7 @@
  * file and taking typed-array views, and a lookup is a binary search: the whole Debian 6.1 kernel
  * (94k vmlinux symbols and 4,023 modules) loads in a few tens of milliseconds.
  */
-import { concatBytes, latin1Bytes, latin1Write } from '../elf/bytes.js';
+import { concatBytes, latin1Write } from '../elf/bytes.js';
 import { Interner } from '../elf/strtab.js';
 import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
@@ -515,20 +515,22 @@ export class SymbolDb {
     return Buffer.from(this.names.buffer, this.names.byteOffset + o, end - o).toString('latin1');
   }
 
-  /** Compare entry i's name with `key` (latin1 bytes). */
-  private cmp(i: number, key: Uint8Array): number {
+  /**
+   * Compare entry i's name with `key` as latin1 bytes (each character's low byte, as latin1Bytes
+   * makes them), read off the string: a lookup makes no bytes of its own.
+   */
+  private cmp(i: number, key: string): number {
     const names = this.names;
     let o = this.col.nameOff[i]!;
     for (let k = 0; ; k++, o++) {
       const a = names[o]!;
-      const b = k < key.length ? key[k]! : 0;
+      const b = k < key.length ? key.charCodeAt(k) & 0xff : 0;
       if (a !== b) return a - b;
       if (a === 0) return 0;
     }
   }
 
-  private range(name: string): [number, number] {
-    const key = latin1Bytes(name);
+  private range(key: string): [number, number] {
     let lo = 0, hi = this.rows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
