@@ -748,8 +748,10 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
   for (let k = 0; k < n; k++) byGroup[fill[groupOf[k]!]!++] = k;
 
   const le = elf.littleEndian;
-  const copy = (to: Uint8Array, at: number, from: Uint8Array, i: number): void => {
-    for (let b = 0, f = i * rela; b < rela; b++) to[at + b] = from[f + b]!;
+  /** Copy entry i of `rs`, read where its bytes lie (no view made of 20,000 sections). */
+  const copy = (to: Uint8Array, at: number, rs: Section, i: number): void => {
+    const from = rs.backing;
+    for (let b = 0, f = rs.backingStart + i * rela; b < rela; b++) to[at + b] = from[f + b]!;
   };
   const all = new Uint8Array(n * rela);
   for (let g = 0, o = 0; g < groups; g++) {
@@ -757,7 +759,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
     for (let j = groupStart[g]!; j < groupStart[g + 1]!; j++) {
       const k = byGroup[j]!;
       const m = moves[k]!;
-      copy(all, o, m.rs.data, m.i);
+      copy(all, o, m.rs, m.i);
       // r_info's symbol part: ELF64_R_INFO(sym, type) = sym << 32 | type; ELF32: sym << 8 | type.
       const sym = symIndex[k]!;
       if (elf.elfClass === 64) putU32(all, o + (le ? 12 : 8), sym, le);
@@ -770,19 +772,19 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
   /** The first move of touched section t. */
   const firstMove = (t: number): number => (t === 0 ? 0 : touchedEnd[t - 1]!);
   let keptSize = 0;
-  for (let t = 0; t < touched.length; t++) keptSize += touched[t]!.data.length - (touchedEnd[t]! - firstMove(t)) * rela;
+  for (let t = 0; t < touched.length; t++) keptSize += touched[t]!.dataLength - (touchedEnd[t]! - firstMove(t)) * rela;
   const keptBytes = new Uint8Array(keptSize);
   const emptied: Section[] = [];
   for (let t = 0, o = 0; t < touched.length; t++) {
     const rs = touched[t]!;
     const start = o;
-    const count = rs.data.length / rela;
+    const count = rs.dataLength / rela;
     for (let i = 0, k = firstMove(t), end = touchedEnd[t]!; i < count; i++) {
       if (k < end && moves[k]!.i === i) {
         k++;
         continue;
       }
-      copy(keptBytes, o, rs.data, i);
+      copy(keptBytes, o, rs, i);
       o += rela;
     }
     elf.setRelocationBytes(rs, keptBytes, start, o - start);
