@@ -131,3 +131,35 @@ test('the writer refuses dangling references with a typed error', () => {
   elf.removeSections([elf.findSectionByName('.text.mod_b_entry')!]);
   assert.throws(() => writeElf(elf), (e: unknown) => e instanceof ElfError && e.code === 'WRITE' && /mod_b_entry/.test(e.message));
 });
+
+test('contents: viewed when first asked, the same bytes; replaced ones (own or a range of a shared array) are what is written, untouched ones copied from the input', () => {
+  const bytes = readFileSync(fx.module);
+  const elf = readElf(bytes, { path: fx.module });
+  const text = elf.sections.find((s) => s.name === '.text')!;
+  const rodata = elf.sections.find((s) => !s.isNobits && s.name.startsWith('.rodata') && s.size >= 8)!;
+  // Read where they lie: the input's bytes at the section's offset, no copy.
+  assert.equal(text.backing.buffer, bytes.buffer);
+  assert.equal(text.backing.byteOffset + text.backingStart, bytes.byteOffset + text.offset);
+  assert.equal(text.dataLength, text.size);
+  assert.deepEqual([...text.data], [...bytes.subarray(text.offset, text.offset + text.size)]);
+  // The same length, other bytes: written as given, not copied from the input at that place.
+  const flipped = text.data.map((b) => b ^ 0xff);
+  text.setData(flipped);
+  // A range of an array other sections could share.
+  const shared = new Uint8Array(rodata.size + 16).fill(0xa5);
+  shared.set(rodata.data.map((b) => b ^ 0x5a), 8);
+  rodata.setDataRange(shared, 8, rodata.size);
+  assert.equal(rodata.dataLength, rodata.size);
+  assert.deepEqual([...rodata.data], [...shared.subarray(8, 8 + rodata.size)]);
+  assert.throws(() => rodata.setDataRange(shared, 10, shared.length), /not within/);
+  const out = join(fx.dir, 'contents.ko');
+  writeFileSync(out, writeElf(elf));
+  const again = readElf(readFileSync(out), { path: out });
+  assert.deepEqual([...again.sections.find((s) => s.name === '.text')!.data], [...flipped]);
+  assert.deepEqual([...again.sections.find((s) => s.name === rodata.name)!.data], [...shared.subarray(8, 8 + rodata.size)]);
+  // Every other section as it was (readelf's hex dump of each is the oracle).
+  for (const s of elf.sections) {
+    if (s.isNobits || s.size === 0 || s === text || s === rodata || s.isRelocation || s.isSymbolTable || s.type === SHT.STRTAB) continue;
+    assert.equal(run('readelf', ['-x', s.name, out]).split('\n').slice(1).join('\n'), run('readelf', ['-x', s.name, fx.module]).split('\n').slice(1).join('\n'), s.name);
+  }
+});
