@@ -295,13 +295,14 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     /** The report's line for its livepatch symbol, and whether its binding is recorded, once seen. */
     line: ConvertSummary['symbols'][number] | undefined; bound: boolean;
   }
-  /** A relocation to convert: entry `i` of `rs`, as relocationReader() reads it. */
-  interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved }
+  /**
+   * A relocation to convert: entry `i` of `rs`, as `rr` reads it. The reader goes with the move:
+   * moves are indices into the bytes as read, and the plan is made after the rewrite has
+   * replaced them (relocationReader() then reads the new ones).
+   */
+  interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved; rr: RelocReader }
   const KEPT = 'kept', SKIP = 'skip';
   const moves: Move[] = [];
-  // Each section's reader as first made, kept here beside relocationReader()'s own cache: moves
-  // are indices into the bytes as read, and the plan is made after the rewrite has replaced them.
-  const readers = new Map<Section, RelocReader>();
   const decided = new Map<string, Resolved | typeof KEPT | typeof SKIP>();
   const keptCount = new Map<string, { reason: string; count: number }>();
   const reported = new Set<string>();
@@ -444,7 +445,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
     if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
-    const rr = readerOf(rs);
+    const rr = relocationReader(elf, rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
       if (!y.isUndefined || y.name === '' || y.name === '.TOC.') continue;
@@ -479,7 +480,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         problem({ symbol: name, where: whereOf(target, rr, i), message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
         continue;
       }
-      moves.push({ rs, i, sym: y, d });
+      moves.push({ rs, i, sym: y, d, rr });
     }
   }
 
@@ -515,7 +516,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (planMade) return planMade;
     const typeNames = new Map<number, string>();
     planMade = moves.map((m) => {
-      const type = readerOf(m.rs).type(m.i);
+      const type = m.rr.type(m.i);
       let typeName = typeNames.get(type);
       if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
       const { d } = m;
@@ -605,7 +606,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   for (let s = 0; s < elf.sections.length; s++) {
     const rs = elf.sections[s]!;
     if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
-    const rr = readerOf(rs);
+    const rr = relocationReader(elf, rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
       if (y.isUndefined) uses.add(y);
@@ -666,13 +667,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   writeBindings(elf, [...bindings.values()]);
   return result(true);
 
-  function readerOf(rs: Section): RelocReader {
-    let rr = readers.get(rs);
-    if (!rr) readers.set(rs, (rr = relocationReader(elf, rs)));
-    return rr;
-  }
   function offsetHex(m: Move): string {
-    return readerOf(m.rs).offsetHex(m.i);
+    return m.rr.offsetHex(m.i);
   }
 }
 

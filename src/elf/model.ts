@@ -99,6 +99,11 @@ export class Section {
   _relocs: Relocation[] | undefined;
   /** @internal decoded group, when this is GROUP */
   _group: GroupInfo | undefined;
+  /**
+   * @internal the reader of its relocation entries as they lie, once made (elf/reloc-reader.ts
+   * checks it still reads them): a field, not a map keyed by 20,000 sections.
+   */
+  _reader: unknown;
 
   constructor(init: {
     name: string; type: number; flags?: bigint | undefined; addr?: bigint | undefined; offset?: number | undefined; size?: number | undefined;

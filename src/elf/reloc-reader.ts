@@ -140,14 +140,12 @@ export function relocationReader(elf: ElfFile, rs: Section): RelocReader {
   if (rs._relocs) return new ArrayReader(rs._relocs);
   // A raw reader stands while the section's bytes and its symbol table's decoding do: one a
   // section for all who ask (klp_patch discovery, then convert, walk every relocation section).
-  const known = readers.get(rs);
+  const known = rs._reader as RawReader | undefined;
   if (known && known.readsFrom(rs)) return known;
   const reader = rawReader(elf, rs);
-  if (reader instanceof RawReader) readers.set(rs, reader);
+  if (reader instanceof RawReader) rs._reader = reader;
   return reader;
 }
-
-const readers = new WeakMap<Section, RawReader>();
 
 function rawReader(elf: ElfFile, rs: Section): RelocReader {
   const symtab = rs.linkSection;
