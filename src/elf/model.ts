@@ -72,7 +72,7 @@ export class Section {
   /**
    * The contents as read, until first asked for: a view of the input is made then. A converted
    * patch of 20,000 functions has 60,000 sections, most of which nothing reads and the writer
-   * copies from the input (sourceRange()): a view each was 80,000 allocations.
+   * copies from the input where they lie (writer.ts): a view each was 80,000 allocations.
    */
   private _data: Uint8Array | undefined;
   private _source: Uint8Array | undefined;
