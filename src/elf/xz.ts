@@ -18,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { concatBytes } from './bytes.js';
 import type { DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 
@@ -146,9 +145,7 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
       const crcAt = b.start + b.headerSize - 4;
       new DataView(stream.buffer, stream.byteOffset).setUint32(crcAt, crc32(stream.subarray(b.start, crcAt)), true);
     }
-    const out = await xzEmbedded(stream, file, max);
-    if (out.length !== total) throw bad(0, `decoded ${out.length} bytes, the index says ${total}`);
-    return out;
+    return xzEmbedded(stream, file, max, total);
   }
 
   // Rebuild the stream: check none, LZMA2-only block headers, fresh index and footer.
@@ -181,8 +178,7 @@ export async function decompressXz(bytes: Uint8Array, opts: DecompressOptions = 
     stream.set(x, o);
     o += x.length;
   }
-  const out = await xzEmbedded(stream, file, max);
-  if (out.length !== total) throw bad(0, `decoded ${out.length} bytes, the index says ${total}`);
+  const out = await xzEmbedded(stream, file, max, total);
 
   // Undo BCJ per block, then verify each block's original check (CRC32 only; others are trusted to LZMA2).
   let at = 0;
@@ -215,31 +211,38 @@ function neededDictProp(prop: number, decoded: number): number {
   return p;
 }
 
-/** Run xz-embedded on a stream it can decode, stopping at `max` decoded bytes. */
-async function xzEmbedded(stream: Uint8Array, file: string, max: number): Promise<Uint8Array> {
+/**
+ * Run xz-embedded on a stream it can decode, stopping at `max` decoded bytes; the result must be
+ * the `expected` bytes the index gives. They are decoded into one buffer of that size as they
+ * come, not kept as chunks and joined: a kernel image is 60 MiB, which joining held twice.
+ */
+async function xzEmbedded(stream: Uint8Array, file: string, max: number, expected: number): Promise<Uint8Array> {
   const bomb = (): ElfError =>
     new ElfError('TOO_LARGE', { file, offset: 0 }, `xz data decompresses to more than ${max} bytes`,
       'a decompression bomb or not a kernel module; raise the limit only for trusted input');
   const { XzReadableStream } = await loadXz();
   const reader = new XzReadableStream(new Blob([stream]).stream()).getReader();
-  const chunks: Uint8Array[] = [];
+  const out = new Uint8Array(expected);
   let total = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (total + value.length <= expected) out.set(value, total);
       total += value.length;
       if (total > max) {
         await reader.cancel().catch(() => undefined);
         throw bomb();
       }
-      chunks.push(value);
     }
   } catch (e) {
     if (e instanceof ElfError) throw e;
     throw new ElfError('DECOMPRESS', { file, offset: 0 }, `xz data is corrupt: ${e instanceof Error ? e.message : String(e)}`, 'the compressed module is damaged; re-fetch it');
   }
-  return concatBytes(chunks, total);
+  if (total !== expected) {
+    throw new ElfError('DECOMPRESS', { file, offset: 0 }, `xz: decoded ${total} bytes, the index says ${expected}`);
+  }
+  return out;
 }
 
 type XzModule = { XzReadableStream: new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array> };
