@@ -222,13 +222,23 @@ async function xzEmbedded(stream: Uint8Array, file: string, max: number, expecte
       'a decompression bomb or not a kernel module; raise the limit only for trusted input');
   const { XzReadableStream } = await loadXz();
   const reader = new XzReadableStream(new Blob([stream]).stream()).getReader();
-  const out = new Uint8Array(expected);
+  // The index is the file's word, not yet the data's: room for what the data can plausibly hold
+  // first (LZMA2 on a kernel image gives about 5 to 1), grown toward `expected` only as it comes,
+  // so that a small hostile file claiming a huge size allocates nothing huge.
+  let out = new Uint8Array(Math.min(expected, Math.max(1 << 20, stream.length * 64)));
   let total = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (total + value.length <= expected) out.set(value, total);
+      if (total + value.length <= expected) {
+        if (total + value.length > out.length) {
+          const grown = new Uint8Array(Math.min(expected, Math.max(2 * out.length, total + value.length)));
+          grown.set(out.subarray(0, total));
+          out = grown;
+        }
+        out.set(value, total);
+      }
       total += value.length;
       if (total > max) {
         await reader.cancel().catch(() => undefined);

@@ -49,3 +49,13 @@ test('corrupt streams are typed errors', async () => {
   await assert.rejects(decompressXz(payload, { file: 'payload' }), (e: unknown) => e instanceof ElfError);
   await assert.rejects(decompressXz(new Uint8Array(40), { file: 'zeros' }), (e: unknown) => e instanceof ElfError && /not an xz stream/.test(e.message));
 });
+
+test('data far more compressible than the decoder first makes room for (20 MiB from a few KiB) decodes to the exact bytes', async () => {
+  const periodic = Buffer.alloc(20 << 20);
+  for (let i = 0; i < periodic.length; i++) periodic[i] = (i * 7) % 251;
+  for (const args of [['--check=crc32'], ['--check=crc32', '--x86', '--lzma2=preset=6']]) {
+    const packed = xz(args, periodic);
+    assert.ok(packed.length * 64 < periodic.length, `the stream (${packed.length} bytes) is small enough to need room grown`);
+    assert.ok(Buffer.from(await decompressXz(packed, { file: 'periodic' })).equals(periodic), args.join(' '));
+  }
+});
