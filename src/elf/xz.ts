@@ -213,8 +213,8 @@ function neededDictProp(prop: number, decoded: number): number {
 
 /**
  * Run xz-embedded on a stream it can decode, stopping at `max` decoded bytes; the result must be
- * the `expected` bytes the index gives. They are decoded into one buffer of that size as they
- * come, not kept as chunks and joined: a kernel image is 60 MiB, which joining held twice.
+ * the `expected` bytes the index gives. Each chunk is copied into one buffer as it comes, not
+ * kept and joined at the end: a kernel image is 60 MiB, which joining held twice.
  */
 async function xzEmbedded(stream: Uint8Array, file: string, max: number, expected: number): Promise<Uint8Array> {
   const bomb = (): ElfError =>
