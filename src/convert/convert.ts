@@ -393,10 +393,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       const d = candidates[0]!;
       res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0 };
     }
-    // Validate explicit and annotated positions the way klp_find_object_symbol will.
+    // The definition it binds to, found the way klp_find_object_symbol will find it: explicit and
+    // annotated positions are refused here when it would not; the report and the bindings say what
+    // it is.
+    const inObj = defs.filter((d) => d.object === res.obj);
+    const found = klpFindAmong(inObj, res.obj, name, res.pos);
     if (by !== 'unique' && by !== 'klp_object' && by !== 'module export' && db.hasObject(res.obj)) {
-      const inObj = defs.filter((d) => d.object === res.obj);
-      const found = klpFindAmong(inObj, res.obj, name, res.pos);
       if (!found.ok) {
         problem({ symbol: name, where: where(), message: `${found.message} (${inObj.length} in '${res.obj}'; given by ${by})`,
           hint: inObj.length > 0 ? `use a position 1..${inObj.length}` : `objects that define it: ${[...new Set(defs.map((d) => d.object))].join(', ') || 'none'}` });
@@ -414,8 +416,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       problem({ symbol: name, where: where(), message: `a relocation section for module '${lpObj}' cannot use vmlinux symbol '${name}' (the kernel refuses it: "invalid access to vmlinux symbol")`, hint: 'annotate it for object vmlinux' });
       return SKIP;
     }
-    const inObj = defs.filter((d) => d.object === res.obj);
-    const found = klpFindAmong(inObj, res.obj, name, res.pos);
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
     return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, bound: false };
   };

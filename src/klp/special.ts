@@ -70,6 +70,9 @@ export function specialSectionProblem(section: string, object: string, k: Kernel
   return s;
 }
 
+/** A section laid out as init memory (kernel/module/main.c module_init_layout_section). */
+const isInitTarget = (section: string): boolean => section.startsWith('.init');
+
 /**
  * A livepatch relocation for a module that targets the patch's init code or data
  * (`.klp.rela.<mod>..init.text`). Sections whose name starts with `.init` are laid out as init
@@ -80,7 +83,7 @@ export function specialSectionProblem(section: string, object: string, k: Kernel
  * init code are fine: vmlinux relocations are applied while the patch loads, before init runs.
  */
 export function initTargetProblem(target: string, object: string): { message: string; hint: string } | undefined {
-  if (object === 'vmlinux' || !target.startsWith('.init')) return undefined;
+  if (object === 'vmlinux' || !isInitTarget(target)) return undefined;
   return {
     message: `a relocation for module '${object}' in ${target}: if ${object} loads after the patch, the kernel applies it after the patch's init memory has been freed, writing into freed memory`,
     hint: `move the reference to ${object} out of __init code (into a helper without __init), or load ${object} before the patch every time`,
@@ -92,7 +95,7 @@ export function initTargetProblem(target: string, object: string): { message: st
  * any object: false for the code and data of most targets, which those need not be asked about.
  */
 export function targetMayMatter(target: string): boolean {
-  return specialSection(target) !== undefined || target.startsWith('.init');
+  return specialSection(target) !== undefined || isInitTarget(target);
 }
 
 /** Entry sizes of the special sections klp split can cut per entry (x86_64's, from the arch file). */
