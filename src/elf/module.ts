@@ -6,6 +6,12 @@ import { SHT } from './constants.js';
 import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
 
+/**
+ * A section the module loader lays out as init memory, freed once the module's init returns
+ * (kernel/module/main.c module_init_section(); x86 has no override).
+ */
+export const isInitSection = (name: string): boolean => name.startsWith('.init');
+
 export interface ModinfoEntry {
   key: string;
   value: string;

@@ -7,6 +7,7 @@
  * relocations early"), so entries that need only vmlinux symbols are fine from 5.8 on.
  */
 import { x86_64 } from '../arch/x86_64.js';
+import { isInitSection } from '../elf/module.js';
 import { atLeast, type KernelVersion } from './names.js';
 
 export interface SpecialSection {
@@ -70,9 +71,6 @@ export function specialSectionProblem(section: string, object: string, k: Kernel
   return s;
 }
 
-/** A section laid out as init memory (kernel/module/main.c module_init_layout_section). */
-const isInitTarget = (section: string): boolean => section.startsWith('.init');
-
 /**
  * A livepatch relocation for a module that targets the patch's init code or data
  * (`.klp.rela.<mod>..init.text`). Sections whose name starts with `.init` are laid out as init
@@ -83,7 +81,7 @@ const isInitTarget = (section: string): boolean => section.startsWith('.init');
  * init code are fine: vmlinux relocations are applied while the patch loads, before init runs.
  */
 export function initTargetProblem(target: string, object: string): { message: string; hint: string } | undefined {
-  if (object === 'vmlinux' || !isInitTarget(target)) return undefined;
+  if (object === 'vmlinux' || !isInitSection(target)) return undefined;
   return {
     message: `a relocation for module '${object}' in ${target}: if ${object} loads after the patch, the kernel applies it after the patch's init memory has been freed, writing into freed memory`,
     hint: `move the reference to ${object} out of __init code (into a helper without __init), or load ${object} before the patch every time`,
@@ -95,7 +93,7 @@ export function initTargetProblem(target: string, object: string): { message: st
  * any object: false for the code and data of most targets, which those need not be asked about.
  */
 export function targetMayMatter(target: string): boolean {
-  return specialSection(target) !== undefined || isInitTarget(target);
+  return specialSection(target) !== undefined || isInitSection(target);
 }
 
 /** Entry sizes of the special sections klp split can cut per entry (x86_64's, from the arch file). */

@@ -16,10 +16,9 @@
 import { SHF } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import type { Section } from '../elf/model.js';
+import { isInitSection } from '../elf/module.js';
 import { pageAlign } from './memory.js';
 
-/** kernel/module/main.c module_init_section() (x86 has no override). */
-export const isInitSection = (name: string): boolean => name.startsWith('.init');
 
 export interface LayoutPart {
   /** Bytes from the start of the layout where each part ends (text, text+rodata, ...). */

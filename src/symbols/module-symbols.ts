@@ -13,15 +13,13 @@
 import { SHF, SHN, STB, STT } from '../elf/constants.js';
 import { ElfError } from '../elf/errors.js';
 import type { ElfFile } from '../elf/file.js';
-import { moduleName } from '../elf/module.js';
+import { isInitSection, moduleName } from '../elf/module.js';
 import type { Section } from '../elf/model.js';
 import type { ElfSymbol } from '../elf/model.js';
 import { dwarfUnitsOf, preferDwarf } from './dwarf-units.js';
 import { fingerprints } from './fingerprint.js';
 import { MODSYM_CORE, type ExportInfo, type ModuleSymbols } from './types.js';
 
-/** kernel/module/main.c module_init_section(): `.init*` sections go to the init layout. */
-const isInitSection = (name: string): boolean => name.startsWith('.init');
 
 /**
  * Type letter as kernel/module/kallsyms.c elf_type() computes it (lower case; /proc/kallsyms
