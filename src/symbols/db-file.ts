@@ -140,8 +140,9 @@ export class DbFile {
     const askedSet = new Set<string>();
     for (const x of wanted) if (x !== '' && !/[^\x01-\xff]/.test(x)) askedSet.add(x);
     const asked = [...askedSet].sort();
-    // Walk the names table beside them: the offset of each name asked that the table holds.
-    const found = new Map<number, string>(); // offset in the names table -> name
+    // Walk the names table beside them: the offset of each name asked that the table holds. Both
+    // run in order, so the offsets found ascend.
+    const foundOff: number[] = [], foundName: string[] = [];
     let a = 0;
     for (let base = 0; base < h.namesBytes && a < asked.length;) {
       const len = Math.min(CHUNK, h.namesBytes - base);
@@ -150,32 +151,36 @@ export class DbFile {
       if (last < 0) return undefined; // a name longer than the buffer: leave it to load()
       for (let p = 0; p <= last && a < asked.length;) {
         // Most names differ from the one asked in their first bytes: compare as far as they
-        // agree, then skip to the name's end.
-        let end = p;
+        // agree, then skip to the name's end (indexOf: a native scan, not a loop a byte).
         while (a < asked.length) {
           const c = compareName(chunk, p, asked[a]!);
           if (c < 0) break; // the table's name comes first: on to the next one
-          if (c === 0) found.set(base + p, asked[a]!);
+          if (c === 0) {
+            foundOff.push(base + p);
+            foundName.push(asked[a]!);
+          }
           a++; // found, or not in the table (it would have come by now)
           if (c === 0) break;
         }
-        while (chunk[end] !== 0) end++;
-        p = end + 1;
+        p = chunk.indexOf(0, p) + 1;
       }
       base += last + 1;
     }
 
-    // The rows of the names found, by one walk of the name-offset column (ascending with the rows).
-    const offsets = [...found.keys()].sort((x, y) => x - y);
-    const rows: number[] = [];
+    // The rows of the names found, by one walk of the name-offset column (ascending with the
+    // rows), and which name found each is.
+    const rows: number[] = [], rowName: number[] = [];
     let q = 0, prev = -1, ordered = true;
     this.chunksOf('nameOff', (i0, values) => {
       for (let j = 0; j < values.length; j++) {
         const v = values[j]!;
         if (v < prev) ordered = false;
         prev = v;
-        while (q < offsets.length && offsets[q]! < v) q++;
-        if (q < offsets.length && offsets[q] === v) rows.push(i0 + j);
+        while (q < foundOff.length && foundOff[q]! < v) q++;
+        if (q < foundOff.length && foundOff[q] === v) {
+          rows.push(i0 + j);
+          rowName.push(q);
+        }
       }
     });
     if (!ordered) return undefined;
@@ -201,15 +206,14 @@ export class DbFile {
     });
 
     // A names table of the names found, in order, and the kept rows pointed into it.
-    const sortedFound = offsets.map((off) => found.get(off)!);
-    const names = new Uint8Array(sortedFound.reduce((t, x) => t + x.length + 1, 0));
-    const newOff = new Map<number, number>();
+    const names = new Uint8Array(foundName.reduce((t, x) => t + x.length + 1, 0));
+    const newOff: number[] = [];
     let w = 0;
-    sortedFound.forEach((x, k) => {
-      newOff.set(offsets[k]!, w);
+    for (const x of foundName) {
+      newOff.push(w);
       w = latin1Write(names, x, w) + 1; // the NUL is there already
-    });
-    for (let r = 0; r < m; r++) col.nameOff[r] = newOff.get(col.nameOff[r]!)!;
+    }
+    for (let r = 0; r < m; r++) col.nameOff[r] = newOff[rowName[r]!]!;
     // Fingerprints are kept by row: renumber the kept ones.
     const hashes: number[] = [];
     for (let k = 0; k + 1 < h.hashes.length; k += 2) {
