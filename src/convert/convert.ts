@@ -441,6 +441,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     }
     return rules;
   };
+  // How many relocations in allocated sections use each undefined symbol: a symbol whose every
+  // such use is converted is renamed in place (its index does not change). Counted here for the
+  // sections this loop reads, after the rewrite's first step for the livepatch sections it passes
+  // over. Uses in non-allocated sections (DWARF) follow it: the loader never applies them, but a
+  // symbol left SHN_UNDEF would fail the load ("Unknown symbol", simplify_symbols).
+  const uses = new SymbolCounts(symtab);
   for (const rs of elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
@@ -448,7 +454,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const rr = relocationReader(elf, rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
-      if (!y.isUndefined || y.name === '' || y.name === '.TOC.') continue;
+      if (!y.isUndefined) continue;
+      uses.add(y);
+      if (y.name === '' || y.name === '.TOC.') continue;
       let d = decided.get(y.name);
       if (d === undefined) {
         d = resolve(y.name, rs, target, rr, i);
@@ -598,14 +606,11 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     elf.removeSymbols((y) => goneSyms.has(y));
     elf.removeSections(gone);
   }
-  // How many relocations in allocated sections use each undefined symbol: a symbol whose every
-  // such use is converted is renamed in place (its index does not change). Uses in non-allocated
-  // sections (DWARF) follow it: the loader never applies them, but a symbol left SHN_UNDEF would
-  // fail the load ("Unknown symbol", simplify_symbols).
-  const uses = new SymbolCounts(symtab);
+  // The uses in existing livepatch sections (a partly converted module), which the resolve loop
+  // passed over; the annotations' own relocations are gone with them.
   for (let s = 0; s < elf.sections.length; s++) {
     const rs = elf.sections[s]!;
-    if (!rs.isRelocation || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
+    if (!rs.isRelocation || !rs.isLivepatchRela || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
     const rr = relocationReader(elf, rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
@@ -711,7 +716,13 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
       touchedEnd.push(k + 1);
     }
   }
-  if (new Set(touched).size !== touched.length) return false;
+  // Each section's moves in one run: a section seen twice is left to the general way (marked by
+  // its index as read, which every section with raw entries has; a set of 20,000 was a hash each).
+  const seen = new Uint8Array(elf.origSections.length);
+  for (const rs of touched) {
+    if (rs.origIndex < 0 || seen[rs.origIndex]) return false;
+    seen[rs.origIndex] = 1;
+  }
   // The new section of each move, numbered in the order first used (the order addRelocations
   // would append): by name, which two targets may share. A section's moves come together, nearly
   // always to one object: the name is made once a run of moves to one target and object.

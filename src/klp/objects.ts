@@ -81,8 +81,6 @@ class RelocIndex {
    * entry at the same place replaces an earlier one, as in a per-section map). Read in place.
    */
   to(name: string): Array<[Section, number, Relocation]> {
-    // Targets in the order their first relocation section comes, as one map over all would be.
-    const first = new Map<Section, number>();
     const named = new Set<Section>();
     // The symbols so named, a symbol table at a time: relocations are matched by symbol, and a
     // section whose table has none is passed over unread (a patch has 20,000 relocation sections).
@@ -97,9 +95,7 @@ class RelocIndex {
       return set;
     };
     for (const rs of this.elf.sections) {
-      if (!rs.isRelocation || !rs.infoSection) continue;
-      if (!first.has(rs.infoSection)) first.set(rs.infoSection, first.size);
-      if (named.has(rs.infoSection)) continue;
+      if (!rs.isRelocation || !rs.infoSection || named.has(rs.infoSection)) continue;
       const wanted = rs.linkSection?.isSymbolTable ? namedIn(rs.linkSection) : undefined;
       if (wanted?.size === 0) continue;
       const rr = relocationReader(this.elf, rs);
@@ -110,8 +106,17 @@ class RelocIndex {
         }
       }
     }
+    // Targets in the order their first relocation section comes, as one map over all would be:
+    // found once the few named are known (a map of every target was 20,000 entries).
+    const order: Section[] = [];
+    if (named.size > 0) {
+      for (const rs of this.elf.sections) {
+        const t = rs.isRelocation ? rs.infoSection : null;
+        if (t && named.has(t) && !order.includes(t)) order.push(t);
+      }
+    }
     const out: Array<[Section, number, Relocation]> = [];
-    for (const t of [...named].sort((a, b) => first.get(a)! - first.get(b)!)) {
+    for (const t of order) {
       for (const [off, r] of this.of(t)) if (r.symbol.name === name) out.push([t, off, r]);
     }
     return out;
