@@ -104,6 +104,8 @@ export class Section {
    * checks it still reads them): a field, not a map keyed by 20,000 sections.
    */
   _reader: unknown;
+  /** @internal its index when the writer last wrote its file (writer.ts checks it is still there). */
+  _writeIndex = -1;
 
   constructor(init: {
     name: string; type: number; flags?: bigint | undefined; addr?: bigint | undefined; offset?: number | undefined; size?: number | undefined;

@@ -6,9 +6,15 @@ import { latin1Write } from './bytes.js';
  */
 
 export class StringTableBuilder {
-  private readonly strings = new Interner();
-  private offsets = new Uint32Array(256);
+  private readonly strings: Interner;
+  private offsets: Uint32Array;
   private size = 1; // offset 0 is the empty string
+
+  /** `expected`: how many strings are likely to be added, so that the tables need not grow to them. */
+  constructor(expected = 256) {
+    this.strings = new Interner(expected);
+    this.offsets = new Uint32Array(Math.max(expected, 256));
+  }
 
   /** Offset of `s` in the table, adding it if needed. */
   add(s: string): number {
