@@ -15,6 +15,7 @@ import { SHF, SHT, STB, STT } from '../elf/constants.js';
 import { altInstrLayout, altRelocationCount, type AltInstrLayout } from '../arch/x86-alt-instr.js';
 import type { ElfFile } from '../elf/file.js';
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
+import { isInitSection } from '../elf/module.js';
 import { readKlpPatches, type KLP_LAYOUTS } from '../klp/objects.js';
 import { klpRelaName, parseKlpRelaObject } from '../klp/names.js';
 import { specialSection, splittableEntrySize } from '../klp/special.js';
@@ -84,7 +85,7 @@ export function splitModule(elf: ElfFile, layout?: (typeof KLP_LAYOUTS)[string])
   }
   const grouped = new Set(elf.sections.filter((s) => s.type === SHT.GROUP).flatMap((g) => elf.group(g).members));
   const movable = (s: Section): boolean => s.hasFlag(SHF.ALLOC) && !isSpecial(s) && !grouped.has(s) && !s.hasFlag(SHF.MERGE)
-    && !s.name.startsWith('.init') && !s.name.startsWith('.exit') && s.name !== '.gnu.linkonce.this_module' && s.name !== '.modinfo'
+    && !isInitSection(s.name) && !s.name.startsWith('.exit') && s.name !== '.gnu.linkonce.this_module' && s.name !== '.modinfo'
     && !s.name.startsWith('.data..percpu') && s.name !== '__versions' && !s.hasFlag(SHF.TLS);
   // __pfx_<fn> (CONFIG_FUNCTION_PADDING_CFI, 6.2+) and __cfi_<fn> (kCFI) mark the padding in front
   // of a function in its own section: part of that function, not another one.
