@@ -42,8 +42,34 @@ export function readModinfo(elf: ElfFile): ModinfoEntry[] {
   return out;
 }
 
+/**
+ * The value of the first `.modinfo` entry whose key is `key`, as readModinfo(elf).find() gives it,
+ * found without decoding the others: a driver's `.modinfo` holds hundreds of `alias=` entries, and
+ * the module loader asks three keys a module.
+ */
 export function modinfoValue(elf: ElfFile, key: string): string | undefined {
-  return readModinfo(elf).find((e) => e.key === key)?.value;
+  const sec = elf.findSectionByName('.modinfo');
+  // A key is what comes before an entry's first '=': one holding '=' names none.
+  if (!sec || key.includes('=')) return undefined;
+  const d = sec.data;
+  const n = key.length;
+  let i = 0;
+  while (i < d.length) {
+    if (d[i] === 0) {
+      i++;
+      continue;
+    }
+    let end = d.indexOf(0, i);
+    if (end < 0) end = d.length;
+    let k = 0;
+    while (k < n && i + k < end && d[i + k] === key.charCodeAt(k)) k++;
+    if (k === n) {
+      if (i + n === end) return ''; // the entry is the key alone
+      if (d[i + n] === 0x3d) return latin1Of(d, i + n + 1, end); // '='
+    }
+    i = end + 1;
+  }
+  return undefined;
 }
 
 /** `livepatch=Y` in .modinfo (kernel/module/main.c `check_modinfo_livepatch`). */

@@ -33,9 +33,21 @@ export interface JumpSite {
   branch: boolean;
 }
 
-const s32 = (b: Uint8Array): bigint => BigInt(new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true));
-const s64 = (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, 8).getBigInt64(0, true);
+/** The little-endian s32 and s64 at `at` of `b`, read a byte at a time (no view made). */
+const s32 = (b: Uint8Array, at: number): bigint => BigInt((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)));
+const s64 = (b: Uint8Array, at: number): bigint => BigInt.asIntN(64, (BigInt(s32(b, at + 4)) << 32n) | BigInt.asUintN(32, s32(b, at)));
 const U64 = (1n << 64n) - 1n;
+
+/** `v` (0 to 2^64-1) as 8 little-endian bytes, written a byte at a time. */
+function le64(v: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  const lo = Number(v & 0xffffffffn), hi = Number(v >> 32n);
+  for (let k = 0; k < 4; k++) {
+    out[k] = (lo >>> (8 * k)) & 0xff;
+    out[4 + k] = (hi >>> (8 * k)) & 0xff;
+  }
+  return out;
+}
 
 export class JumpLabels {
   /** Sites patched together with each key (the key's own module's entries and linked ones). */
@@ -43,9 +55,13 @@ export class JumpLabels {
   /** The keys each module's sites are tied to, so unloading touches only those. */
   private readonly keysOf = new Map<string, Set<bigint>>();
   private readonly memory: Memory;
-  private readonly say: (line: string) => void;
+  /**
+   * The trace, given each line as a function: made only when the trace is kept (the scale run of
+   * 4,023 modules keeps none, and a line a key was a BigInt printed in hex and a string built).
+   */
+  private readonly say: (line: () => string) => void;
 
-  constructor(memory: Memory, say: (line: string) => void) {
+  constructor(memory: Memory, say: (line: () => string) => void) {
     this.memory = memory;
     this.say = say;
   }
@@ -55,14 +71,17 @@ export class JumpLabels {
     const base = mod.sectionAddr.get(table);
     if (base === undefined) return [];
     const out: JumpSite[] = [];
+    // The table lies in one region (a section is never split): read there, not a look-up and
+    // three views an entry; else entry by entry, up to the first that memory does not hold.
+    const whole = this.memory.find(base, Math.floor(table.size / JUMP_ENTRY_SIZE) * JUMP_ENTRY_SIZE);
     for (let off = 0; off + JUMP_ENTRY_SIZE <= table.size; off += JUMP_ENTRY_SIZE) {
       const e = base + BigInt(off);
-      const b = this.memory.read(e, JUMP_ENTRY_SIZE);
+      const b = whole ? whole.region.bytes.subarray(whole.off + off, whole.off + off + JUMP_ENTRY_SIZE) : this.memory.read(e, JUMP_ENTRY_SIZE);
       if (!b) break;
-      const keyField = s64(b.subarray(8));
+      const keyField = s64(b, 8);
       out.push({
         module: mod.name, table: table.name, entry: e,
-        code: (e + s32(b)) & U64, target: (e + 4n + s32(b.subarray(4))) & U64,
+        code: (e + s32(b, 0)) & U64, target: (e + 4n + s32(b, 4)) & U64,
         key: (e + 8n + (keyField & ~3n)) & U64, branch: (keyField & 1n) !== 0n,
       });
     }
@@ -72,7 +91,7 @@ export class JumpLabels {
   /** static_key_enabled(): the key's `enabled` count, when the key is in emulated memory. */
   keyEnabled(key: bigint): boolean | undefined {
     const b = this.memory.read(key, 4);
-    return b ? s32(b) > 0n : undefined;
+    return b ? s32(b, 0) > 0n : undefined;
   }
 
   /** static_key_type(): JUMP_TYPE_TRUE in the key's type word. */
@@ -101,15 +120,14 @@ export class JumpLabels {
         // static_key_set_entries(key, iter): key->entries = iter, keeping the type bits.
         const inTable = sites.some((s) => key >= s.entry && key < s.entry + BigInt(JUMP_ENTRY_SIZE));
         const typeBits = this.memory.read(key + 8n, 8)?.[0] ?? 0;
-        const ptr = new Uint8Array(8);
-        new DataView(ptr.buffer).setBigUint64(0, (sites[0]!.entry | BigInt(typeBits & 3)) & U64, true);
-        this.memory.write(key + 8n, ptr, stage, 'memcpy', `${mod.name}: static_key_set_entries(key 0x${key.toString(16)})`);
+        const ptr = le64((sites[0]!.entry | BigInt(typeBits & 3)) & U64);
+        this.memory.write(key + 8n, ptr, stage, 'memcpy', () => `${mod.name}: static_key_set_entries(key 0x${key.toString(16)})`);
         if (inTable) {
-          this.say(`jump_label: ${mod.name}: ${table.name} entry for code 0x${sites[0]!.code.toString(16)} has its key field still zero: the kernel takes 0x${key.toString(16)}, inside the table itself, for a key of ${mod.name}; the site is tied to no real key`);
+          this.say(() => `jump_label: ${mod.name}: ${table.name} entry for code 0x${sites[0]!.code.toString(16)} has its key field still zero: the kernel takes 0x${key.toString(16)}, inside the table itself, for a key of ${mod.name}; the site is tied to no real key`);
         }
         continue;
       }
-      this.say(`jump_label: ${mod.name}: ${sites.length} site(s) in ${table.name} linked to key 0x${key.toString(16)}`);
+      this.say(() => `jump_label: ${mod.name}: ${sites.length} site(s) in ${table.name} linked to key 0x${key.toString(16)}`);
       const enabled = this.keyEnabled(key);
       const type = this.keyType(key);
       if (enabled === undefined || type === undefined) continue; // a vmlinux key: its state is not modelled
@@ -148,7 +166,7 @@ export class JumpLabels {
     new DataView(v.buffer).setInt32(0, on ? 1 : 0, true);
     this.memory.write(key, v, stage, 'memcpy', `${what}: static_key enabled = ${on ? 1 : 0}`);
     const sites = this.byKey.get(key) ?? [];
-    this.say(`jump_label: ${what} ${on ? 'enabled' : 'disabled'}: ${sites.length} site(s) updated`);
+    this.say(() => `jump_label: ${what} ${on ? 'enabled' : 'disabled'}: ${sites.length} site(s) updated`);
     for (const s of sites) this.transform(s, on !== s.branch, stage);
   }
 
@@ -169,7 +187,7 @@ export class JumpLabels {
     if (have.join() === (jump ? jmp : nop).join()) return; // already in that state
     if (have.join() !== expect.join()) {
       const hex = (b: number[]): string => b.map((x) => x.toString(16).padStart(2, '0')).join(' ');
-      this.say(`jump_label: Fatal kernel bug, unexpected op at 0x${s.code.toString(16)} (${hex(have)} != ${hex(expect)}) size:${size} type:${jump ? 1 : 0}`);
+      this.say(() => `jump_label: Fatal kernel bug, unexpected op at 0x${s.code.toString(16)} (${hex(have)} != ${hex(expect)}) size:${size} type:${jump ? 1 : 0}`);
       return;
     }
     this.memory.write(s.code, Uint8Array.from(jump ? jmp : nop), stage, 'text_poke', `${s.module}: jump label at 0x${s.code.toString(16)} -> ${jump ? 'jmp' : 'nop'}`);
@@ -194,7 +212,7 @@ export class JumpLabels {
       for (const s of this.sitesOf(key)) if (s.module === module && s.table === table) this.transform(s, type !== s.branch, stage);
     }
     this.delModule(module, table);
-    this.say(`jump_label: ${module}: ${table} unlinked`);
+    this.say(() => `jump_label: ${module}: ${table} unlinked`);
   }
 
   /** The sites tied to a key (for reports and tests). */

@@ -89,7 +89,9 @@ export class EmulatedKernel {
     this.design = design;
     this.hooks = DESIGN_HOOKS[design];
     this.version = this.hooks.kernel;
-    this.jumpLabels = new JumpLabels(this.memory, (line) => this.trace(line));
+    this.jumpLabels = new JumpLabels(this.memory, (line) => {
+      if (this.memory.record) this.trace(line());
+    });
     this.nextPercpu = db.lookup('__per_cpu_end')[0]?.address ?? 0x40000n;
     this.env = {
       kernel: this.version,

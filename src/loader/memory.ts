@@ -108,12 +108,13 @@ export class Memory {
   }
 
   /** Write `bytes` at `addr`; returns false if no region holds the place. */
-  write(addr: bigint, bytes: Uint8Array, stage: string, by: Writer, what = ''): boolean {
+  write(addr: bigint, bytes: Uint8Array, stage: string, by: Writer, what: string | (() => string) = ''): boolean {
     const f = this.find(addr, bytes.length);
     if (!f) return false;
     f.region.bytes.set(bytes, f.off);
     const violation = by === 'memcpy' && (!f.region.perms.w || f.region.perms.x);
-    if (this.record || violation) this.writes.push({ stage, by, region: f.region.name, what, address: addr, size: bytes.length, violation });
+    // `what` may come as a function: a description made only for a write that is recorded.
+    if (this.record || violation) this.writes.push({ stage, by, region: f.region.name, what: typeof what === 'string' ? what : what(), address: addr, size: bytes.length, violation });
     return true;
   }
 

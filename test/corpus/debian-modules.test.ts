@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { loadElf, moduleName, readElf, readModinfo, writeElf } from '../../src/elf/index.js';
+import { loadElf, modinfoValue, moduleName, readElf, readModinfo, writeElf } from '../../src/elf/index.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
 import { fixtures } from '../helpers/fixtures.js';
 import { readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
@@ -29,6 +29,11 @@ test(`every module of ${corpus.version} round-trips byte-identically`, (t) => {
     const name = moduleName(elf);
     const modinfoName = readModinfo(elf).find((e) => e.key === 'name')?.value;
     if (!name || name !== modinfoName?.replace(/-/g, '_')) failures.push(`${path}: module name ${name} vs modinfo ${modinfoName}`);
+    // The look-up the loader makes (three keys a module) answers as the decoded list.
+    for (const key of ['name', 'intree', 'livepatch', 'vermagic', 'alias', 'depends', 'license', 'nam', 'no_such_key']) {
+      const want = readModinfo(elf).find((e) => e.key === key)?.value;
+      if (modinfoValue(elf, key) !== want) failures.push(`${path}: modinfoValue('${key}') is ${modinfoValue(elf, key)}, readModinfo() has ${want}`);
+    }
     if (!Buffer.from(writeElf(elf)).equals(bytes)) failures.push(`${path}: copy differs`);
     if (!Buffer.from(writeElf(elf, { reencode: true })).equals(bytes)) failures.push(`${path}: re-encoding differs`);
   }
