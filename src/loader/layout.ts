@@ -50,6 +50,9 @@ const MASKS: ReadonlyArray<readonly [bigint, bigint]> = [
   [SHF.RO_AFTER_INIT | SHF.ALLOC, 0n], // ro_after_init (also SHF_WRITE)
   [SHF.WRITE | SHF.ALLOC, 0n], // data
 ];
+// The masks are flags of the low 32 bits: tested as numbers, on each section's flags worked out
+// once (the BigInt way made two BigInts a section a mask, 1.6 million for Debian's 4,023 modules).
+const MASKS32 = MASKS.map(([want, notWanted]) => [Number(want), Number(notWanted)] as const);
 
 /** The flags the loader sees for a section after its own adjustments. */
 export function loaderFlags(s: Section, perObject = false): bigint {
@@ -71,10 +74,14 @@ export function layout_sections(elf: ElfFile, perObject = false): ModuleLayout {
   const parts = new Map<string, LayoutPart>();
   for (const [key, sections] of groups) {
     const p: LayoutPart = { textSize: 0, roSize: 0, roAfterInitSize: 0, size: 0 };
-    MASKS.forEach(([want, notWanted], m) => {
-      for (const s of sections) {
-        const f = loaderFlags(s, perObject);
-        if ((f & want) !== want || (f & notWanted) !== 0n || placement.has(s)) continue;
+    const flags = sections.map((s) => Number(loaderFlags(s, perObject) & 0xffffffffn));
+    const placed = new Uint8Array(sections.length);
+    MASKS32.forEach(([want, notWanted], m) => {
+      for (let i = 0; i < sections.length; i++) {
+        const s = sections[i]!, f = flags[i]!;
+        // A section is placed once (each of a group's sections is one of `sections`).
+        if ((f & want) !== want || (f & notWanted) !== 0 || placed[i]) continue;
+        placed[i] = 1;
         const align = Number(s.addralign > 0n ? s.addralign : 1n);
         p.size = Math.ceil(p.size / align) * align;
         placement.set(s, { layout: key, offset: p.size });
