@@ -10,13 +10,14 @@
 import type { Arch } from '../arch/types.js';
 import { SHF } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
+import type { ElfSymbol } from '../elf/model.js';
 import { isLivepatchModule, modinfoValue, moduleName } from '../elf/module.js';
 import { applyAlternatives } from './alternatives.js';
 import type { EmulatedKernel } from './kernel.js';
 import { loaderFlags } from './layout.js';
 import { klpPatchOf, klp_enable_patch, klp_module_coming, klp_module_going, type KlpPatch } from './livepatch-core.js';
 import {
-  apply_relocate_add, archOf, collectExports, freeModule, isStageError, move_module, simplify_symbols,
+  apply_relocate_add, archOf, collectExports, freeModule, isStageError, move_module, sharedValue, simplify_symbols,
   type LoadedModule, type StageError,
 } from './module-loader.js';
 import { module_enable_ro } from './strict-rwx.js';
@@ -73,12 +74,14 @@ function layout_and_allocate(k: EmulatedKernel, elf: ElfFile, name: string): Loa
 function apply_relocations(k: EmulatedKernel, mod: LoadedModule, arch: Arch, owner: KlpPatch): number {
   k.at('apply_relocations');
   let applied = 0;
+  // One function for every section: the bulk path keeps S by symbol a module, not a section.
+  const value = sharedValue((y: ElfSymbol): bigint => mod.symbolValue.get(y) ?? 0n);
   for (const rs of mod.elf.sections) {
     if (!rs.isRelocation || !rs.infoSection || !(loaderFlags(rs.infoSection) & SHF.ALLOC)) continue;
     if (!mod.sectionAddr.has(rs.infoSection)) continue;
     const n = rs.isLivepatchRela
       ? k.hooks.applyKlpRela(k, owner, rs, arch)
-      : apply_relocate_add(mod, rs, arch, k.env, k.stage, 'memcpy', (y) => mod.symbolValue.get(y) ?? 0n);
+      : apply_relocate_add(mod, rs, arch, k.env, k.stage, 'memcpy', value);
     if (isStageError(n)) return fail(k, mod, n);
     applied += n;
   }

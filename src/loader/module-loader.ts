@@ -274,6 +274,31 @@ function exact(x: bigint): number | undefined {
   return s >= -0x1fffffffffffffn && s <= 0x1fffffffffffffn ? Number(s) : undefined;
 }
 
+/** What applyInPlace() knows of a symbol's S: not asked yet, an exact number, or none (the general path's). */
+const UNKNOWN = 0, NUMBER = 1, NOT_A_NUMBER = 2;
+interface NumericValues { syms: readonly ElfSymbol[]; S: Float64Array; state: Uint8Array }
+/**
+ * S as numbers by symbol index, for one shared `value` function over one symbol table: one for
+ * every relocation section of a module (a map of symbols a section was a look-up a relocation,
+ * 5.7 million for Debian's modules).
+ */
+const numericValues = new WeakMap<object, NumericValues>();
+const sharedValues = new WeakSet<object>();
+/** Mark `value` as given for every relocation section of a module (apply_relocations). */
+export function sharedValue<F extends (symbol: ElfSymbol) => bigint | StageError>(value: F): F {
+  sharedValues.add(value);
+  return value;
+}
+const numberOf = (v: bigint | StageError): number | null => (typeof v === 'bigint' ? exact(v) ?? null : null);
+function valuesAsNumbers(value: object, syms: readonly ElfSymbol[]): NumericValues {
+  let c = numericValues.get(value);
+  if (!c || c.syms !== syms) {
+    c = { syms, S: new Float64Array(syms.length), state: new Uint8Array(syms.length) };
+    numericValues.set(value, c);
+  }
+  return c;
+}
+
 /**
  * The bulk of the scale run: the entries of an unedited ELF64 little-endian RELA section read
  * where they are (no Relocation object, no BigInt per entry), S cached per symbol, S + A and P as
@@ -297,18 +322,31 @@ function applyInPlace(
   if (d.length % 24 !== 0) return none;
   const rd = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const sNum = new Map<ElfSymbol, number | null>();
+  // S by symbol index: a module's table when the caller shares `value` across its sections,
+  // else a map for this section (a livepatch's 20,000 sections must not each make a table of
+  // its 40,000 symbols).
+  const table = sharedValues.has(value) ? valuesAsNumbers(value, syms) : undefined;
+  const sNum = table ? undefined : new Map<number, number | null>();
   let n = 0;
   for (let o = 0; o < d.length; o += 24) {
     const offLo = rd.getUint32(o, true), offHi = rd.getUint32(o + 4, true);
     const type = rd.getUint32(o + 8, true), symIdx = rd.getUint32(o + 12, true);
     const aLo = rd.getUint32(o + 16, true), aHi = rd.getInt32(o + 20, true);
-    const sym = syms[symIdx];
-    let S = sym ? sNum.get(sym) : null;
-    if (sym && S === undefined) {
-      const v = value(sym);
-      S = typeof v === 'bigint' ? exact(v) ?? null : null;
-      sNum.set(sym, S);
+    let S: number | null = null;
+    if (symIdx >= syms.length) {
+      // no such symbol: the general path refuses it
+    } else if (table) {
+      const state = table.state[symIdx];
+      if (state === NUMBER) S = table.S[symIdx]!;
+      else if (state === UNKNOWN) {
+        const x = numberOf(value(syms[symIdx]!));
+        table.state[symIdx] = x === null ? NOT_A_NUMBER : NUMBER;
+        if (x !== null) S = table.S[symIdx] = x;
+      }
+    } else {
+      const known = sNum!.get(symIdx);
+      if (known !== undefined) S = known;
+      else sNum!.set(symIdx, (S = numberOf(value(syms[symIdx]!))));
     }
     const A = aHi * 0x100000000 + aLo;
     // Each sum exact too (two values under 2^53 can add up past it): else the general path.
