@@ -99,10 +99,9 @@ export class DbFile {
     let firstBad = n;
     const below = (k: ColumnName, limit: number, except = -1): void =>
       db.chunksOf(k, (i0, values) => {
-        for (let j = 0; j < values.length && i0 + j < firstBad; j++) {
-          const v = values[j]!;
-          if (v >= limit && v !== except) firstBad = i0 + j;
-        }
+        if (i0 >= firstBad) return;
+        const j = firstAtOrAbove(values, limit, except);
+        if (j >= 0 && i0 + j < firstBad) firstBad = i0 + j;
       });
     below('nameOff', h.namesBytes);
     below('object', h.objects.length);
@@ -223,6 +222,21 @@ export class DbFile {
     const header: DbHeader = { ...h, count: m, namesBytes: names.length };
     return SymbolDb.partialFrom(header, names, col, m, hashes, { names: askedSet, exporters, whole });
   }
+}
+
+/**
+ * The first index of `values` holding `limit` or more (other than `except`), or -1: a loop of its
+ * own, over one column's type at a time (a closure shared by every column saw them all).
+ */
+function firstAtOrAbove(values: ArrayLike<number>, limit: number, except: number): number {
+  if (values instanceof Uint32Array) {
+    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
+  } else if (values instanceof Uint16Array) {
+    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
+  } else {
+    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
+  }
+  return -1;
 }
 
 function readFully(fd: number, file: string, buf: Uint8Array, pos: number, len: number): void {
