@@ -6,7 +6,8 @@
  * look a symbol up. Then the kernel image path: `klp symbols build --vmlinuz` (the payload's xz
  * decoded, the kallsyms table found in the image, exports from its __ksymtab) against `nm -p`
  * over the modules plus `xz -dc` of the same payload, with the decode and the kallsyms search
- * timed in-process.
+ * timed in-process. The command and `nm` are timed in turns, three times each: the ratio is of
+ * their medians.
  *
  *   npm run bench      (builds dist/ first)
  */
@@ -41,17 +42,33 @@ async function time(label: string, fn: () => Promise<unknown> | unknown): Promis
   return ms;
 }
 
+/**
+ * Two commands timed in turn, `runs` times each after a warm-up of each: their medians. The
+ * machine's speed moves by 20 % from one minute to the next; taking turns puts both in the same
+ * minutes, and a median of three is not one lucky or unlucky run. Each run is a fresh process
+ * (no JIT warmth carried over).
+ */
+async function alternate(a: [string, () => Promise<unknown> | unknown], b: [string, () => Promise<unknown> | unknown], runs = 3): Promise<[number, number]> {
+  await a[1]();
+  await b[1]();
+  const ta: number[] = [], tb: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    for (const [fn, to] of [[a[1], ta], [b[1], tb]] as const) {
+      const t0 = performance.now();
+      await fn();
+      to.push(performance.now() - t0);
+    }
+  }
+  const median = (x: number[]): number => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
+  for (const [[label], t] of [[a, ta], [b, tb]] as const) {
+    console.log(`${label.padEnd(60)} ${median(t).toFixed(0).padStart(7)} ms   (median of ${t.map((x) => x.toFixed(0)).join(', ')})`);
+  }
+  return [median(ta), median(tb)];
+}
+
 const out = join(tmpdir(), `klpkit-bench-db-${process.pid}.klpdb`);
-// The command as users run it: bin/klp, the launcher npm puts on the PATH.
-const command = await time('klp symbols build (the command: kallsyms, Module.symvers, every module)', () => {
-  execFileSync('bin/klp', ['symbols', 'build', '--kallsyms', dump, '--symvers', symvers, '--modules', corpus.modulesDir, '-o', out], { stdio: 'ignore' });
-});
-rmSync(out, { force: true });
-let db: SymbolDb | undefined;
-const build = await time('the same build in-process (dist/, JIT warm)', async () => {
-  db = (await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir })).db;
-});
-const nm = await time('nm -p over the same modules (2 processes, like xargs -P2)', () => Promise.all([0, 1].map((w) => {
+// The command as users run it (bin/klp, the launcher npm puts on the PATH), in turns with nm.
+const nmModules = (): Promise<unknown> => Promise.all([0, 1].map((w) => {
   const share = files.filter((_, i) => i % 2 === w);
   return (async () => {
     for (let i = 0; i < share.length; i += 500) {
@@ -61,7 +78,18 @@ const nm = await time('nm -p over the same modules (2 processes, like xargs -P2)
       });
     }
   })();
-})));
+}));
+const [command, nm] = await alternate(
+  ['klp symbols build (the command: kallsyms, Module.symvers, every module)', () => {
+    execFileSync('bin/klp', ['symbols', 'build', '--kallsyms', dump, '--symvers', symvers, '--modules', corpus.modulesDir, '-o', out], { stdio: 'ignore' });
+  }],
+  ['nm -p over the same modules (2 processes, like xargs -P2)', nmModules],
+);
+rmSync(out, { force: true });
+let db: SymbolDb | undefined;
+const build = await time('the same build in-process (dist/, JIT warm)', async () => {
+  db = (await buildDatabase({ kallsyms: dump, symvers, modules: corpus.modulesDir })).db;
+});
 const bytes = db!.serialize();
 const load = await time(`load DB (${(bytes.length / 1048576).toFixed(1)} MiB)`, () => SymbolDb.load(bytes, 'bench.klpdb'));
 const loaded = SymbolDb.load(bytes, 'bench.klpdb');
