@@ -18,14 +18,11 @@ export interface ModinfoEntry {
 }
 
 /**
- * `.modinfo` entries in file order: NUL-separated `key=value` strings, possibly with padding NULs
- * between them (kernel/module/main.c `get_next_modinfo` skips them the same way).
+ * Each `.modinfo` entry's place, [start, end) of `d`, in file order: NUL-separated `key=value`
+ * strings, possibly with padding NULs between them (kernel/module/main.c `get_next_modinfo` skips
+ * them the same way). The walk stops when `visit` returns true.
  */
-export function readModinfo(elf: ElfFile): ModinfoEntry[] {
-  const sec = elf.findSectionByName('.modinfo');
-  if (!sec) return [];
-  const d = sec.data;
-  const out: ModinfoEntry[] = [];
+function walkModinfo(d: Uint8Array, visit: (start: number, end: number) => boolean): void {
   let i = 0;
   while (i < d.length) {
     if (d[i] === 0) {
@@ -34,11 +31,23 @@ export function readModinfo(elf: ElfFile): ModinfoEntry[] {
     }
     let end = d.indexOf(0, i);
     if (end < 0) end = d.length;
+    if (visit(i, end)) return;
+    i = end + 1;
+  }
+}
+
+/** `.modinfo` entries in file order. */
+export function readModinfo(elf: ElfFile): ModinfoEntry[] {
+  const sec = elf.findSectionByName('.modinfo');
+  if (!sec) return [];
+  const d = sec.data;
+  const out: ModinfoEntry[] = [];
+  walkModinfo(d, (i, end) => {
     const s = latin1Of(d, i, end);
     const eq = s.indexOf('=');
     out.push(eq < 0 ? { key: s, value: '' } : { key: s.slice(0, eq), value: s.slice(eq + 1) });
-    i = end + 1;
-  }
+    return false;
+  });
   return out;
 }
 
@@ -53,23 +62,16 @@ export function modinfoValue(elf: ElfFile, key: string): string | undefined {
   if (!sec || key.includes('=')) return undefined;
   const d = sec.data;
   const n = key.length;
-  let i = 0;
-  while (i < d.length) {
-    if (d[i] === 0) {
-      i++;
-      continue;
-    }
-    let end = d.indexOf(0, i);
-    if (end < 0) end = d.length;
+  let value: string | undefined;
+  walkModinfo(d, (i, end) => {
     let k = 0;
     while (k < n && i + k < end && d[i + k] === key.charCodeAt(k)) k++;
-    if (k === n) {
-      if (i + n === end) return ''; // the entry is the key alone
-      if (d[i + n] === 0x3d) return latin1Of(d, i + n + 1, end); // '='
-    }
-    i = end + 1;
-  }
-  return undefined;
+    if (k !== n) return false;
+    if (i + n === end) value = ''; // the entry is the key alone
+    else if (d[i + n] === 0x3d) value = latin1Of(d, i + n + 1, end); // '='
+    return value !== undefined;
+  });
+  return value;
 }
 
 /** `livepatch=Y` in .modinfo (kernel/module/main.c `check_modinfo_livepatch`). */
