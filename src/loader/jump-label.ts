@@ -35,7 +35,7 @@ export interface JumpSite {
 
 /** The little-endian s32 and s64 at `at` of `b`, read a byte at a time (no view made). */
 const s32 = (b: Uint8Array, at: number): bigint => BigInt((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)));
-const s64 = (b: Uint8Array, at: number): bigint => BigInt.asIntN(64, (BigInt(s32(b, at + 4)) << 32n) | BigInt.asUintN(32, s32(b, at)));
+const s64 = (b: Uint8Array, at: number): bigint => (s32(b, at + 4) << 32n) | BigInt.asUintN(32, s32(b, at));
 const U64 = (1n << 64n) - 1n;
 
 /** `v` (0 to 2^64-1) as 8 little-endian bytes, written a byte at a time. */

@@ -332,10 +332,8 @@ function applyInPlace(
     const offLo = rd.getUint32(o, true), offHi = rd.getUint32(o + 4, true);
     const type = rd.getUint32(o + 8, true), symIdx = rd.getUint32(o + 12, true);
     const aLo = rd.getUint32(o + 16, true), aHi = rd.getInt32(o + 20, true);
-    let S: number | null = null;
-    if (symIdx >= syms.length) {
-      // no such symbol: the general path refuses it
-    } else if (table) {
+    let S: number | null = null; // stays null for an index past the table: the general path refuses it
+    if (symIdx < syms.length && table) {
       const state = table.state[symIdx];
       if (state === NUMBER) S = table.S[symIdx]!;
       else if (state === UNKNOWN) {
@@ -343,7 +341,7 @@ function applyInPlace(
         table.state[symIdx] = x === null ? NOT_A_NUMBER : NUMBER;
         if (x !== null) S = table.S[symIdx] = x;
       }
-    } else {
+    } else if (symIdx < syms.length) {
       const known = sNum!.get(symIdx);
       if (known !== undefined) S = known;
       else sNum!.set(symIdx, (S = numberOf(value(syms[symIdx]!))));
