@@ -18,6 +18,7 @@ import { buildDatabase } from '../src/symbols/build.js';
 import { kallsymsFromVmlinuz } from '../src/symbols/vmlinuz.js';
 import { kernelCorpus } from '../test/helpers/corpus.js';
 import { KERNEL_CFLAGS } from '../test/helpers/tools.js';
+import { alternate } from './alternate.js';
 
 const N = 20000;
 const dir = mkdtempSync(join(tmpdir(), 'klpkit-bench-convert-'));
@@ -66,30 +67,15 @@ function time(label: string, cmd: string, args: string[]): number {
   return ms;
 }
 
-/**
- * Two commands timed in turns, `runs` times each after a warm-up of each: their medians. The
- * machine's speed moves by 20 % from one minute to the next; turns put both in the same minutes.
- */
-function alternate(a: [string, string, string[]], b: [string, string, string[]], runs = 5): [number, number] {
-  for (const [, cmd, args] of [a, b]) execFileSync(cmd, args, { stdio: 'ignore' });
-  const times: [number[], number[]] = [[], []];
-  for (let r = 0; r < runs; r++) {
-    [a, b].forEach(([, cmd, args], k) => {
-      const t0 = performance.now();
-      execFileSync(cmd, args, { stdio: 'ignore' });
-      times[k]!.push(performance.now() - t0);
-    });
-  }
-  const median = (x: number[]): number => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
-  [a, b].forEach(([label], k) => console.log(`${label.padEnd(52)} ${median(times[k]!).toFixed(0).padStart(6)} ms   (median of ${times[k]!.map((x) => x.toFixed(0)).join(', ')})`));
-  return [median(times[0]), median(times[1])];
-}
-
 const size = (statSync(obj).size / 1048576).toFixed(1);
 // The command as users run it (bin/klp, the launcher npm puts on the PATH), in turns with objcopy.
-const [klp, objcopy] = alternate(
-  [`klp convert (${N} functions, ${2 * N} conversions, ${size} MiB)`, 'bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')]],
-  ['objcopy (rewrite the same file)', 'objcopy', [obj, join(dir, 'copy.o')]],
+const command = (cmd: string, args: string[]) => (): void => {
+  execFileSync(cmd, args, { stdio: 'ignore' });
+};
+const [klp, objcopy] = await alternate(
+  [`klp convert (${N} functions, ${2 * N} conversions, ${size} MiB)`, command('bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')])],
+  ['objcopy (rewrite the same file)', command('objcopy', [obj, join(dir, 'copy.o')])],
+  5, 52,
 );
 // Peak memory of the command (the issue's goal: under 150 MB): the child reports its own maxRSS.
 const rss = spawnSync('bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')], {
@@ -119,9 +105,10 @@ const inproc = (): number => {
 inproc();
 const api = Math.min(inproc(), inproc(), inproc());
 console.log(`${'klpkit API in-process (read DB and object, convert, write)'.padEnd(52)} ${api.toFixed(0).padStart(6)} ms`);
-const [smallKlp, smallCopy] = alternate(
-  [`klp convert, small case (${S} functions, ${2 * S} conversions)`, 'bin/klp', ['convert', smallObj, '--db', smallDb, '-o', join(dir, 'small-out.o')]],
-  ['objcopy, small case', 'objcopy', [smallObj, join(dir, 'small-copy.o')]],
+const [smallKlp, smallCopy] = await alternate(
+  [`klp convert, small case (${S} functions, ${2 * S} conversions)`, command('bin/klp', ['convert', smallObj, '--db', smallDb, '-o', join(dir, 'small-out.o')])],
+  ['objcopy, small case', command('objcopy', [smallObj, join(dir, 'small-copy.o')])],
+  5, 52,
 );
 console.log(`\nratio klp convert / objcopy = ${(klp / objcopy).toFixed(2)} (node startup alone is ${nodeStart.toFixed(0)} ms); in-process API / objcopy = ${(api / objcopy).toFixed(2)}; small case ${(smallKlp / smallCopy).toFixed(2)}`);
 if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import { extractKallsyms } from '../dist/symbols/kallsyms-table.js';
 import { decompressBzImage } from '../dist/symbols/vmlinuz.js';
 import { kallsymsFromVmlinuz } from '../src/symbols/vmlinuz.js';
 import { kernelCorpus } from '../test/helpers/corpus.js';
+import { alternate } from './alternate.js';
 
 const corpus = kernelCorpus();
 const vmlinuz = join(corpus.root, 'boot', `vmlinuz-${corpus.version}`);
@@ -40,30 +41,6 @@ async function time(label: string, fn: () => Promise<unknown> | unknown): Promis
   const ms = performance.now() - t0;
   console.log(`${label.padEnd(60)} ${ms.toFixed(0).padStart(7)} ms`);
   return ms;
-}
-
-/**
- * Two commands timed in turn, `runs` times each after a warm-up of each: their medians. The
- * machine's speed moves by 20 % from one minute to the next; taking turns puts both in the same
- * minutes, and a median of three is not one lucky or unlucky run. Each run is a fresh process
- * (no JIT warmth carried over).
- */
-async function alternate(a: [string, () => Promise<unknown> | unknown], b: [string, () => Promise<unknown> | unknown], runs = 3): Promise<[number, number]> {
-  await a[1]();
-  await b[1]();
-  const ta: number[] = [], tb: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    for (const [fn, to] of [[a[1], ta], [b[1], tb]] as const) {
-      const t0 = performance.now();
-      await fn();
-      to.push(performance.now() - t0);
-    }
-  }
-  const median = (x: number[]): number => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
-  for (const [[label], t] of [[a, ta], [b, tb]] as const) {
-    console.log(`${label.padEnd(60)} ${median(t).toFixed(0).padStart(7)} ms   (median of ${t.map((x) => x.toFixed(0)).join(', ')})`);
-  }
-  return [median(ta), median(tb)];
 }
 
 const out = join(tmpdir(), `klpkit-bench-db-${process.pid}.klpdb`);
@@ -84,6 +61,7 @@ const [command, nm] = await alternate(
     execFileSync('bin/klp', ['symbols', 'build', '--kallsyms', dump, '--symvers', symvers, '--modules', corpus.modulesDir, '-o', out], { stdio: 'ignore' });
   }],
   ['nm -p over the same modules (2 processes, like xargs -P2)', nmModules],
+  3, 60,
 );
 rmSync(out, { force: true });
 let db: SymbolDb | undefined;

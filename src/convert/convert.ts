@@ -610,7 +610,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // passed over; the annotations' own relocations are gone with them.
   for (let s = 0; s < elf.sections.length; s++) {
     const rs = elf.sections[s]!;
-    if (!rs.isRelocation || !rs.isLivepatchRela || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
+    if (!rs.isLivepatchRela || !rs.infoSection?.hasFlag(SHF.ALLOC)) continue;
     const rr = relocationReader(elf, rs);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);

@@ -162,9 +162,8 @@ export class JumpLabels {
 
   /** static_branch_enable()/disable(): set `enabled` and patch every site tied to the key. */
   setKey(key: bigint, on: boolean, stage: string, what: string): void {
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setInt32(0, on ? 1 : 0, true);
-    this.memory.write(key, v, stage, 'memcpy', `${what}: static_key enabled = ${on ? 1 : 0}`);
+    // `enabled`, an s32 of 1 or 0 in little-endian order.
+    this.memory.write(key, Uint8Array.of(on ? 1 : 0, 0, 0, 0), stage, 'memcpy', `${what}: static_key enabled = ${on ? 1 : 0}`);
     const sites = this.byKey.get(key) ?? [];
     this.say(() => `jump_label: ${what} ${on ? 'enabled' : 'disabled'}: ${sites.length} site(s) updated`);
     for (const s of sites) this.transform(s, on !== s.branch, stage);

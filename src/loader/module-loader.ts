@@ -278,19 +278,21 @@ function exact(x: bigint): number | undefined {
 const UNKNOWN = 0, NUMBER = 1, NOT_A_NUMBER = 2;
 interface NumericValues { syms: readonly ElfSymbol[]; S: Float64Array; state: Uint8Array }
 /**
- * S as numbers by symbol index, for one shared `value` function over one symbol table: one for
- * every relocation section of a module (a map of symbols a section was a look-up a relocation,
- * 5.7 million for Debian's modules).
+ * S as numbers by symbol index, for each shared `value` function (sharedValue()) over one symbol
+ * table: one table for every relocation section of a module (a map of symbols a section was a
+ * look-up a relocation, 5.7 million for Debian's modules). A function is shared once it has an
+ * entry here; its table is made at the first section that uses it.
  */
-const numericValues = new WeakMap<object, NumericValues>();
-const sharedValues = new WeakSet<object>();
+const numericValues = new WeakMap<object, NumericValues | undefined>();
 /** Mark `value` as given for every relocation section of a module (apply_relocations). */
 export function sharedValue<F extends (symbol: ElfSymbol) => bigint | StageError>(value: F): F {
-  sharedValues.add(value);
+  numericValues.set(value, undefined);
   return value;
 }
 const numberOf = (v: bigint | StageError): number | null => (typeof v === 'bigint' ? exact(v) ?? null : null);
-function valuesAsNumbers(value: object, syms: readonly ElfSymbol[]): NumericValues {
+/** The table of a shared `value` over `syms`, or undefined for a function not shared. */
+function valuesAsNumbers(value: object, syms: readonly ElfSymbol[]): NumericValues | undefined {
+  if (!numericValues.has(value)) return undefined;
   let c = numericValues.get(value);
   if (!c || c.syms !== syms) {
     c = { syms, S: new Float64Array(syms.length), state: new Uint8Array(syms.length) };
@@ -325,7 +327,7 @@ function applyInPlace(
   // S by symbol index: a module's table when the caller shares `value` across its sections,
   // else a map for this section (a livepatch's 20,000 sections must not each make a table of
   // its 40,000 symbols).
-  const table = sharedValues.has(value) ? valuesAsNumbers(value, syms) : undefined;
+  const table = valuesAsNumbers(value, syms);
   const sNum = table ? undefined : new Map<number, number | null>();
   let n = 0;
   for (let o = 0; o < d.length; o += 24) {

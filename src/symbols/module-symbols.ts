@@ -20,7 +20,6 @@ import { dwarfUnitsOf, preferDwarf } from './dwarf-units.js';
 import { fingerprints } from './fingerprint.js';
 import { MODSYM_CORE, type ExportInfo, type ModuleSymbols } from './types.js';
 
-
 /**
  * Type letter as kernel/module/kallsyms.c elf_type() computes it (lower case; /proc/kallsyms
  * prints it upper case for exported symbols).
