@@ -21,6 +21,8 @@ const DECOMPRESSORS: Record<string, [string, string[]]> = {
 const AGAIN = 'download the package again';
 /** The largest member read into memory: Debian's debug vmlinux is 633 MB. */
 const MAX_MEMBER = 2 ** 31 - 1;
+/** The largest member read into the array members share (Stream.scratch). */
+const REUSE_MAX = 256 * 2 ** 20;
 
 /** Where `data.tar.*` lies in the `.deb`, and how it is compressed. */
 async function dataMember(deb: string): Promise<{ offset: number; size: number; compression: string }> {
@@ -86,6 +88,7 @@ function skipTo(fd: number, offset: number): void {
 class Stream {
   private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
+  private spare = new Uint8Array(0);
   private readonly iter: AsyncIterator<Buffer>;
   constructor(iter: AsyncIterator<Buffer>) {
     this.iter = iter;
@@ -99,14 +102,18 @@ class Stream {
     return true;
   }
 
-  /** The next `n` bytes (a view when one chunk holds them), or undefined at the end. */
-  async read(n: number): Promise<Uint8Array | undefined> {
+  /**
+   * The next `n` bytes (a view when one chunk holds them), or undefined at the end. With
+   * `reuse`, bytes that span chunks are copied into one array that the next such read
+   * overwrites: valid until the next read, not after.
+   */
+  async read(n: number, reuse = false): Promise<Uint8Array | undefined> {
     if (this.buf.length - this.pos >= n) {
       this.pos += n;
       return this.buf.subarray(this.pos - n, this.pos);
     }
     // Copied once into place: a 100 MB member is not re-concatenated chunk by chunk.
-    const out = new Uint8Array(n);
+    const out = reuse ? this.scratch(n) : new Uint8Array(n);
     for (let have = 0; have < n;) {
       if (this.pos >= this.buf.length && !(await this.refill())) return undefined;
       const k = Math.min(n - have, this.buf.length - this.pos);
@@ -115,6 +122,23 @@ class Stream {
       this.pos += k;
     }
     return out;
+  }
+
+  /**
+   * An array of `n` bytes reused from one member to the next. A debug package's 4,000 modules
+   * are 5.6 GB: an array each was 5.6 GB of fresh memory to fault in and zero, and its release
+   * drove the garbage collector (7 of the 26 s the walk kept the main thread busy).
+   */
+  private scratch(n: number): Uint8Array {
+    // A member larger than any module (the debug vmlinux, 633 MB) gets an array of its own: kept
+    // for the modules after it, it would double the peak.
+    if (n > REUSE_MAX) return new Uint8Array(n);
+    if (this.spare.length < n) {
+      const size = Math.min(Math.max(n, Math.ceil(1.5 * this.spare.length)), REUSE_MAX);
+      this.spare = new Uint8Array(0); // the old one may go before the new one is made
+      this.spare = new Uint8Array(size);
+    }
+    return this.spare.subarray(0, n);
   }
 
   async skip(n: number): Promise<boolean> {
@@ -131,7 +155,8 @@ class Stream {
 /**
  * Every regular file of `deb`'s data archive for which `want(path, size)` is true, in archive
  * order, handed to `take`; `take` returns true when nothing more is wanted, which ends the walk
- * and the decompressor. Paths are as in the archive, without the leading `./`.
+ * and the decompressor. Paths are as in the archive, without the leading `./`. A member's bytes
+ * are `take`'s until it returns (or its promise settles): the next member may reuse their array.
  */
 export async function readDebMembers(deb: string, want: (path: string, size: number) => boolean, take: (m: DebMember) => boolean | Promise<boolean>): Promise<void> {
   const data = await dataMember(deb);
@@ -193,9 +218,9 @@ export async function readDebMembers(deb: string, want: (path: string, size: num
         longName = type === 'L' ? s.replace(/\0+$/, '') : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(s)?.[1];
       } else if ((type === '0' || type === '\0') && want(name, size)) {
         if (size > MAX_MEMBER) throw new ElfError('TOO_LARGE', { file: inTar, offset }, `${name} is ${size} bytes, more than klpkit reads into memory (${MAX_MEMBER})`, 'a debug vmlinux is under 1 GB: the package is not what it seems');
-        // Exactly the member, never copied twice (the stream's chunks are not reused: a view
-        // into one stays valid after the walk moves on).
-        const bytes = await tar.read(size);
+        // Exactly the member, never copied twice, in an array the next member reuses: `take`
+        // is done with it when it returns.
+        const bytes = await tar.read(size, true);
         if (!bytes || !(await tar.skip(padded - size))) throw truncated();
         if (await take({ name, bytes })) {
           stopped = true;
