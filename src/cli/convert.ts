@@ -6,7 +6,7 @@ import { outputCompression, outputPath, refuseInputs, reportProblems, sourceInpu
 import { convertModule, convertSummary, namesToResolve, parseMapFile, parseSymOption, type ConvertResult, type Resolution } from '../convert/convert.js';
 import type { ElfFile } from '../elf/file.js';
 import { loadElf, readInputFile, writeModuleAtomic } from '../elf/load.js';
-import { writeElf } from '../elf/writer.js';
+import { writeElfParts } from '../elf/writer.js';
 import { UsageError } from '../errors.js';
 import { escapeText } from '../report/escape.js';
 import type { SymbolDb } from '../symbols/database.js';
@@ -91,7 +91,7 @@ export function registerConvert(program: Command): void {
       const { findings, changed } = convertAndReport(elf, db!, explicit, opts, input, output);
       db = undefined;
       if (findings) return EXIT.FINDINGS;
-      if (!opts.dryRun) await writeModuleAtomic(output!, changed ? writeElf(elf) : elf.source, outputCompression(output!, opts.inPlace, elf.compression));
+      if (!opts.dryRun) await writeModuleAtomic(output!, changed ? writeElfParts(elf) : elf.source, outputCompression(output!, opts.inPlace, elf.compression));
       return EXIT.OK;
     }));
 }

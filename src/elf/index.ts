@@ -3,7 +3,7 @@ export * from './errors.js';
 export * from './model.js';
 export { ElfFile, firstNonLocal } from './file.js';
 export { readElf, isElf, type ReadOptions } from './reader.js';
-export { writeElf, type WriteOptions } from './writer.js';
+export { writeElf, writeElfParts, type WriteOptions } from './writer.js';
 export { loadElf, writeFileAtomic } from './load.js';
 export { detectCompression, decompress, maybeDecompress, DEFAULT_MAX_DECOMPRESSED, type Compression } from './compress.js';
 export * from './module.js';

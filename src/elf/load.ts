@@ -192,7 +192,20 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
 
 /**
  * Write a module, compressed as `compression` says (a `.ko.xz` stays a `.ko.xz`), atomically.
+ * `bytes` may be the parts writeElfParts() makes, written one after the other.
  */
-export async function writeModuleAtomic(path: string, bytes: Uint8Array, compression: Compression | undefined): Promise<void> {
-  await writeFileAtomic(path, compression ? await compress(bytes, compression, path) : bytes);
+export async function writeModuleAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[], compression: Compression | undefined): Promise<void> {
+  if (!compression) return writeFileAtomic(path, bytes);
+  await writeFileAtomic(path, await compress(bytes instanceof Uint8Array ? bytes : concat(bytes), compression, path));
+}
+
+/** The parts as one array. */
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

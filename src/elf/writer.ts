@@ -30,6 +30,22 @@ export interface WriteOptions {
 }
 
 export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
+  return layOut(elf, opts, false)[0] ?? new Uint8Array(0);
+}
+
+/**
+ * The file writeElf() makes, as consecutive parts to write one after the other: the stretches
+ * that stay as the input has them, when large, are views of the input (not copied), and the rest
+ * is in fresh arrays. A patch of 20,000 functions converted is an 11 MB file: writing its parts
+ * spares that copy (docs/performance.md). The parts view the input's bytes: write them before
+ * anything changes those.
+ */
+export function writeElfParts(elf: ElfFile, opts: WriteOptions = {}): Uint8Array[] {
+  return layOut(elf, opts, true);
+}
+
+/** Lay the file out and emit it, as one array or (`views`) as parts. */
+function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] {
   const file = elf.path;
   const cls = elf.elfClass;
   const sz = SIZES[cls];
@@ -174,14 +190,23 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   // What is copied from the input to the same offset, as runs [start, end): the padding between
   // extents that stay where they were, and the untouched sections among them. A patch of 20,000
   // functions is a few runs, not a copy a gap and a section (80,000 of them).
-  const runStart: number[] = [], runEnd: number[] = [];
-  const copy = (start: number, end: number): void => {
-    if (runEnd.length > 0 && runEnd[runEnd.length - 1] === start) runEnd[runEnd.length - 1] = end;
-    else {
-      runStart.push(start);
-      runEnd.push(end);
-    }
+  // They are pieces of the output, with the bytes layout gives each section of its own and the
+  // headers: each piece's offset, length and what it is (a section's index, or one of the kinds
+  // below), noted in the order laid out, which is the order of their offsets.
+  const RUN = -1, EHDR_PIECE = -2, PHDR_PIECE = -3, SHDR_PIECE = -4;
+  const pieceAt: number[] = [], pieceLen: number[] = [], pieceKind: number[] = [];
+  const piece = (at: number, len: number, kind: number): void => {
+    pieceAt.push(at);
+    pieceLen.push(len);
+    pieceKind.push(kind);
   };
+  const copy = (start: number, end: number): void => {
+    const last = pieceKind.length - 1;
+    if (last >= 0 && pieceKind[last] === RUN && pieceAt[last]! + pieceLen[last]! === start) pieceLen[last] = end - pieceAt[last]!;
+    else piece(start, end - start, RUN);
+  };
+  piece(0, ehsize, EHDR_PIECE);
+  if (phSize > 0) piece(phoff, phSize, PHDR_PIECE);
   /** Sections whose bytes one of those runs writes. */
   const copied = new Uint8Array(n);
   let cursor = Math.max(ehsize, phoff + phSize);
@@ -231,6 +256,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
         copied[i] = 1;
       }
     }
+    if (!copied[i] && planSize[i]! > 0) piece(at, planSize[i]!, i);
     if (elf.programHeaders.length > 0 && hasOrig && at !== s.offset && s.addr !== 0n) {
       throw new ElfError('UNSUPPORTED', { file, section: s.name },
         'this edit would move an allocated section of a linked file (program headers are not rewritten)');
@@ -240,6 +266,7 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
   for (let k = 0; k < added.length; k++) placeSection(added[k]!);
   const origShoff = elf.header.shoff !== 0 ? elf.header.shoff : undefined;
   const shoff = n === 0 ? 0 : place(SHDR, origShoff, origCount * sz.shdr, shSize, sz.word);
+  if (shSize > 0) piece(shoff, shSize, SHDR_PIECE);
   let total = cursor;
   // Bytes past the last extent of the input (rare) survive while everything before them did.
   const srcEndMax = srcEnd.reduce((m, e) => Math.max(m, e), 0);
@@ -249,29 +276,15 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     total = elf.source.length;
   }
 
-  // 5. Emit.
-  const out = new Uint8Array(total);
-  const w = new ByteWriter(out, elf.littleEndian);
-  for (let r = 0; r < runStart.length; r++) out.set(elf.source.subarray(runStart[r]!, runEnd[r]!), runStart[r]!);
-  writeHeader(elf, w, shoff, n, elf.shstrtab ? secIndex.get(elf.shstrtab) ?? -1 : 0, phoff);
-  if (phSize > 0) out.set(elf.programHeaders, phoff);
+  // 5. Emit: the section headers, then the pieces in the order of their offsets, a large stretch
+  //    of the input as a view of it (when `views`), the others copied into a fresh array a
+  //    stretch between two such (gaps between pieces stay zero).
+  const shdrs = new Uint8Array(shSize);
+  const sw = new ByteWriter(shdrs, elf.littleEndian);
   const origExtended = elf.header.shnum === 0 && elf.header.shoff !== 0;
   const h: ShdrFields = { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n };
   for (let i = 0; i < n; i++) {
     const s = sections[i]!;
-    if (!s.isNobits && planSize[i]! > 0 && !copied[i]) {
-      const bytes = planBytes[i];
-      if (bytes) out.set(bytes, planOffset[i]!);
-      else {
-        // Read where they lie: a view made for the copy is not kept (Section.data would keep it).
-        // A few bytes (a converted function's two relocations) are copied by hand: a view and a
-        // native call a section cost more, for 20,000 sections of 48 bytes.
-        const start = s.backingStart, size = planSize[i]!, at = planOffset[i]!;
-        const from = s.backing;
-        if (size <= 64) for (let b = 0; b < size; b++) out[at + b] = from[start + b]!;
-        else out.set(from.subarray(start, start + size), at);
-      }
-    }
     h.size = planSize[i]!;
     h.link = planLink[i]!;
     if (i === 0) {
@@ -288,9 +301,54 @@ export function writeElf(elf: ElfFile, opts: WriteOptions = {}): Uint8Array {
     h.info = planInfo[i]!;
     h.addralign = s.addralign;
     h.entsize = s.entsize;
-    writeShdr(w, shoff + i * sz.shdr, cls, h);
+    writeShdr(sw, i * sz.shdr, cls, h);
   }
-  return out;
+  const ehdr = new Uint8Array(ehsize);
+  writeHeader(elf, new ByteWriter(ehdr, elf.littleEndian), shoff, n, elf.shstrtab ? secIndex.get(elf.shstrtab) ?? -1 : 0, phoff);
+
+  let order: ArrayLike<number> | undefined;
+  for (let p = 1; p < pieceAt.length && !order; p++) if (pieceAt[p]! < pieceAt[p - 1]!) order = orderBy(pieceAt, (a, b) => a - b);
+  /** Piece p's array and where its bytes start there. */
+  const bytesOf = (p: number): [Uint8Array, number] => {
+    const kind = pieceKind[p]!;
+    if (kind >= 0) {
+      const own = planBytes[kind];
+      return own ? [own, 0] : [sections[kind]!.backing, sections[kind]!.backingStart];
+    }
+    if (kind === RUN) return [elf.source, pieceAt[p]!];
+    return [kind === EHDR_PIECE ? ehdr : kind === PHDR_PIECE ? elf.programHeaders : shdrs, 0];
+  };
+  // A piece at least this long is a part of its own, viewed where it lies.
+  const BIG = views ? 1 << 16 : Infinity;
+  const parts: Uint8Array[] = [];
+  let from = 0; // where the stretch being gathered starts
+  let first = 0; // its first piece, in `order`
+  /** The stretch [from, to) as one fresh array: pieces first..last-1 copied in. */
+  const gather = (to: number, last: number): void => {
+    if (to <= from) return;
+    const out = new Uint8Array(to - from);
+    for (let q = first; q < last; q++) {
+      const p = order ? order[q]! : q;
+      const [b, start] = bytesOf(p);
+      const size = pieceLen[p]!, at = pieceAt[p]! - from;
+      // A few bytes (a converted function's two relocations) are copied by hand: a view and a
+      // native call a section cost more, for 20,000 sections of 48 bytes.
+      if (size <= 64) for (let k = 0; k < size; k++) out[at + k] = b[start + k]!;
+      else out.set(b.subarray(start, start + size), at);
+    }
+    parts.push(out);
+  };
+  for (let q = 0; q < pieceAt.length; q++) {
+    const p = order ? order[q]! : q;
+    if (pieceLen[p]! < BIG) continue;
+    gather(pieceAt[p]!, q);
+    const [b, start] = bytesOf(p);
+    parts.push(b.subarray(start, start + pieceLen[p]!));
+    from = pieceAt[p]! + pieceLen[p]!;
+    first = q + 1;
+  }
+  gather(total, pieceAt.length);
+  return parts;
 }
 
 /**

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { loadElf, modinfoValue, moduleName, readElf, readModinfo, writeElf } from '../../src/elf/index.js';
+import { loadElf, modinfoValue, moduleName, readElf, readModinfo, writeElf, writeElfParts } from '../../src/elf/index.js';
 import { kernelCorpus, walkModules } from '../helpers/corpus.js';
 import { fixtures } from '../helpers/fixtures.js';
 import { readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
@@ -36,6 +36,7 @@ test(`every module of ${corpus.version} round-trips byte-identically`, (t) => {
     }
     if (!Buffer.from(writeElf(elf)).equals(bytes)) failures.push(`${path}: copy differs`);
     if (!Buffer.from(writeElf(elf, { reencode: true })).equals(bytes)) failures.push(`${path}: re-encoding differs`);
+    if (!Buffer.concat(writeElfParts(elf, { reencode: true })).equals(bytes)) failures.push(`${path}: re-encoded as parts differs`);
   }
   t.diagnostic(`${modules.length} modules: ${sections} sections, ${symbols} symbols, ${relocations} relocations`);
   assert.deepEqual(failures.slice(0, 20), []);

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ElfError, ElfSymbol, readElf, SHF, SHN, SHT, STB, STT, writeElf, type ElfFile } from '../../src/elf/index.js';
+import { ElfError, ElfSymbol, readElf, SHF, SHN, SHT, STB, STT, writeElf, writeElfParts, type ElfFile } from '../../src/elf/index.js';
 import { fixtures } from '../helpers/fixtures.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols, semanticView } from '../helpers/readelf.js';
-import { run } from '../helpers/tools.js';
+import { KERNEL_CFLAGS, run, tempDir } from '../helpers/tools.js';
 
 const fx = fixtures();
 let n = 0;
@@ -51,6 +51,34 @@ test('add a section', () => {
   const after = semanticView(out);
   assert.deepEqual(after.relocs, before.relocs);
   assert.deepEqual(after.symbols, before.symbols);
+});
+
+test('written as parts: the same bytes as one array, large unchanged stretches viewed in the input', () => {
+  // 96 KiB of .rodata and .data each (past the 64 KiB a part of its own takes), then a section
+  // added and one removed, so that the names and the section headers move.
+  const { dir, cleanup } = tempDir();
+  try {
+    const src = join(dir, 'big.c');
+    writeFileSync(src, 'const char table[98304] = { 1, 2, 3 };\nchar buf[98304] = { 4 };\nint f(void) { return table[7] + buf[9]; }\n');
+    const obj = join(dir, 'big.o');
+    run('gcc', [...KERNEL_CFLAGS, '-c', src, '-o', obj]);
+    const bytes = readFileSync(obj);
+    const same = readElf(bytes, { path: obj });
+    assert.ok(Buffer.concat(writeElfParts(same)).equals(bytes), 'unchanged: the input');
+    const elf = readElf(bytes, { path: obj });
+    elf.addSection({ name: '.klpkit.note', type: SHT.PROGBITS, flags: SHF.ALLOC, addralign: 8n, data: new Uint8Array(100) });
+    elf.removeSections(elf.sections.filter((s) => s.name === '.comment'));
+    const parts = writeElfParts(elf);
+    const whole = writeElf(elf);
+    assert.ok(Buffer.concat(parts).equals(whole), 'the parts are writeElf()\'s bytes');
+    const viewed = parts.filter((p) => p.buffer === elf.source.buffer).reduce((n, p) => n + p.length, 0);
+    assert.ok(viewed >= 2 * 98304, `the two large sections are views of the input (${viewed} bytes are)`);
+    const out = join(dir, 'out.o');
+    writeFileSync(out, whole);
+    assert.deepEqual(readelfComplaints(out), []);
+  } finally {
+    cleanup();
+  }
 });
 
 test('remove sections: every index is remapped (symbols, relocations, groups, sh_link/sh_info)', () => {
