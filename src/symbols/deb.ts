@@ -21,7 +21,7 @@ const DECOMPRESSORS: Record<string, [string, string[]]> = {
 const AGAIN = 'download the package again';
 /** The largest member read into memory: Debian's debug vmlinux is 633 MB. */
 const MAX_MEMBER = 2 ** 31 - 1;
-/** The largest member read into the array members share (Stream.scratch). */
+/** The largest member read into the array members share (Spare). */
 const REUSE_MAX = 256 * 2 ** 20;
 
 /** Where `data.tar.*` lies in the `.deb`, and how it is compressed. */
@@ -84,11 +84,32 @@ function skipTo(fd: number, offset: number): void {
   }
 }
 
+/**
+ * An array reused from one member to the next (a read with `reuse`). A debug package's 4,000
+ * modules are 5.6 GB: an array each was 5.6 GB of fresh memory to zero and fault in, and its
+ * release drove the garbage collector.
+ */
+class Spare {
+  private bytes = new Uint8Array(0);
+  /** `n` bytes of it (valid until the next call). */
+  get(n: number): Uint8Array {
+    // A member larger than any module (the debug vmlinux, 633 MB) gets an array of its own: kept
+    // for the modules after it, it would double the peak.
+    if (n > REUSE_MAX) return new Uint8Array(n);
+    if (this.bytes.length < n) {
+      const size = Math.min(Math.max(n, Math.ceil(1.5 * this.bytes.length)), REUSE_MAX);
+      this.bytes = new Uint8Array(0); // the old one may go before the new one is made
+      this.bytes = new Uint8Array(size);
+    }
+    return this.bytes.subarray(0, n);
+  }
+}
+
 /** The decompressed tar stream of a child process, read in exact amounts. */
 class Stream {
   private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
-  private spare = new Uint8Array(0);
+  private readonly spare = new Spare();
   private readonly iter: AsyncIterator<Buffer>;
   constructor(iter: AsyncIterator<Buffer>) {
     this.iter = iter;
@@ -113,7 +134,7 @@ class Stream {
       return this.buf.subarray(this.pos - n, this.pos);
     }
     // Copied once into place: a 100 MB member is not re-concatenated chunk by chunk.
-    const out = reuse ? this.scratch(n) : new Uint8Array(n);
+    const out = reuse ? this.spare.get(n) : new Uint8Array(n);
     for (let have = 0; have < n;) {
       if (this.pos >= this.buf.length && !(await this.refill())) return undefined;
       const k = Math.min(n - have, this.buf.length - this.pos);
@@ -122,23 +143,6 @@ class Stream {
       this.pos += k;
     }
     return out;
-  }
-
-  /**
-   * An array of `n` bytes reused from one member to the next. A debug package's 4,000 modules
-   * are 5.6 GB: an array each was 5.6 GB of fresh memory to fault in and zero, and its release
-   * drove the garbage collector (7 of the 26 s the walk kept the main thread busy).
-   */
-  private scratch(n: number): Uint8Array {
-    // A member larger than any module (the debug vmlinux, 633 MB) gets an array of its own: kept
-    // for the modules after it, it would double the peak.
-    if (n > REUSE_MAX) return new Uint8Array(n);
-    if (this.spare.length < n) {
-      const size = Math.min(Math.max(n, Math.ceil(1.5 * this.spare.length)), REUSE_MAX);
-      this.spare = new Uint8Array(0); // the old one may go before the new one is made
-      this.spare = new Uint8Array(size);
-    }
-    return this.spare.subarray(0, n);
   }
 
   async skip(n: number): Promise<boolean> {
