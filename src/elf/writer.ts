@@ -308,15 +308,16 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
 
   let order: ArrayLike<number> | undefined;
   for (let p = 1; p < pieceAt.length && !order; p++) if (pieceAt[p]! < pieceAt[p - 1]!) order = orderBy(pieceAt, (a, b) => a - b);
-  /** Piece p's array and where its bytes start there. */
-  const bytesOf = (p: number): [Uint8Array, number] => {
+  /** The array piece p's bytes lie in, and where they start there. */
+  const arrayOf = (p: number): Uint8Array => {
     const kind = pieceKind[p]!;
-    if (kind >= 0) {
-      const own = planBytes[kind];
-      return own ? [own, 0] : [sections[kind]!.backing, sections[kind]!.backingStart];
-    }
-    if (kind === RUN) return [elf.source, pieceAt[p]!];
-    return [kind === EHDR_PIECE ? ehdr : kind === PHDR_PIECE ? elf.programHeaders : shdrs, 0];
+    if (kind >= 0) return planBytes[kind] ?? sections[kind]!.backing;
+    return kind === RUN ? elf.source : kind === EHDR_PIECE ? ehdr : kind === PHDR_PIECE ? elf.programHeaders : shdrs;
+  };
+  const startOf = (p: number): number => {
+    const kind = pieceKind[p]!;
+    if (kind >= 0) return planBytes[kind] ? 0 : sections[kind]!.backingStart;
+    return kind === RUN ? pieceAt[p]! : 0;
   };
   // A piece at least this long is a part of its own, viewed where it lies.
   const BIG = views ? 1 << 16 : Infinity;
@@ -329,7 +330,7 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     const out = new Uint8Array(to - from);
     for (let q = first; q < last; q++) {
       const p = order ? order[q]! : q;
-      const [b, start] = bytesOf(p);
+      const b = arrayOf(p), start = startOf(p);
       const size = pieceLen[p]!, at = pieceAt[p]! - from;
       // A few bytes (a converted function's two relocations) are copied by hand: a view and a
       // native call a section cost more, for 20,000 sections of 48 bytes.
@@ -342,8 +343,8 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     const p = order ? order[q]! : q;
     if (pieceLen[p]! < BIG) continue;
     gather(pieceAt[p]!, q);
-    const [b, start] = bytesOf(p);
-    parts.push(b.subarray(start, start + pieceLen[p]!));
+    const start = startOf(p);
+    parts.push(arrayOf(p).subarray(start, start + pieceLen[p]!));
     from = pieceAt[p]! + pieceLen[p]!;
     first = q + 1;
   }
