@@ -8,8 +8,9 @@
  *
  * Layout (database.ts): 16 bytes (magic, version, header length), the JSON header, then one
  * column after another (8-aligned), then the names table. Rows are sorted by name, and the names
- * table holds each distinct name once, in the same order: a name's rows are found by one walk of
- * the names table and one of the name-offset column, side by side with the sorted names asked.
+ * table holds each distinct name once, in the same order: a few names' rows are found by a binary
+ * search each, as `SymbolDb.lookup` finds them; many names' by one walk of the names table and
+ * one of the name-offset column, side by side with the sorted names asked.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { COLUMNS, F_EXPORTED, SymbolDb, type Columns, type DbHeader } from './database.js';
@@ -17,6 +18,8 @@ import { latin1Write } from '../elf/bytes.js';
 import { DatabaseError } from './errors.js';
 
 const CHUNK = 1 << 20;
+/** Up to this many names asked are searched for one by one; more are found by one walk. */
+const SEARCH_MAX = 256;
 type ColumnName = (typeof COLUMNS)[number][0];
 
 /**
@@ -30,6 +33,8 @@ export class DbFile {
   private readonly at: Record<ColumnName, number>;
   private readonly namesAt: number;
   private readonly chunk = new Uint8Array(CHUNK);
+  /** Rows come in name order (the name-offset column never goes down), checked at open. */
+  private ordered = true;
 
   private constructor(fd: number, path: string, h: DbHeader, at: Record<ColumnName, number>, namesAt: number) {
     this.fd = fd;
@@ -97,13 +102,22 @@ export class DbFile {
     const db = new DbFile(fd, file, h, at, o);
     // Every row checked as load() checks it; the first bad row is the one named.
     let firstBad = n;
-    const below = (k: ColumnName, limit: number, except = -1): void =>
+    // The name offsets are also checked to ascend with the rows, in the same read.
+    let prev = 0;
+    const ascending = (values: ArrayLike<number>): void => {
+      for (let j = 0; j < values.length && db.ordered; j++) {
+        if (values[j]! < prev) db.ordered = false;
+        prev = values[j]!;
+      }
+    };
+    const below = (k: ColumnName, limit: number, except = -1, also?: (values: ArrayLike<number>) => void): void =>
       db.chunksOf(k, (i0, values) => {
+        also?.(values);
         if (i0 >= firstBad) return;
         const j = firstAtOrAbove(values, limit, except);
         if (j >= 0 && i0 + j < firstBad) firstBad = i0 + j;
       });
-    below('nameOff', h.namesBytes);
+    below('nameOff', h.namesBytes, -1, ascending);
     below('object', h.objects.length);
     below('section', h.sections.length, 0xffffffff);
     below('namespace', h.namespaces.length);
@@ -130,65 +144,38 @@ export class DbFile {
 
   /**
    * The database holding the rows of `wanted` (a lookup of any other name, and the questions about
-   * whole objects, go to `whole()`). Undefined when the file is laid out in a way this walk does
-   * not expect (names out of order, a name longer than its buffer): read it whole then.
+   * whole objects, go to `whole()`). Undefined when the file is laid out in a way the part reader
+   * does not expect (rows out of name order, a name longer than the walk's buffer): read it whole
+   * then. `walk` chooses how the rows are found (tests ask for both): by default, a search each
+   * for up to SEARCH_MAX names, one walk for more.
    */
-  rowsFor(wanted: Iterable<string>, whole: () => SymbolDb): SymbolDb | undefined {
-    const { h, chunk, namesAt } = this;
+  rowsFor(wanted: Iterable<string>, whole: () => SymbolDb, opts: { walk?: boolean } = {}): SymbolDb | undefined {
+    const { h } = this;
+    if (!this.ordered) return undefined;
     // The names asked, in the table's order (latin1 bytes; the default sort is code-unit order).
     const askedSet = new Set<string>();
     for (const x of wanted) if (x !== '' && !/[^\x01-\xff]/.test(x)) askedSet.add(x);
     const asked = [...askedSet].sort();
-    // Walk the names table beside them: the offset of each name asked that the table holds. Both
-    // run in order, so the offsets found ascend.
-    const foundOff: number[] = [], foundName: string[] = [];
-    let a = 0;
-    for (let base = 0; base < h.namesBytes && a < asked.length;) {
-      const len = Math.min(CHUNK, h.namesBytes - base);
-      this.readAt(chunk, namesAt + base, len);
-      const last = chunk.lastIndexOf(0, len - 1);
-      if (last < 0) return undefined; // a name longer than the buffer: leave it to load()
-      for (let p = 0; p <= last && a < asked.length;) {
-        // Most names differ from the one asked in their first bytes: compare as far as they
-        // agree, then skip to the name's end (indexOf: a native scan, not a loop a byte).
-        while (a < asked.length) {
-          const c = compareName(chunk, p, asked[a]!);
-          if (c < 0) break; // the table's name comes first: on to the next one
-          if (c === 0) {
-            foundOff.push(base + p);
-            foundName.push(asked[a]!);
-          }
-          a++; // found, or not in the table (it would have come by now)
-          if (c === 0) break;
-        }
-        p = chunk.indexOf(0, p) + 1;
-      }
-      base += last + 1;
-    }
+    // A few names are searched for (a patch of ten functions names a dozen): some 20 small reads
+    // a name, not a walk of the 12 MB names table and every column. Many are found by the walk.
+    const found = (opts.walk ?? asked.length > SEARCH_MAX) ? this.walk(asked) : this.search(asked);
+    if (!found) return undefined;
+    const { rows, rowName, foundName, runStart, runEnd } = found;
 
-    // The rows of the names found, by one walk of the name-offset column (ascending with the
-    // rows), and which name found each is.
-    const rows: number[] = [], rowName: number[] = [];
-    let q = 0, prev = -1, ordered = true;
-    this.chunksOf('nameOff', (i0, values) => {
-      for (let j = 0; j < values.length; j++) {
-        const v = values[j]!;
-        if (v < prev) ordered = false;
-        prev = v;
-        while (q < foundOff.length && foundOff[q]! < v) q++;
-        if (q < foundOff.length && foundOff[q] === v) {
-          rows.push(i0 + j);
-          rowName.push(q);
-        }
-      }
-    });
-    if (!ordered) return undefined;
-
-    // The kept rows' columns; objects that export anything, over every row.
+    // The kept rows' columns, a run of rows (one name's) at a time when they were searched for,
+    // else a column at a time; objects that export anything, over every row.
     const m = rows.length;
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(m)])) as unknown as Columns;
     for (const [k] of COLUMNS) {
       const dst = col[k] as unknown as { [i: number]: number };
+      if (runStart) {
+        for (let q = 0, r = 0; q < runStart.length; q++) {
+          this.rowsOf(k, runStart[q]!, runEnd![q]!, (values) => {
+            for (let j = 0; j < values.length; j++) dst[r++] = values[j]!;
+          });
+        }
+        continue;
+      }
       let r = 0;
       this.chunksOf(k, (i0, values) => {
         for (; r < m && rows[r]! < i0 + values.length; r++) dst[r] = values[rows[r]! - i0]!;
@@ -222,6 +209,141 @@ export class DbFile {
     const header: DbHeader = { ...h, count: m, namesBytes: names.length };
     return SymbolDb.partialFrom(header, names, col, m, hashes, { names: askedSet, exporters, whole });
   }
+
+  /**
+   * The rows of the names `asked` (sorted) by a walk of the names table beside them, then one of
+   * the name-offset column; undefined when a name is longer than the buffer (load() reads it).
+   */
+  private walk(asked: readonly string[]): FoundRows | undefined {
+    const { h, chunk, namesAt } = this;
+    // The offset of each name asked that the table holds. Both run in order, so the offsets
+    // found ascend.
+    const foundOff: number[] = [], foundName: string[] = [];
+    let a = 0;
+    for (let base = 0; base < h.namesBytes && a < asked.length;) {
+      const len = Math.min(CHUNK, h.namesBytes - base);
+      this.readAt(chunk, namesAt + base, len);
+      const last = chunk.lastIndexOf(0, len - 1);
+      if (last < 0) return undefined; // a name longer than the buffer: leave it to load()
+      for (let p = 0; p <= last && a < asked.length;) {
+        // Most names differ from the one asked in their first bytes: compare as far as they
+        // agree, then skip to the name's end (indexOf: a native scan, not a loop a byte).
+        while (a < asked.length) {
+          const c = compareName(chunk, p, asked[a]!);
+          if (c < 0) break; // the table's name comes first: on to the next one
+          if (c === 0) {
+            foundOff.push(base + p);
+            foundName.push(asked[a]!);
+          }
+          a++; // found, or not in the table (it would have come by now)
+          if (c === 0) break;
+        }
+        p = chunk.indexOf(0, p) + 1;
+      }
+      base += last + 1;
+    }
+    // The rows of the names found (the column ascends with the rows: checked at open), and which
+    // name found each is.
+    const rows: number[] = [], rowName: number[] = [];
+    let q = 0;
+    this.chunksOf('nameOff', (i0, values) => {
+      for (let j = 0; j < values.length; j++) {
+        const v = values[j]!;
+        while (q < foundOff.length && foundOff[q]! < v) q++;
+        if (q < foundOff.length && foundOff[q] === v) {
+          rows.push(i0 + j);
+          rowName.push(q);
+        }
+      }
+    });
+    return { rows, rowName, foundName };
+  }
+
+  /**
+   * The rows of the names `asked` (sorted) by a binary search each over the rows, sorted by name
+   * as load()'s look-up searches them (database.ts `range`): a name's rows are one run, which
+   * share its offset in the names table.
+   */
+  private search(asked: readonly string[]): FoundRows {
+    const { h } = this;
+    // Read as chunksOf() reads the column: a Uint32Array over the bytes.
+    const window = new Uint32Array(CHUNK / 4);
+    const windowBytes = new Uint8Array(window.buffer);
+    const nameOffAt = (row: number): number => {
+      this.readAt(windowBytes, this.at.nameOff + row * 4, 4);
+      return window[0]!;
+    };
+    const text = new Uint8Array(256);
+    /** The table's name at `off` against `key`, as compareName orders them. */
+    const compareAt = (off: number, key: string): number => {
+      const len = Math.min(key.length + 1, h.namesBytes - off);
+      const buf = len <= text.length ? text : new Uint8Array(len);
+      this.readAt(buf, this.namesAt + off, len);
+      for (let k = 0; k < len; k++) {
+        const t = buf[k]!;
+        const c = k < key.length ? key.charCodeAt(k) : 0;
+        if (t !== c) return t - c;
+        if (t === 0) return 0;
+      }
+      return 1; // the table ends inside the name (its last byte is a NUL: checked at open)
+    };
+    const rows: number[] = [], rowName: number[] = [], foundName: string[] = [];
+    const runStart: number[] = [], runEnd: number[] = [];
+    for (const key of asked) {
+      let lo = 0, hi = h.count;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareAt(nameOffAt(mid), key) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      // Not there; or (a names table out of order) inside the run of a name found before.
+      if (lo >= h.count || (runEnd.length > 0 && lo < runEnd[runEnd.length - 1]!)) continue;
+      const off = nameOffAt(lo);
+      if (compareAt(off, key) !== 0) continue;
+      // The run's end: read in windows growing from 64 rows (most names have a row or two;
+      // `__this_module` has one a module).
+      let end = lo + 1;
+      for (let size = 64; end < h.count;) {
+        const m = Math.min(size, h.count - end, window.length);
+        this.readAt(windowBytes, this.at.nameOff + end * 4, m * 4);
+        let j = 0;
+        while (j < m && window[j] === off) j++;
+        end += j;
+        if (j < m) break;
+        size *= 4;
+      }
+      runStart.push(lo);
+      runEnd.push(end);
+      for (let r = lo; r < end; r++) {
+        rows.push(r);
+        rowName.push(foundName.length);
+      }
+      foundName.push(key);
+    }
+    return { rows, rowName, foundName, runStart, runEnd };
+  }
+
+  /** Rows [start, end) of a column, a chunk at a time: fn(values). */
+  private rowsOf(k: ColumnName, start: number, end: number, fn: (values: ArrayLike<number>) => void): void {
+    const T = COLUMNS.find((c) => c[0] === k)![1];
+    const per = CHUNK / T.BYTES_PER_ELEMENT;
+    for (let i0 = start; i0 < end; i0 += per) {
+      const m = Math.min(per, end - i0);
+      this.readAt(this.chunk, this.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
+      fn(new T(this.chunk.buffer, 0, m));
+    }
+  }
+}
+
+/** What a part reader's look-up of the names asked found: the rows, in order, and whose each is. */
+interface FoundRows {
+  rows: number[];
+  /** Per row, its name's index in `foundName`. */
+  rowName: number[];
+  foundName: string[];
+  /** When found by search: the rows as runs [runStart[q], runEnd[q]), one a name. */
+  runStart?: number[];
+  runEnd?: number[];
 }
 
 /**

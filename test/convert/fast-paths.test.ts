@@ -105,7 +105,7 @@ test('relocations read where they lie equal the decoded ones, and a bad symbol i
   assert.equal(a, b);
 });
 
-test('a database read in part answers as the whole file, and asks the whole file for the rest', () => {
+for (const walk of [true, false]) test(`a database read in part (its rows found by ${walk ? 'a walk' : 'a search'}) answers as the whole file, and asks the whole file for the rest`, () => {
   const whole = SymbolDb.load(readFileSync(dbFile), dbFile);
   const elf = readElf(readFileSync(many), { path: many });
   const names = namesToResolve(elf);
@@ -115,7 +115,7 @@ test('a database read in part answers as the whole file, and asks the whole file
   const part = file.rowsFor([...names, 'no_such_symbol'], () => {
     asked++;
     return whole;
-  })!;
+  }, { walk })!;
   file.close();
   for (const n of [...names, 'no_such_symbol']) assert.deepEqual(part.lookup(n), whole.lookup(n), n);
   assert.equal(asked, 0, 'names asked for are answered from the rows read');
@@ -131,7 +131,7 @@ test('a database read in part answers as the whole file, and asks the whole file
   const b = readElf(readFileSync(many), { path: many });
   convertModule(a, { db: whole });
   const file2 = DbFile.open(dbFile)!;
-  convertModule(b, { db: file2.rowsFor(namesToResolve(b), () => whole)! });
+  convertModule(b, { db: file2.rowsFor(namesToResolve(b), () => whole, { walk })! });
   file2.close();
   assert.equal(Buffer.compare(writeElf(a), writeElf(b)), 0);
 });
@@ -158,20 +158,26 @@ test('a damaged database file: the part reader refuses it in the words of load()
     if (cut) b = b.subarray(0, muts[0]![0]);
     writeFileSync(path, b);
     const full = outcome(() => SymbolDb.load(b, path));
-    const part = outcome(() => {
-      const f = DbFile.open(path)!;
-      try {
-        return f.rowsFor(['a', 'b', 'c', 'z'], () => SymbolDb.load(readFileSync(path), path));
-      } finally {
-        f.close();
+    // The rows found by a walk, and by a search a name.
+    for (const walk of [true, false]) {
+      const part = outcome(() => {
+        const f = DbFile.open(path)!;
+        try {
+          return f.rowsFor(['a', 'b', 'c', 'z'], () => SymbolDb.load(readFileSync(path), path), { walk });
+        } finally {
+          f.close();
+        }
+      });
+      if (typeof full === 'string') {
+        assert.equal(part, full);
+        continue;
       }
-    });
-    if (typeof full === 'string') return assert.equal(part, full);
-    assert.notEqual(typeof part, 'string', `load() took it, the part reader said: ${String(part)}`);
-    // Lookups agree while the names table is as written (on a shuffled one a binary search and a
-    // walk may find different rows; both are typed answers).
-    if (part instanceof SymbolDb && !cut && muts.every(([o]) => o < namesAt)) {
-      for (const n of ['a', 'b', 'c', 'z']) assert.deepEqual(part.lookup(n), full!.lookup(n), n);
+      assert.notEqual(typeof part, 'string', `load() took it, the part reader said: ${String(part)}`);
+      // Lookups agree while the names table is as written (on a shuffled one a binary search and
+      // a walk may find different rows; both are typed answers).
+      if (part instanceof SymbolDb && !cut && muts.every(([o]) => o < namesAt)) {
+        for (const n of ['a', 'b', 'c', 'z']) assert.deepEqual(part.lookup(n), full!.lookup(n), n);
+      }
     }
   }), { numRuns: 400, seed: 16 });
 });

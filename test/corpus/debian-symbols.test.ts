@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { readElf } from '../../src/elf/index.js';
 import { buildDatabase } from '../../src/symbols/build.js';
 import { SymbolDb } from '../../src/symbols/database.js';
+import { DbFile } from '../../src/symbols/db-file.js';
 import { parseSymvers } from '../../src/symbols/symvers.js';
 import { vmlinuxExports } from '../../src/symbols/vmlinux.js';
 import { decompressBzImage } from '../../src/symbols/vmlinuz.js';
@@ -95,6 +96,36 @@ test('the database file round-trips and answers the same', () => {
   const again = SymbolDb.load(db.serialize(), 'debian.klpdb');
   for (const name of ['active_show', 'init_module', 'saved_command_line', 'nfs_fs_type']) {
     assert.deepEqual(again.lookup(name), db.lookup(name), name);
+  }
+});
+
+test('read in part from the file, the rows of names found by a search each and by one walk answer as the whole database', () => {
+  const { dir, cleanup } = tempDir('klpkit-part-');
+  try {
+    const path = join(dir, 'debian.klpdb');
+    writeFileSync(path, db.serialize());
+    // Names of one row and of thousands (`__this_module`, `init_module`: one a module), the
+    // first and last in the table's order, and names it does not hold.
+    const names = new Set(['__this_module', 'init_module', 'cleanup_module', '_printk', '__fentry__', 'active_show', 'no_such_symbol', '!', '\xff']);
+    for (const [o, step] of [['vmlinux', 997], ['e1000e', 101], ['ext4', 101], ['xfs', 101]] as const) {
+      const syms = db.objectSymbols(o);
+      // (A module's table starts with its unnamed symbol, which nobody looks up.)
+      for (let i = 0; i < syms.length; i += step) if (syms[i]!.name !== '') names.add(syms[i]!.name);
+    }
+    let rows = 0;
+    for (const walk of [false, true]) {
+      const file = DbFile.open(path)!;
+      const part = file.rowsFor(names, () => assert.fail('a name asked was not answered from the rows read'), { walk })!;
+      file.close();
+      for (const n of names) {
+        assert.deepEqual(part.lookup(n), db.lookup(n), `${n} (${walk ? 'walk' : 'search'})`);
+        rows += db.lookup(n).length;
+      }
+      for (const o of ['vmlinux', 'e1000e', 'nothing']) assert.equal(part.hasExports(o), db.hasExports(o), o);
+    }
+    assert.ok(rows > 2 * 10000, `${rows / 2} rows compared`);
+  } finally {
+    cleanup();
   }
 });
 
