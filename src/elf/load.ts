@@ -4,6 +4,7 @@
 import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { concatBytes } from './bytes.js';
 import { compress, maybeDecompress, type Compression, type DecompressOptions } from './compress.js';
 import { ElfError } from './errors.js';
 import type { ElfFile } from './file.js';
@@ -196,16 +197,5 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
  */
 export async function writeModuleAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[], compression: Compression | undefined): Promise<void> {
   if (!compression) return writeFileAtomic(path, bytes);
-  await writeFileAtomic(path, await compress(bytes instanceof Uint8Array ? bytes : concat(bytes), compression, path));
-}
-
-/** The parts as one array. */
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  await writeFileAtomic(path, await compress(bytes instanceof Uint8Array ? bytes : concatBytes(bytes, bytes.reduce((n, p) => n + p.length, 0)), compression, path));
 }
