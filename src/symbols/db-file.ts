@@ -266,9 +266,10 @@ export class DbFile {
    */
   private search(asked: readonly string[]): FoundRows {
     const { h } = this;
-    // Read as chunksOf() reads the column: a Uint32Array over the bytes.
-    const window = new Uint32Array(CHUNK / 4);
-    const windowBytes = new Uint8Array(window.buffer);
+    // Read as chunksOf() reads the column: a Uint32Array over the bytes (the chunk's, which
+    // nothing else uses while the search runs).
+    const windowBytes = this.chunk;
+    const window = new Uint32Array(windowBytes.buffer, windowBytes.byteOffset, CHUNK / 4);
     const nameOffAt = (row: number): number => {
       this.readAt(windowBytes, this.at.nameOff + row * 4, 4);
       return window[0]!;
