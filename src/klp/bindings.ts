@@ -48,13 +48,18 @@ const field = (s: string | null): string => (s === null || s === '' ? '-' : esca
 const unfield = (s: string): string | null => (s === '-' ? null : unescapeField(s));
 
 export function formatBindings(list: readonly Binding[]): Uint8Array {
-  // One string, a line appended at a time (a patch of 20,000 functions has 20,000 bindings).
-  let text = `${HEADER}\n`;
-  for (const b of list) {
-    text += `${escapeField(b.object)}\t${escapeField(b.name)}\t${b.sympos}\t${b.homonyms}\t${field(b.section)}\t${field(b.unit)}\t${field(b.intent)}\t${
-      b.size === null ? '-' : b.size}\t${b.hash === null ? '-' : fingerprintHex(b.hash)}\n`;
+  // Lines as arrays of fields joined, then the lines joined: a patch of 20,000 functions has
+  // 20,000 bindings, and lines built by template literals appended to one string took twice as
+  // long, cold (docs/performance.md).
+  const lines = new Array<string>(list.length + 1);
+  lines[0] = HEADER;
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i]!;
+    lines[i + 1] = [escapeField(b.object), escapeField(b.name), b.sympos, b.homonyms, field(b.section), field(b.unit), field(b.intent),
+      b.size === null ? '-' : b.size, b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t');
   }
-  return new TextEncoder().encode(text);
+  lines.push('');
+  return new TextEncoder().encode(lines.join('\n'));
 }
 
 /** The bindings recorded in a module, or [] when it has none. Malformed lines are an error naming the line. */
