@@ -207,8 +207,6 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
   };
   piece(0, ehsize, EHDR_PIECE);
   if (phSize > 0) piece(phoff, phSize, PHDR_PIECE);
-  /** Sections whose bytes one of those runs writes. */
-  const copied = new Uint8Array(n);
   let cursor = Math.max(ehsize, phoff + phSize);
   let lastKey = phSize > 0 && phoff + phSize >= ehsize ? PHDR : EHDR;
   let lastPreserved = true;
@@ -248,15 +246,14 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     }
     const at = place(hasOrig ? s.origIndex : NEW, hasOrig ? s.offset : undefined, hasOrig ? s.origSize : undefined, planSize[i]!, align);
     planOffset[i] = at;
-    // Its own bytes, the input's, where the input has them: part of a run.
+    // Its own bytes: the input's, where the input has them, part of a run; else a piece of its own.
+    let inRun = false;
     if (hasOrig && at === s.offset && planBytes[i] === undefined && at + planSize[i]! <= elf.source.length) {
       const b = s.backing;
-      if (b.buffer === elf.source.buffer && b.byteOffset + s.backingStart === elf.source.byteOffset + at) {
-        copy(at, at + planSize[i]!);
-        copied[i] = 1;
-      }
+      inRun = b.buffer === elf.source.buffer && b.byteOffset + s.backingStart === elf.source.byteOffset + at;
     }
-    if (!copied[i] && planSize[i]! > 0) piece(at, planSize[i]!, i);
+    if (inRun) copy(at, at + planSize[i]!);
+    else if (planSize[i]! > 0) piece(at, planSize[i]!, i);
     if (elf.programHeaders.length > 0 && hasOrig && at !== s.offset && s.addr !== 0n) {
       throw new ElfError('UNSUPPORTED', { file, section: s.name },
         'this edit would move an allocated section of a linked file (program headers are not rewritten)');

@@ -275,18 +275,16 @@ export class DbFile {
       return window[0]!;
     };
     const text = new Uint8Array(256);
-    /** The table's name at `off` against `key`, as compareName orders them. */
+    /**
+     * The table's name at `off` against `key`, by compareName on its first key.length + 1 bytes:
+     * it decides by then (a byte differs, or both end), and a name cut short by the table's end
+     * meets the table's last byte, a NUL (checked at open), first.
+     */
     const compareAt = (off: number, key: string): number => {
       const len = Math.min(key.length + 1, h.namesBytes - off);
       const buf = len <= text.length ? text : new Uint8Array(len);
       this.readAt(buf, this.namesAt + off, len);
-      for (let k = 0; k < len; k++) {
-        const t = buf[k]!;
-        const c = k < key.length ? key.charCodeAt(k) : 0;
-        if (t !== c) return t - c;
-        if (t === 0) return 0;
-      }
-      return 1; // the table ends inside the name (its last byte is a NUL: checked at open)
+      return compareName(buf, 0, key);
     };
     const rows: number[] = [], rowName: number[] = [], foundName: string[] = [];
     const runStart: number[] = [], runEnd: number[] = [];
