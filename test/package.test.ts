@@ -22,7 +22,7 @@ test('package.json declares the klp bin and ESM entry points that exist after th
   assert.ok(readFileSync(join(ROOT, pkg.exports['.'].import), 'utf8').length > 0);
 });
 
-test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with the huge-page hint before any GLIBC_TUNABLES of the caller', () => {
+test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with the huge-page hint before any GLIBC_TUNABLES of the caller, and convert with its heap settings', () => {
   // A `node` of our own first on the PATH shows what the launcher runs, and with what.
   const dir = mkdtempSync(join(tmpdir(), 'klpkit-launcher-'));
   try {
@@ -38,6 +38,9 @@ test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with 
     const plain = runStatus(join(dir, 'klp'), ['symbols', 'find', 'a b'], { env: env() });
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stdout, `glibc.malloc.hugetlb=1|${main}|symbols|find|a b|`);
+    // convert, and only convert, runs with a small young generation and gc() exposed.
+    const convert = runStatus(join(dir, 'klp'), ['convert', 'in.ko', '-o', 'out.ko'], { env: env() });
+    assert.equal(convert.stdout, `glibc.malloc.hugetlb=1|--max-semi-space-size=4|--expose-gc|${main}|convert|in.ko|-o|out.ko|`);
     const theirs = runStatus(join(dir, 'klp'), ['--version'], { env: env('glibc.malloc.hugetlb=0') });
     assert.equal(theirs.stdout, `glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0|${main}|--version|`);
     // And the real thing, through the symlink.

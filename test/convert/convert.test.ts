@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { convertModule, type ConvertResult } from '../../src/convert/convert.js';
 import { readKlpPatches } from '../../src/klp/objects.js';
 import { readElf, SHF, SHN, writeElf } from '../../src/elf/index.js';
+import { emitConvertText, renderConvertText } from '../../src/cli/convert.js';
 import { assertCleanError, klp } from '../helpers/cli.js';
 import { FIXTURE_KALLSYMS, fixtureDb } from '../helpers/fixture-db.js';
 import { readelfComplaints, readelfRelocs, readelfSections, readelfSymbols } from '../helpers/readelf.js';
@@ -328,4 +329,24 @@ test('homonyms by compilation unit: find shows each one\'s file; --sym NAME=OBJ@
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /--sym homonym=fixture_mod@mod_c\.c: no definition\(s\) of 'homonym' in fixture_mod come from a unit matching 'mod_c\.c'/);
   assert.match(wrong.stderr, /fixture_mod sympos 2 in \.text\.homonym\+0x[0-9a-f]+ size 0x[0-9a-f]+ from mod_b\.c +-> +--sym homonym=fixture_mod,2/);
+});
+
+test('the report is printed in batches of lines that make the whole report, every line once and in order', () => {
+  const n = 5000;
+  const plan: ConvertResult['plan'] = Array.from({ length: n }, (_, i) => ({
+    section: '.rela.text', target: '.text', offset: `0x${(i * 8).toString(16)}`, type: 4, typeName: 'R_X86_64_PLT32', symbol: `f${i}`, object: 'vmlinux',
+    sympos: 0, newSection: '.klp.rela.vmlinux..text', newSymbol: `.klp.sym.vmlinux.f${i},0`, resolvedBy: 'unique' as const, file: null,
+  }));
+  const r: ConvertResult = { module: 'lp', plan, kept: [{ symbol: '__fentry__', reason: 'exported by vmlinux', count: 1 }], problems: [], removedSections: [], patches: [], changed: true };
+  for (const verbose of [false, true]) {
+    const batches: string[] = [];
+    emitConvertText(r, false, verbose, (b) => batches.push(b));
+    const lines = batches.join('\n').split('\n');
+    const head = verbose ? 2 : 1;
+    assert.equal(lines.length, head + n + 1);
+    assert.ok(batches.length >= 3 && batches.every((b) => b.split('\n').length <= 2048), `${batches.length} batches`);
+    for (let i = 0; i < n; i++) assert.ok(lines[head + i]!.includes(verbose ? ` f${i} ` : `.klp.sym.vmlinux.f${i},0 `), lines[head + i]);
+    assert.equal(lines.at(-1), '  kept: __fentry__ (exported by vmlinux, 1 relocation(s))');
+    assert.equal(renderConvertText(r, false, verbose), batches.join('\n'));
+  }
 });
