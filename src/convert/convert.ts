@@ -292,8 +292,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   interface Resolved {
     name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; homonyms: number;
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
-    /** The report's line for its livepatch symbol, and whether its binding is recorded, once seen. */
-    line: ConvertSummary['symbols'][number] | undefined; bound: boolean;
+    /** The report's line for its livepatch symbol, once seen. */
+    line: ConvertSummary['symbols'][number] | undefined;
   }
   /**
    * A relocation to convert: entry `i` of `rs`, as `rr` reads it. The reader goes with the move:
@@ -417,7 +417,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return SKIP;
     }
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, bound: false };
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short chain, not a map, each), and
@@ -447,7 +447,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // over. Uses in non-allocated sections (DWARF) follow it: the loader never applies them, but a
   // symbol left SHN_UNDEF would fail the load ("Unknown symbol", simplify_symbols).
   const uses = new SymbolCounts(symtab);
-  for (const rs of elf.sections) {
+  for (let s = 0; s < elf.sections.length; s++) {
+    const rs = elf.sections[s]!;
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
     if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
@@ -523,60 +524,65 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const makePlan = (): PlanEntry[] => {
     if (planMade) return planMade;
     const typeNames = new Map<number, string>();
-    planMade = moves.map((m) => {
+    planMade = moves.map((m, k) => {
       const type = m.rr.type(m.i);
       let typeName = typeNames.get(type);
       if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
       const { d } = m;
       return {
         section: m.rs.name, target: m.rs.infoSection!.name, offset: offsetHex(m), type, typeName, symbol: d.name,
-        object: d.res.obj, sympos: d.res.pos, newSection: klpRelaName(d.lpObj, m.rs.infoSection!.name), newSymbol: d.klpName, resolvedBy: d.by,
+        object: d.res.obj, sympos: d.res.pos, newSection: groupName[moveGroup[k]!]!, newSymbol: d.klpName, resolvedBy: d.by,
         file: unitOf(d),
       };
     });
     return planMade;
   };
+  // The livepatch relocation section of each move, numbered in the order first used (the order the
+  // plan names them and the rewrite makes them): by name, which two targets may share. A section's
+  // moves come together, nearly always to one object: a name is made once a run of moves to one
+  // target and object. The summary counts them, the plan and the rewrite use them.
+  const groupOfName = new Map<string, number>();
+  const groupName: string[] = [], groupTarget: Section[] = [];
+  const moveGroup = new Int32Array(moves.length);
   const summary: ConvertSummary = { sections: 0, symbols: [] };
-  {
-    // Sections by name, as the plan's newSection names them: target name -> objects.
-    const sections = new Map<string, string[]>();
-    const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
-    let last: Move | undefined;
-    for (const m of moves) {
-      // A section's moves come together, nearly always to one object: counted at the first.
-      if (!last || m.rs.infoSection !== last.rs.infoSection || m.d.lpObj !== last.d.lpObj) {
-        const target = m.rs.infoSection!.name;
-        let objs = sections.get(target);
-        if (!objs) sections.set(target, (objs = []));
-        if (!objs.includes(m.d.lpObj)) {
-          objs.push(m.d.lpObj);
-          summary.sections++;
-        }
-      }
-      last = m;
-      let line = m.d.line ?? bySymbol.get(m.d.klpName);
-      if (line) line.count++;
-      else {
-        line = { newSymbol: m.d.klpName, count: 1, resolvedBy: m.d.by, file: unitOf(m.d) };
-        bySymbol.set(m.d.klpName, line);
-        summary.symbols.push(line);
-      }
-      m.d.line = line;
-    }
-  }
-  // What each binding means, for klp check to verify on every build the patch ships to.
-  const bindings = new Map<string, Binding>();
-  for (const { d } of moves) {
-    if (d.bound) continue;
-    d.bound = true;
-    const name = d.name;
-    const key = `${d.res.obj}\0${name}\0${d.res.pos}`;
-    if (bindings.has(key)) continue;
-    const def = d.def;
+  // What each binding means, for klp check to verify on every build the patch ships to: one a
+  // livepatch symbol, as its first use resolved it. Its name stands for one object, name and
+  // position: resolve() refuses an object name with '.' or ',' and a symbol name with ','.
+  const bindings: Binding[] = [];
+  const bindingOf = (d: Resolved): Binding => {
+    const name = d.name, def = d.def;
     const asked = d.by === '--sym' ? opts.explicit?.get(name) : d.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
     const intent = !asked ? d.by : d.by === 'KLP_SYMUNIT' ? `KLP_SYMUNIT(${name}, "${asked.file}")` : `--sym ${name}=${asked.obj}${asked.file !== undefined ? `@${asked.file}` : `,${asked.pos}`}`;
-    bindings.set(key, { object: d.res.obj, name, sympos: d.res.pos, homonyms: d.homonyms,
-      section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null });
+    return { object: d.res.obj, name, sympos: d.res.pos, homonyms: d.homonyms,
+      section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null };
+  };
+  {
+    const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
+    for (let k = 0, group = -1; k < moves.length; k++) {
+      const m = moves[k]!, d = m.d;
+      const target = m.rs.infoSection!;
+      if (k === 0 || target !== moves[k - 1]!.rs.infoSection || d.lpObj !== moves[k - 1]!.d.lpObj) {
+        const name = klpRelaName(d.lpObj, target.name);
+        const known = groupOfName.get(name);
+        if (known !== undefined) group = known;
+        else {
+          groupOfName.set(name, (group = groupName.length));
+          groupName.push(name);
+          groupTarget.push(target);
+        }
+      }
+      moveGroup[k] = group;
+      let line = d.line ?? bySymbol.get(d.klpName);
+      if (line) line.count++;
+      else {
+        line = { newSymbol: d.klpName, count: 1, resolvedBy: d.by, file: unitOf(d) };
+        bySymbol.set(d.klpName, line);
+        summary.symbols.push(line);
+        bindings.push(bindingOf(d));
+      }
+      d.line = line;
+    }
+    summary.sections = groupName.length;
   }
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
@@ -642,7 +648,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   }
   // Existing livepatch sections are reused (a partly converted module); one map, not a search per move.
   const klpSections = new Map<string, Section>(elf.sections.filter((x) => x.isLivepatchRela).map((x) => [x.name, x]));
-  if (!moveInPlace(elf, symtab, moves, klpSymbols, klpSections)) {
+  if (!moveInPlace(elf, symtab, moves, { name: groupName, target: groupTarget, of: moveGroup }, klpSymbols, klpSections)) {
     const klpSymbol = (name: string): ElfSymbol => {
       let s = klpSymbols.get(name);
       if (!s) {
@@ -652,9 +658,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return s;
     };
     const movedRelocs = new Set<Relocation>();
-    for (const m of moves) {
+    for (let k = 0; k < moves.length; k++) {
+      const m = moves[k]!;
       const r = elf.relocations(m.rs)[m.i]!;
-      const secName = klpRelaName(m.d.lpObj, m.rs.infoSection!.name);
+      const secName = groupName[moveGroup[k]!]!;
       let sec = klpSections.get(secName);
       if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
       klpSections.set(secName, sec);
@@ -669,7 +676,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
     if (emptied.length > 0) elf.removeSections(emptied);
   }
-  writeBindings(elf, [...bindings.values()]);
+  writeBindings(elf, bindings);
   return result(true);
 
   function offsetHex(m: Move): string {
@@ -684,13 +691,14 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
  * (`addRelocations`/`removeRelocations` and the writer's encoding), which it leaves to when
  * anything is out of its reach: a new symbol to add, a section whose relocations were decoded
  * (and maybe edited), an existing livepatch section to add to, REL entries to make RELA.
- * Returns false, having changed nothing, when it cannot.
+ * Returns false, having changed nothing, when it cannot. `newSections`: the name and target of
+ * each new section, and each move's (`of`), as convertModule() numbered them.
  *
  * A patch of 20,000 functions makes 40,000 moves into 20,000 sections: the moves are numbers in
  * typed arrays here (a move's symbol index, its new section), not an object each.
  */
-function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { lpObj: string; klpName: string } }>,
-  klpSymbols: ReadonlyMap<string, ElfSymbol>, existing: ReadonlyMap<string, Section>): boolean {
+function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { klpName: string } }>,
+  newSections: { name: readonly string[]; target: readonly Section[]; of: Int32Array }, klpSymbols: ReadonlyMap<string, ElfSymbol>, existing: ReadonlyMap<string, Section>): boolean {
   const orig = symtab._origSymbols;
   if (!orig) return false;
   const rela = SIZES[elf.elfClass].rela;
@@ -723,28 +731,9 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
     if (rs.origIndex < 0 || seen[rs.origIndex]) return false;
     seen[rs.origIndex] = 1;
   }
-  // The new section of each move, numbered in the order first used (the order addRelocations
-  // would append): by name, which two targets may share. A section's moves come together, nearly
-  // always to one object: the name is made once a run of moves to one target and object.
-  const groupOfName = new Map<string, number>();
-  const groupName: string[] = [], groupTarget: Section[] = [];
-  const groupOf = new Int32Array(n);
-  for (let k = 0, group = -1; k < n; k++) {
-    const m = moves[k]!;
-    const target = m.rs.infoSection!;
-    if (k === 0 || target !== moves[k - 1]!.rs.infoSection || m.d.lpObj !== moves[k - 1]!.d.lpObj) {
-      const name = klpRelaName(m.d.lpObj, target.name);
-      const known = groupOfName.get(name);
-      if (known !== undefined) group = known;
-      else {
-        if (existing.has(name)) return false;
-        groupOfName.set(name, (group = groupName.length));
-        groupName.push(name);
-        groupTarget.push(target);
-      }
-    }
-    groupOf[k] = group;
-  }
+  // The new sections (convertModule() numbered them): an existing one to add to is the general way's.
+  const { name: groupName, target: groupTarget, of: groupOf } = newSections;
+  for (const name of groupName) if (existing.has(name)) return false;
   // Moves by group, each group's in move order (a counting sort: stable).
   const groups = groupName.length;
   const groupStart = new Int32Array(groups + 1);
