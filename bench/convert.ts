@@ -77,13 +77,23 @@ const [klp, objcopy] = await alternate(
   ['objcopy (rewrite the same file)', command('objcopy', [obj, join(dir, 'copy.o')])],
   5, 52,
 );
-// Peak memory of the command (the issue's goal: under 150 MB): the child reports its own maxRSS.
-const rss = spawnSync('bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')], {
-  encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'],
-  env: { ...process.env, NODE_OPTIONS: '--import data:text/javascript,process.on(\'exit\',()=>process.stderr.write(`maxrss_${process.resourceUsage().maxRSS}\\n`))' },
-}).stderr;
-const peakMiB = Number(/maxrss_(\d+)/.exec(rss)?.[1] ?? NaN) / 1024;
-console.log(`${'klp convert peak memory (maxRSS)'.padEnd(52)} ${peakMiB.toFixed(0).padStart(6)} MiB`);
+// Peak memory of the command (the issue's goal: under 150 MB), as the child reports it at exit: its
+// VmHWM (/proc/self/status), the high-water mark of its own memory. Not getrusage's maxRSS, which
+// counts the fork it was exec'd from: Linux keeps the old memory's high-water mark across exec
+// (fs/exec.c exec_mmap(), setmax_mm_hiwater_rss()), and that fork was a copy of this bench, which
+// holds a whole-kernel database. Three runs; the median and the largest.
+const hook = join(dir, 'peak.mjs');
+writeFileSync(hook, "import { readFileSync } from 'node:fs';\nprocess.on('exit', () => process.stderr.write(`peak_kib_${/VmHWM:\\s*(\\d+)/.exec(readFileSync('/proc/self/status', 'latin1'))?.[1]}\\n`));\n");
+const peaks: number[] = [];
+for (let i = 0; i < 3; i++) {
+  const stderr = spawnSync('bin/klp', ['convert', obj, '--db', dbFile, '-o', join(dir, 'out.o')], {
+    encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: `--import ${hook}` },
+  }).stderr;
+  peaks.push(Number(/peak_kib_(\d+)/.exec(stderr)?.[1] ?? NaN) / 1024);
+}
+peaks.sort((a, b) => a - b);
+const peakMiB = peaks[1]!;
+console.log(`${'klp convert peak memory (VmHWM, median of 3)'.padEnd(52)} ${peakMiB.toFixed(0).padStart(6)} MiB   (${peaks.map((p) => p.toFixed(0)).join(', ')})`);
 const nodeStart = time('node startup alone (node -e 0)', process.execPath, ['-e', '0']);
 // The same work in-process: read, convert, write (what a build system calling the API pays), the
 // database read in part as the command reads it.
