@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, runStatus } from './helpers/tools.js';
+import { fixtureDb } from './helpers/fixture-db.js';
+import { buildObject, ROOT, runStatus } from './helpers/tools.js';
 
 test("import('klpkit') resolves to the built library", () => {
   const script = "import('klpkit').then(m => console.log(typeof m.readElf, typeof m.writeElf, typeof m.loadElf, m.SHN.LIVEPATCH))";
@@ -70,4 +71,16 @@ test('docs/cli.md: the line that puts klp on the PATH works (run from the page, 
   } finally {
     rmSync(prefix, { recursive: true, force: true });
   }
+});
+
+test('bin/klp convert, run with its heap settings, writes the module and the report that node dist/cli/main.js convert writes', async () => {
+  const { dir, dbFile } = await fixtureDb('package-launcher');
+  const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
+  const viaLauncher = runStatus(join(ROOT, 'bin/klp'), ['convert', lp, '--db', dbFile, '-o', join(dir, 'a.ko')]);
+  const plain = runStatus(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'convert', lp, '--db', dbFile, '-o', join(dir, 'b.ko')]);
+  assert.equal(viaLauncher.status, 0, viaLauncher.stderr);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(viaLauncher.stdout, /^converted: [1-9]\d* livepatch relocation/);
+  assert.equal(viaLauncher.stdout, plain.stdout);
+  assert.deepEqual(readFileSync(join(dir, 'a.ko')), readFileSync(join(dir, 'b.ko')));
 });
