@@ -81,7 +81,7 @@ const [klp, objcopy] = await alternate(
 // VmHWM (/proc/self/status), the high-water mark of its own memory. Not getrusage's maxRSS, which
 // counts the fork it was exec'd from: Linux keeps the old memory's high-water mark across exec
 // (fs/exec.c exec_mmap(), setmax_mm_hiwater_rss()), and that fork was a copy of this bench, which
-// holds a whole-kernel database. Three runs; the median and the largest.
+// holds a whole-kernel database. Three runs: the median, and all three.
 const hook = join(dir, 'peak.mjs');
 writeFileSync(hook, "import { readFileSync } from 'node:fs';\nprocess.on('exit', () => process.stderr.write(`peak_kib_${/VmHWM:\\s*(\\d+)/.exec(readFileSync('/proc/self/status', 'latin1'))?.[1]}\\n`));\n");
 const peaks: number[] = [];
