@@ -132,11 +132,15 @@ export class DbFile {
 
   /** A column a chunk at a time: fn(first row, the chunk's values). */
   private chunksOf(k: ColumnName, fn: (i0: number, values: ArrayLike<number>) => void): void {
+    this.rowsOf(k, 0, this.h.count, fn);
+  }
+
+  /** Rows [start, end) of a column, a chunk at a time: fn(first row, the chunk's values). */
+  private rowsOf(k: ColumnName, start: number, end: number, fn: (i0: number, values: ArrayLike<number>) => void): void {
     const T = COLUMNS.find((c) => c[0] === k)![1];
     const per = CHUNK / T.BYTES_PER_ELEMENT;
-    const n = this.h.count;
-    for (let i0 = 0; i0 < n; i0 += per) {
-      const m = Math.min(per, n - i0);
+    for (let i0 = start; i0 < end; i0 += per) {
+      const m = Math.min(per, end - i0);
       this.readAt(this.chunk, this.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
       fn(i0, new T(this.chunk.buffer, 0, m));
     }
@@ -170,7 +174,7 @@ export class DbFile {
       const dst = col[k] as unknown as { [i: number]: number };
       if (runStart) {
         for (let q = 0, r = 0; q < runStart.length; q++) {
-          this.rowsOf(k, runStart[q]!, runEnd![q]!, (values) => {
+          this.rowsOf(k, runStart[q]!, runEnd![q]!, (_i0, values) => {
             for (let j = 0; j < values.length; j++) dst[r++] = values[j]!;
           });
         }
@@ -320,17 +324,6 @@ export class DbFile {
       foundName.push(key);
     }
     return { rows, rowName, foundName, runStart, runEnd };
-  }
-
-  /** Rows [start, end) of a column, a chunk at a time: fn(values). */
-  private rowsOf(k: ColumnName, start: number, end: number, fn: (values: ArrayLike<number>) => void): void {
-    const T = COLUMNS.find((c) => c[0] === k)![1];
-    const per = CHUNK / T.BYTES_PER_ELEMENT;
-    for (let i0 = start; i0 < end; i0 += per) {
-      const m = Math.min(per, end - i0);
-      this.readAt(this.chunk, this.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
-      fn(new T(this.chunk.buffer, 0, m));
-    }
   }
 }
 
