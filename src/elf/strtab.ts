@@ -5,6 +5,9 @@ import { latin1Write } from './bytes.js';
  * share one entry. No tail merging: tables are small and a plain layout is easier to audit.
  */
 
+/** Strings finish() writes with one native call. */
+const FINISH_BATCH = 512;
+
 export class StringTableBuilder {
   private readonly strings: Interner;
   private offsets: Uint32Array;
@@ -33,13 +36,19 @@ export class StringTableBuilder {
   }
 
   /**
-   * The table bytes: a leading NUL, then every string NUL-terminated. Written as one string (the
-   * strings joined by NULs), not a native call a string: a rebuilt .shstrtab of a patch of
-   * 20,000 functions holds 60,000 names.
+   * The table bytes: a leading NUL, then every string NUL-terminated. Written a batch of strings
+   * at a time, each joined by NULs into one string: not a native call a string (a rebuilt
+   * .shstrtab of a patch of 20,000 functions holds 60,000 names), and not the whole table as one
+   * string either, which is a fresh large object of the heap (megabytes of pages touched for the
+   * first time, each a page fault: docs/performance.md).
    */
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
-    if (this.strings.list.length > 0) latin1Write(out, this.strings.list.join('\0'), 1);
+    const list = this.strings.list;
+    for (let i = 0, at = 1; i < list.length; i += FINISH_BATCH) {
+      const end = Math.min(i + FINISH_BATCH, list.length);
+      at = latin1Write(out, list.slice(i, end).join('\0'), at) + 1;
+    }
     return out;
   }
 }

@@ -170,19 +170,25 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
   // by a number: an original section by its index as read, the headers past those.
   const origCount = elf.origSections.length;
   const EHDR = origCount, PHDR = origCount + 1, SHDR = origCount + 2, NEW = -1, NONE = -2;
-  const srcKey: number[] = [EHDR], srcStart: number[] = [0], srcEnd: number[] = [ehsize];
+  // Columns of typed arrays sized for the most there can be (every original section, and the
+  // three headers), not arrays grown a push at a time: grown to 60,000 entries, each is copied
+  // into fresh large objects of the heap again and again, pages first touched each time.
+  const maxExtents = origCount + 3;
+  const srcKey = new Int32Array(maxExtents), srcStart = new Float64Array(maxExtents), srcEnd = new Float64Array(maxExtents);
+  let extents = 0;
   const extent = (key: number, start: number, end: number): void => {
-    srcKey.push(key);
-    srcStart.push(start);
-    srcEnd.push(end);
+    srcKey[extents] = key;
+    srcStart[extents] = start;
+    srcEnd[extents++] = end;
   };
+  extent(EHDR, 0, ehsize);
   if (phSize > 0) extent(PHDR, elf.header.phoff, elf.header.phoff + phSize);
   for (let i = 0; i < origCount; i++) {
     const s = elf.origSections[i]!;
     if (s.type !== SHT.NULL && !s.isNobits && s.origIndex >= 0) extent(s.origIndex, s.offset, s.offset + s.origSize);
   }
   if (elf.header.shoff !== 0) extent(SHDR, elf.header.shoff, elf.header.shoff + origCount * sz.shdr);
-  const inFileOrder = orderBy(srcStart, (a, b) => srcEnd[a]! - srcEnd[b]! || a - b);
+  const inFileOrder = orderBy(srcStart.subarray(0, extents), (a, b) => srcEnd[a]! - srcEnd[b]! || a - b);
   /** The extent before each one in the input, by key. */
   const prevInSource = new Int32Array(origCount + 3).fill(NONE);
   for (let k = 1; k < inFileOrder.length; k++) prevInSource[srcKey[inFileOrder[k]!]!] = srcKey[inFileOrder[k - 1]!]!;
@@ -194,14 +200,18 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
   // headers: each piece's offset, length and what it is (a section's index, or one of the kinds
   // below), noted in the order laid out, which is the order of their offsets.
   const RUN = -1, EHDR_PIECE = -2, PHDR_PIECE = -3, SHDR_PIECE = -4;
-  const pieceAt: number[] = [], pieceLen: number[] = [], pieceKind: number[] = [];
+  // At most: the three headers, a gap and the bytes of each section, the gap before the section
+  // headers, and what follows the last extent.
+  const maxPieces = 2 * n + 6;
+  const pieceAt = new Float64Array(maxPieces), pieceLen = new Float64Array(maxPieces), pieceKind = new Int32Array(maxPieces);
+  let pieces = 0;
   const piece = (at: number, len: number, kind: number): void => {
-    pieceAt.push(at);
-    pieceLen.push(len);
-    pieceKind.push(kind);
+    pieceAt[pieces] = at;
+    pieceLen[pieces] = len;
+    pieceKind[pieces++] = kind;
   };
   const copy = (start: number, end: number): void => {
-    const last = pieceKind.length - 1;
+    const last = pieces - 1;
     if (last >= 0 && pieceKind[last] === RUN && pieceAt[last]! + pieceLen[last]! === start) pieceLen[last] = end - pieceAt[last]!;
     else piece(start, end - start, RUN);
   };
@@ -228,11 +238,16 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
   };
 
   // Sections as the input has them, then the new ones in index order.
-  const kept: number[] = [], added: number[] = [];
+  const kept = new Int32Array(n), added = new Int32Array(n);
+  let keptCount = 0, addedCount = 0;
   for (let i = 0; i < n; i++) {
-    if (sections[i]!.type !== SHT.NULL) (sections[i]!.origIndex >= 0 ? kept : added).push(i);
+    if (sections[i]!.type === SHT.NULL) continue;
+    if (sections[i]!.origIndex >= 0) kept[keptCount++] = i;
+    else added[addedCount++] = i;
   }
-  const keptOrder = orderBy(kept.map((i) => sections[i]!.offset), (a, b) => a - b);
+  const keptOffset = new Float64Array(keptCount);
+  for (let k = 0; k < keptCount; k++) keptOffset[k] = sections[kept[k]!]!.offset;
+  const keptOrder = orderBy(keptOffset, (a, b) => a - b);
   const placeSection = (i: number): void => {
     const s = sections[i]!;
     const align = Number(s.addralign > 0n ? s.addralign : 1n);
@@ -260,13 +275,14 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     }
   };
   for (let k = 0; k < keptOrder.length; k++) placeSection(kept[keptOrder[k]!]!);
-  for (let k = 0; k < added.length; k++) placeSection(added[k]!);
+  for (let k = 0; k < addedCount; k++) placeSection(added[k]!);
   const origShoff = elf.header.shoff !== 0 ? elf.header.shoff : undefined;
   const shoff = n === 0 ? 0 : place(SHDR, origShoff, origCount * sz.shdr, shSize, sz.word);
   if (shSize > 0) piece(shoff, shSize, SHDR_PIECE);
   let total = cursor;
   // Bytes past the last extent of the input (rare) survive while everything before them did.
-  const srcEndMax = srcEnd.reduce((m, e) => Math.max(m, e), 0);
+  let srcEndMax = 0;
+  for (let e = 0; e < extents; e++) srcEndMax = Math.max(srcEndMax, srcEnd[e]!);
   const lastInSource = srcKey[inFileOrder[inFileOrder.length - 1]!];
   if (lastPreserved && lastKey === lastInSource && elf.source.length > srcEndMax && cursor === srcEndMax) {
     copy(srcEndMax, elf.source.length);
@@ -304,7 +320,7 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
   writeHeader(elf, new ByteWriter(ehdr, elf.littleEndian), shoff, n, elf.shstrtab ? secIndex.get(elf.shstrtab) ?? -1 : 0, phoff);
 
   let order: ArrayLike<number> | undefined;
-  for (let p = 1; p < pieceAt.length && !order; p++) if (pieceAt[p]! < pieceAt[p - 1]!) order = orderBy(pieceAt, (a, b) => a - b);
+  for (let p = 1; p < pieces && !order; p++) if (pieceAt[p]! < pieceAt[p - 1]!) order = orderBy(pieceAt.subarray(0, pieces), (a, b) => a - b);
   /** The array piece p's bytes lie in, and where they start there. */
   const arrayOf = (p: number): Uint8Array => {
     const kind = pieceKind[p]!;
@@ -336,7 +352,7 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     }
     parts.push(out);
   };
-  for (let q = 0; q < pieceAt.length; q++) {
+  for (let q = 0; q < pieces; q++) {
     const p = order ? order[q]! : q;
     if (pieceLen[p]! < BIG) continue;
     gather(pieceAt[p]!, q);
@@ -345,7 +361,7 @@ function layOut(elf: ElfFile, opts: WriteOptions, views: boolean): Uint8Array[] 
     from = pieceAt[p]! + pieceLen[p]!;
     first = q + 1;
   }
-  gather(total, pieceAt.length);
+  gather(total, pieces);
   return parts;
 }
 
@@ -516,7 +532,7 @@ function encodeGroup(elf: ElfFile, sec: Section, secIndex: SectionIndex): Uint8A
  * sort. Layout orders the sections of a file by offset, and an object built with
  * -ffunction-sections has tens of thousands, their .rela sections after them all.
  */
-function orderBy(keys: readonly number[], tie: (a: number, b: number) => number): Uint32Array {
+function orderBy(keys: ArrayLike<number>, tie: (a: number, b: number) => number): Uint32Array {
   const n = keys.length;
   let max = 0;
   let exact = true;
