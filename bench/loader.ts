@@ -11,7 +11,7 @@
  *   npm run bench
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDatabase } from '../src/symbols/build.js';
@@ -33,8 +33,11 @@ const dbFile = join(scratch, 'vmlinux.klpdb');
 writeFileSync(dbFile, db.serialize());
 
 // The environment the klp launcher gives Node (bin/klp): glibc's malloc backs large blocks with
-// transparent huge pages, which the emulated modules' memory is (docs/performance.md).
-const launcherEnv = { ...process.env, GLIBC_TUNABLES: `glibc.malloc.hugetlb=1${process.env.GLIBC_TUNABLES ? `:${process.env.GLIBC_TUNABLES}` : ''}` };
+// transparent huge pages, which the emulated modules' memory is (docs/performance.md). Its
+// tunables are read from the launcher itself, so the bench runs what users run.
+const launcherTunables = /^malloc="([^"$]+)"$/m.exec(readFileSync(join(import.meta.dirname, '../bin/klp'), 'utf8'))?.[1];
+if (!launcherTunables) throw new Error('bin/klp: no malloc="..." line of tunables to run the emulator with');
+const launcherEnv = { ...process.env, GLIBC_TUNABLES: `${launcherTunables}${process.env.GLIBC_TUNABLES ? `:${process.env.GLIBC_TUNABLES}` : ''}` };
 interface Run { order: number; load: number; modules: number; relocations: number; failed: number }
 let last: Run | undefined;
 const [emulator, readelf] = await alternate(
