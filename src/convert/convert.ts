@@ -24,6 +24,7 @@ import { definitionNeighbours, definitionPlace } from '../symbols/describe.js';
 
 export { unitMatches };
 import { ElfSymbol, type Relocation, type Section } from '../elf/model.js';
+import { Interner } from '../elf/strtab.js';
 import { isLivepatchModule, moduleName } from '../elf/module.js';
 import type { SymbolDb } from '../symbols/database.js';
 import type { SymbolDefinition } from '../symbols/types.js';
@@ -294,6 +295,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
     /** The report's line for its livepatch symbol, once seen. */
     line: ConvertSummary['symbols'][number] | undefined;
+    /** Its livepatch symbol's number (`klpIds`), once seen: -1 before. */
+    klpId: number;
   }
   /**
    * A relocation to convert: entry `i` of `rs`, as `rr` reads it. The reader goes with the move:
@@ -303,7 +306,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved; rr: RelocReader }
   const KEPT = 'kept', SKIP = 'skip';
   const moves: Move[] = [];
-  const decided = new Map<string, Resolved | typeof KEPT | typeof SKIP>();
+  // Decided once a symbol (not a map keyed by 20,000 names: its growth is fresh pages each time),
+  // over the table as read (decoded here, as the relocations' reading below would).
+  elf.symbols(symtab);
+  const decided = new SymbolValues<Resolved | typeof KEPT | typeof SKIP>(symtab);
   const keptCount = new Map<string, { reason: string; count: number }>();
   const reported = new Set<string>();
   const problem = (p: Problem): void => {
@@ -417,7 +423,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return SKIP;
     }
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined };
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, klpId: -1 };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short chain, not a map, each), and
@@ -458,10 +464,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       if (!y.isUndefined) continue;
       uses.add(y);
       if (y.name === '' || y.name === '.TOC.') continue;
-      let d = decided.get(y.name);
+      let d = decided.get(y);
       if (d === undefined) {
         d = resolve(y.name, rs, target, rr, i);
-        if (!placed) decided.set(y.name, d);
+        if (!placed) decided.set(y, d);
       }
       if (d === SKIP) continue;
       if (d === KEPT) {
@@ -540,9 +546,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // The livepatch relocation section of each move, numbered in the order first used (the order the
   // plan names them and the rewrite makes them): by name, which two targets may share. A section's
   // moves come together, nearly always to one object: a name is made once a run of moves to one
-  // target and object. The summary counts them, the plan and the rewrite use them.
-  const groupOfName = new Map<string, number>();
-  const groupName: string[] = [], groupTarget: Section[] = [];
+  // target and object. The summary counts them, the plan and the rewrite use them. Names are
+  // numbered by an Interner (typed arrays), not a Map: 20,000 of them.
+  const relaNames = new Interner(moves.length);
+  const groupName = relaNames.list, groupTarget: Section[] = [];
   const moveGroup = new Int32Array(moves.length);
   const summary: ConvertSummary = { sections: 0, symbols: [] };
   // What each binding means, for klp check to verify on every build the patch ships to: one a
@@ -556,34 +563,33 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     return { object: d.res.obj, name, sympos: d.res.pos, homonyms: d.homonyms,
       section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null };
   };
-  {
-    const bySymbol = new Map<string, ConvertSummary['symbols'][number]>();
-    for (let k = 0, group = -1; k < moves.length; k++) {
-      const m = moves[k]!, d = m.d;
-      const target = m.rs.infoSection!;
-      if (k === 0 || target !== moves[k - 1]!.rs.infoSection || d.lpObj !== moves[k - 1]!.d.lpObj) {
-        const name = klpRelaName(d.lpObj, target.name);
-        const known = groupOfName.get(name);
-        if (known !== undefined) group = known;
-        else {
-          groupOfName.set(name, (group = groupName.length));
-          groupName.push(name);
-          groupTarget.push(target);
-        }
-      }
-      moveGroup[k] = group;
-      let line = d.line ?? bySymbol.get(d.klpName);
-      if (line) line.count++;
-      else {
-        line = { newSymbol: d.klpName, count: 1, resolvedBy: d.by, file: unitOf(d) };
-        bySymbol.set(d.klpName, line);
-        summary.symbols.push(line);
-        bindings.push(bindingOf(d));
-      }
-      d.line = line;
+  // The livepatch symbols, numbered in the order first used; the report's line of each. A
+  // resolution keeps its number and line: names are looked up once a resolution, not a move.
+  const klpIds = new Interner(moves.length);
+  const lineOf: ConvertSummary['symbols'][number][] = [];
+  for (let k = 0, group = -1; k < moves.length; k++) {
+    const m = moves[k]!, d = m.d;
+    const target = m.rs.infoSection!;
+    if (k === 0 || target !== moves[k - 1]!.rs.infoSection || d.lpObj !== moves[k - 1]!.d.lpObj) {
+      group = relaNames.id(klpRelaName(d.lpObj, target.name));
+      if (group === groupTarget.length) groupTarget.push(target);
     }
-    summary.sections = groupName.length;
+    moveGroup[k] = group;
+    if (d.line) {
+      d.line.count++;
+      continue;
+    }
+    d.klpId = klpIds.id(d.klpName);
+    let line = lineOf[d.klpId];
+    if (line) line.count++;
+    else {
+      line = lineOf[d.klpId] = { newSymbol: d.klpName, count: 1, resolvedBy: d.by, file: unitOf(d) };
+      summary.symbols.push(line);
+      bindings.push(bindingOf(d));
+    }
+    d.line = line;
   }
+  summary.sections = groupName.length;
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
   const result = (changed: boolean): ConvertResult => {
@@ -624,38 +630,33 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     }
   }
   // Per moved symbol, in the order first moved: how many of its uses move, and the livepatch
-  // name of the first.
+  // symbol of the first.
   const moved = new SymbolCounts(symtab);
-  const movedSyms: ElfSymbol[] = [], firstName: string[] = [];
+  const movedSyms: ElfSymbol[] = [], firstResolved: Resolved[] = [];
   for (let k = 0; k < moves.length; k++) {
     const m = moves[k]!;
     if (moved.add(m.sym) === 1) {
       movedSyms.push(m.sym);
-      firstName.push(m.d.klpName);
+      firstResolved.push(m.d);
     }
   }
-  const klpSymbols = new Map<string, ElfSymbol>();
+  /** The symbol of each livepatch symbol, by its number (`klpIds`). */
+  const klpSymbols: (ElfSymbol | undefined)[] = new Array<ElfSymbol | undefined>(klpIds.list.length);
   for (let j = 0; j < movedSyms.length; j++) {
-    const sym = movedSyms[j]!, first = firstName[j]!;
-    if (moved.get(sym) === uses.get(sym) && !klpSymbols.has(first)) {
-      const name = first;
-      sym.name = name;
+    const sym = movedSyms[j]!, first = firstResolved[j]!;
+    if (moved.get(sym) === uses.get(sym) && !klpSymbols[first.klpId]) {
+      sym.name = first.klpName;
       sym.shndx = SHN.LIVEPATCH;
       sym.section = null;
       sym.value = 0n;
-      klpSymbols.set(name, sym);
+      klpSymbols[first.klpId] = sym;
     }
   }
   // Existing livepatch sections are reused (a partly converted module); one map, not a search per move.
   const klpSections = new Map<string, Section>(elf.sections.filter((x) => x.isLivepatchRela).map((x) => [x.name, x]));
   if (!moveInPlace(elf, symtab, moves, { name: groupName, target: groupTarget, of: moveGroup }, klpSymbols, klpSections)) {
-    const klpSymbol = (name: string): ElfSymbol => {
-      let s = klpSymbols.get(name);
-      if (!s) {
-        s = elf.addSymbol(new ElfSymbol({ name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN.LIVEPATCH }), symtab);
-        klpSymbols.set(name, s);
-      }
-      return s;
+    const klpSymbol = (d: Resolved): ElfSymbol => {
+      return (klpSymbols[d.klpId] ??= elf.addSymbol(new ElfSymbol({ name: d.klpName, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: SHN.LIVEPATCH }), symtab));
     };
     const movedRelocs = new Set<Relocation>();
     for (let k = 0; k < moves.length; k++) {
@@ -665,7 +666,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       let sec = klpSections.get(secName);
       if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
       klpSections.set(secName, sec);
-      elf.addRelocations(sec, { ...r, symbol: klpSymbol(m.d.klpName) });
+      elf.addRelocations(sec, { ...r, symbol: klpSymbol(m.d) });
       movedRelocs.add(r);
     }
     const emptied: Section[] = [];
@@ -697,8 +698,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
  * A patch of 20,000 functions makes 40,000 moves into 20,000 sections: the moves are numbers in
  * typed arrays here (a move's symbol index, its new section), not an object each.
  */
-function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { klpName: string } }>,
-  newSections: { name: readonly string[]; target: readonly Section[]; of: Int32Array }, klpSymbols: ReadonlyMap<string, ElfSymbol>, existing: ReadonlyMap<string, Section>): boolean {
+function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { klpId: number } }>,
+  newSections: { name: readonly string[]; target: readonly Section[]; of: Int32Array }, klpSymbols: readonly (ElfSymbol | undefined)[], existing: ReadonlyMap<string, Section>): boolean {
   const orig = symtab._origSymbols;
   if (!orig) return false;
   const rela = SIZES[elf.elfClass].rela;
@@ -713,7 +714,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
   for (let k = 0; k < n; k++) {
     const m = moves[k]!;
     // Raw entries hold original symbol indices: the symbol must be one of the table as read.
-    const y = klpSymbols.get(m.d.klpName);
+    const y = klpSymbols[m.d.klpId];
     if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab || m.rs.entsize !== ent) return false;
     symIndex[k] = y.origIndex;
     if (k > 0 && m.rs === moves[k - 1]!.rs) {
@@ -792,9 +793,27 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
 }
 
 /**
- * Counts by symbol: over the symbol table as read, an array indexed by the symbol's index there;
+ * A value by symbol: over the symbol table as read, an array indexed by the symbol's index there;
  * a map for the others (symbols added since, or of another table).
  */
+class SymbolValues<T> {
+  private readonly orig: readonly ElfSymbol[];
+  private readonly values: (T | undefined)[];
+  private readonly others = new Map<ElfSymbol, T>();
+  constructor(symtab: Section) {
+    this.orig = symtab._origSymbols ?? [];
+    this.values = new Array<T | undefined>(this.orig.length);
+  }
+  get(y: ElfSymbol): T | undefined {
+    return y.origIndex >= 0 && this.orig[y.origIndex] === y ? this.values[y.origIndex] : this.others.get(y);
+  }
+  set(y: ElfSymbol, v: T): void {
+    if (y.origIndex >= 0 && this.orig[y.origIndex] === y) this.values[y.origIndex] = v;
+    else this.others.set(y, v);
+  }
+}
+
+/** Counts by symbol, as SymbolValues keeps values: in a typed array over the table as read. */
 class SymbolCounts {
   private readonly orig: readonly ElfSymbol[];
   private readonly counts: Int32Array;
