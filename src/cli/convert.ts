@@ -21,8 +21,12 @@ export function renderConvertText(r: ConvertResult, dryRun: boolean, verbose = f
   return batches.join('\n');
 }
 
-/** Lines a batch: the report of 20,000 symbols is not held whole, text and lines, to be printed. */
-const BATCH = 2048;
+/**
+ * Lines a batch: the report of 20,000 symbols is not held whole, text and lines, to be printed;
+ * and a batch's text (some 100 bytes a line) stays below the size V8 gives a large object of its
+ * own, fresh pages each time (docs/performance.md).
+ */
+const BATCH = 512;
 
 /**
  * renderConvertText()'s lines, given to `emit` a batch at a time, each batch its lines joined by

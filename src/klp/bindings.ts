@@ -14,6 +14,7 @@
  * (`klpkit bindings 2`; version 1 had no size and fingerprint, and is still read.) The fingerprint
  * is the chosen definition's bytes with relocated fields zeroed (symbols/fingerprint.ts), in hex.
  */
+import { concatBytes } from '../elf/bytes.js';
 import { SHT } from '../elf/constants.js';
 import type { ElfFile } from '../elf/file.js';
 import { InputError } from '../errors.js';
@@ -47,19 +48,27 @@ const unescapeField = (s: string): string => s.replace(/\\(.)/g, (_, c: string) 
 const field = (s: string | null): string => (s === null || s === '' ? '-' : escapeField(s));
 const unfield = (s: string): string | null => (s === '-' ? null : unescapeField(s));
 
+/** Bindings formatBindings() encodes at a time. */
+const FORMAT_BATCH = 512;
+
 export function formatBindings(list: readonly Binding[]): Uint8Array {
   // Lines as arrays of fields joined, then the lines joined: a patch of 20,000 functions has
   // 20,000 bindings, and lines built by template literals appended to one string took twice as
-  // long, cold (docs/performance.md).
-  const lines = new Array<string>(list.length + 1);
-  lines[0] = HEADER;
-  for (let i = 0; i < list.length; i++) {
-    const b = list[i]!;
-    lines[i + 1] = [escapeField(b.object), escapeField(b.name), b.sympos, b.homonyms, field(b.section), field(b.unit), field(b.intent),
-      b.size === null ? '-' : b.size, b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t');
+  // long, cold (docs/performance.md). Encoded a batch of lines at a time: the text of 20,000 as
+  // one string is a large object of V8's heap, fresh pages each time (docs/performance.md).
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [encoder.encode(`${HEADER}\n`)];
+  for (let i0 = 0; i0 < list.length; i0 += FORMAT_BATCH) {
+    const lines: string[] = [];
+    for (let i = i0; i < Math.min(i0 + FORMAT_BATCH, list.length); i++) {
+      const b = list[i]!;
+      lines.push([escapeField(b.object), escapeField(b.name), b.sympos, b.homonyms, field(b.section), field(b.unit), field(b.intent),
+        b.size === null ? '-' : b.size, b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t'));
+    }
+    lines.push('');
+    parts.push(encoder.encode(lines.join('\n')));
   }
-  lines.push('');
-  return new TextEncoder().encode(lines.join('\n'));
+  return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
 }
 
 /** The bindings recorded in a module, or [] when it has none. Malformed lines are an error naming the line. */

@@ -151,15 +151,26 @@ export class DbFile {
    * whole objects, go to `whole()`). Undefined when the file is laid out in a way the part reader
    * does not expect (rows out of name order, a name longer than the walk's buffer): read it whole
    * then. `walk` chooses how the rows are found (tests ask for both): by default, a search each
-   * for up to SEARCH_MAX names, one walk for more.
+   * for up to SEARCH_MAX names, one walk for more. A Set of names the database can hold (as
+   * namesToResolve() makes them) is kept as the database's own, not copied: do not change it after.
    */
   rowsFor(wanted: Iterable<string>, whole: () => SymbolDb, opts: { walk?: boolean } = {}): SymbolDb | undefined {
     const { h } = this;
     if (!this.ordered) return undefined;
     // The names asked, in the table's order (latin1 bytes; the default sort is code-unit order).
-    const askedSet = new Set<string>();
-    for (const x of wanted) if (x !== '' && !/[^\x01-\xff]/.test(x)) askedSet.add(x);
-    const asked = [...askedSet].sort();
+    // (A second set of 20,000 names was a table grown by rehashing: fresh pages each time.)
+    const asked: string[] = [];
+    let every = wanted instanceof Set;
+    for (const x of wanted) {
+      if (x !== '' && !/[^\x01-\xff]/.test(x)) asked.push(x);
+      else every = false;
+    }
+    const askedSet: ReadonlySet<string> = every ? wanted as Set<string> : new Set(asked);
+    if (!every) {
+      asked.length = 0;
+      for (const x of askedSet) asked.push(x);
+    }
+    asked.sort();
     // A few names are searched for (a patch of ten functions names a dozen): some 20 small reads
     // a name, not a walk of the 12 MB names table and every column. Many are found by the walk.
     const found = (opts.walk ?? asked.length > SEARCH_MAX) ? this.walk(asked) : this.search(asked);

@@ -344,7 +344,7 @@ test('the report is printed in batches of lines that make the whole report, ever
     const lines = batches.join('\n').split('\n');
     const head = verbose ? 2 : 1;
     assert.equal(lines.length, head + n + 1);
-    assert.ok(batches.length >= 3 && batches.every((b) => b.split('\n').length <= 2048), `${batches.length} batches`);
+    assert.ok(batches.length >= 3 && batches.every((b) => b.split('\n').length <= 512), `${batches.length} batches`);
     for (let i = 0; i < n; i++) assert.ok(lines[head + i]!.includes(verbose ? ` f${i} ` : `.klp.sym.vmlinux.f${i},0 `), lines[head + i]);
     assert.equal(lines.at(-1), '  kept: __fentry__ (exported by vmlinux, 1 relocation(s))');
     assert.equal(renderConvertText(r, false, verbose), batches.join('\n'));
