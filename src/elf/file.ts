@@ -125,6 +125,8 @@ export class ElfFile {
     const secs = this.origSections;
     const out = new Array<ElfSymbol>(count);
     const is64 = this.ident.elfClass === 64;
+    // One constructor argument for every symbol (ElfSymbol copies its fields), not one each.
+    const init: ConstructorParameters<typeof ElfSymbol>[0] = { name: '' };
     for (let i = 0; i < count; i++) {
       const o = i * symSize;
       let nameOff: number, info: number, other: number, shndx: number, value: bigint, size: bigint;
@@ -162,10 +164,17 @@ export class ElfFile {
         section = s;
         special = SHN.UNDEF;
       }
-      out[i] = new ElfSymbol({
-        name, value, size, bind: info >> 4, type: info & 0xf, other, section, shndx: special,
-        origIndex: i, origNameOffset: nameOff,
-      });
+      init.name = name;
+      init.value = value;
+      init.size = size;
+      init.bind = info >> 4;
+      init.type = info & 0xf;
+      init.other = other;
+      init.section = section;
+      init.shndx = special;
+      init.origIndex = i;
+      init.origNameOffset = nameOff;
+      out[i] = new ElfSymbol(init);
     }
     return out;
   }
