@@ -432,7 +432,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const placeRules = new Map<Section, PlaceRules>();
   const NO_RULES: PlaceRules = { lpObj: '', special: undefined, init: undefined, next: undefined };
   const rulesFor = (target: Section, lpObj: string): PlaceRules => {
-    if (!targetMayMatter(target.name)) return NO_RULES;
     const first = placeRules.get(target);
     let rules = first;
     while (rules && rules.lpObj !== lpObj) rules = rules.next;
@@ -459,6 +458,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const target = rs.infoSection;
     if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
     const rr = relocationReader(elf, rs);
+    // Most targets are code nothing special reads: asked once a section, not a relocation.
+    const mayMatter = targetMayMatter(target.name);
     for (let i = 0; i < rr.count; i++) {
       const y = rr.symbol(i);
       if (!y.isUndefined) continue;
@@ -475,7 +476,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         continue;
       }
       const { name, lpObj } = d;
-      const rules = rulesFor(target, lpObj);
+      const rules = mayMatter ? rulesFor(target, lpObj) : NO_RULES;
       if (rules.special) {
         problem({ symbol: name, where: whereOf(target, rr, i), message: `${target.name} entry needs '${name}' from ${lpObj}: ${rules.special.why}`, hint: rules.special.wayOut });
         continue;
