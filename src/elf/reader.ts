@@ -86,18 +86,19 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
     }
     r.need(header.shoff, sz.shdr, 'section header 0');
     let count = header.shnum;
-    const sh0 = readShdr(r, header.shoff, elfClass, { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n });
-    if (count === 0) count = sh0.size;
-    if (shstrndx === SHN.XINDEX) shstrndx = sh0.link;
+    // One header, reused for every section (the loop below reads each into it): header 0 first.
+    const h: RawShdr = { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n };
+    readShdr(r, header.shoff, elfClass, h);
+    if (count === 0) count = h.size;
+    if (shstrndx === SHN.XINDEX) shstrndx = h.link;
     // Check the whole table against the file before allocating anything per entry.
     if (!Number.isSafeInteger(count) || count * sz.shdr > r.length - header.shoff) {
       throw new ElfError('TRUNCATED', { file, offset: header.shoff },
         `section header table of ${count} entries (${count} x ${sz.shdr} bytes) runs past the end of the file (${r.length} bytes)`,
         'the file is truncated or its section count is corrupt');
     }
-    // One header and one constructor argument, reused for every section (Section copies their
+    // The header and one constructor argument, reused for every section (Section copies their
     // fields): two objects a section were 80,000 short-lived objects for a 40,000-section file.
-    const h: RawShdr = { name: 0, type: 0, flags: 0n, addr: 0n, offset: 0, size: 0, link: 0, info: 0, addralign: 0n, entsize: 0n };
     const init: ConstructorParameters<typeof Section>[0] = { name: '', type: 0 };
     for (let i = 0; i < count; i++) {
       const off = header.shoff + i * sz.shdr;
@@ -202,16 +203,15 @@ interface RawShdr {
   link: number; info: number; addralign: bigint; entsize: bigint;
 }
 
-/** Read the section header at `off` into `h` (returned). */
-function readShdr(r: ByteReader, off: number, cls: 32 | 64, h: RawShdr): RawShdr {
+/** Read the section header at `off` into `h`. */
+function readShdr(r: ByteReader, off: number, cls: 32 | 64, h: RawShdr): void {
   if (cls === 64) {
     h.name = r.u32(off); h.type = r.u32(off + 4); h.flags = r.u64(off + 8); h.addr = r.u64(off + 16);
     h.offset = r.u64n(off + 24, 'sh_offset'); h.size = r.u64n(off + 32, 'sh_size'); h.link = r.u32(off + 40); h.info = r.u32(off + 44);
     h.addralign = r.u64(off + 48); h.entsize = r.u64(off + 56);
-    return h;
+    return;
   }
   h.name = r.u32(off); h.type = r.u32(off + 4); h.flags = BigInt(r.u32(off + 8)); h.addr = BigInt(r.u32(off + 12));
   h.offset = r.u32(off + 16); h.size = r.u32(off + 20); h.link = r.u32(off + 24); h.info = r.u32(off + 28);
   h.addralign = BigInt(r.u32(off + 32)); h.entsize = BigInt(r.u32(off + 36));
-  return h;
 }

@@ -159,18 +159,14 @@ export class DbFile {
     if (!this.ordered) return undefined;
     // The names asked, in the table's order (latin1 bytes; the default sort is code-unit order).
     // (A second set of 20,000 names was a table grown by rehashing: fresh pages each time.)
-    const asked: string[] = [];
+    const kept: string[] = [];
     let every = wanted instanceof Set;
     for (const x of wanted) {
-      if (x !== '' && !/[^\x01-\xff]/.test(x)) asked.push(x);
+      if (x !== '' && !/[^\x01-\xff]/.test(x)) kept.push(x);
       else every = false;
     }
-    const askedSet: ReadonlySet<string> = every ? wanted as Set<string> : new Set(asked);
-    if (!every) {
-      asked.length = 0;
-      for (const x of askedSet) asked.push(x);
-    }
-    asked.sort();
+    const askedSet: ReadonlySet<string> = every ? wanted as Set<string> : new Set(kept);
+    const asked = (every ? kept : [...askedSet]).sort();
     // A few names are searched for (a patch of ten functions names a dozen): some 20 small reads
     // a name, not a walk of the 12 MB names table and every column. Many are found by the walk.
     const found = (opts.walk ?? asked.length > SEARCH_MAX) ? this.walk(asked) : this.search(asked);
