@@ -1,6 +1,6 @@
 /** The package as users consume it: `import('klpkit')` after the build, and the `klp` bin. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ test('package.json declares the klp bin and ESM entry points that exist after th
   assert.ok(readFileSync(join(ROOT, pkg.exports['.'].import), 'utf8').length > 0);
 });
 
-test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with its malloc tunables before any GLIBC_TUNABLES of the caller, and convert with its heap settings', () => {
+test('bin/klp runs the launcher dist/cli/launch.cjs with its arguments, through a symlink, with its malloc tunables before any GLIBC_TUNABLES of the caller, and convert with its heap settings', () => {
   // A `node` of our own first on the PATH shows what the launcher runs, and with what.
   const dir = mkdtempSync(join(tmpdir(), 'klpkit-launcher-'));
   try {
@@ -35,7 +35,7 @@ test('bin/klp runs dist/cli/main.js with its arguments, through a symlink, with 
       else e.GLIBC_TUNABLES = tunables;
       return e;
     };
-    const main = join(realpathSync(ROOT), 'dist/cli/main.js');
+    const main = join(realpathSync(ROOT), 'dist/cli/launch.cjs');
     // Huge pages for malloc's large blocks, and the blocks up to 32 MiB kept in its heap, which
     // grows 64 MiB at a time and is not given back under 256 MiB (bin/klp says why).
     const malloc = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456';
@@ -76,7 +76,7 @@ test('docs/cli.md: the line that puts klp on the PATH works (run from the page, 
   }
 });
 
-test('bin/klp convert, run with its heap settings, writes the module and the report that node dist/cli/main.js convert writes', async () => {
+test('bin/klp convert (the bundle, from its code cache too), run with its heap settings, writes the module and the report that node dist/cli/main.js convert writes', async () => {
   const { dir, dbFile } = await fixtureDb('package-launcher');
   const lp = buildObject(dir, ['lp_main.c'], 'lp.o');
   const viaLauncher = runStatus(join(ROOT, 'bin/klp'), ['convert', lp, '--db', dbFile, '-o', join(dir, 'a.ko')]);
@@ -86,4 +86,74 @@ test('bin/klp convert, run with its heap settings, writes the module and the rep
   assert.match(viaLauncher.stdout, /^converted: [1-9]\d* livepatch relocation/);
   assert.equal(viaLauncher.stdout, plain.stdout);
   assert.deepEqual(readFileSync(join(dir, 'a.ko')), readFileSync(join(dir, 'b.ko')));
+  // Again, now that a cache of convert is there (test/run.mjs gives the suite a folder of its own).
+  const again = runStatus(join(ROOT, 'bin/klp'), ['convert', lp, '--db', dbFile, '-o', join(dir, 'c.ko')]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, plain.stdout);
+  assert.deepEqual(readFileSync(join(dir, 'c.ko')), readFileSync(join(dir, 'b.ko')));
+});
+
+test('the launcher runs the bundle from a code cache a command, which a run that did its work writes, V8 refusing a damaged one, and runs dist/cli/main.js without the bundle', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'klpkit-code-cache-'));
+  const launcher = join(ROOT, 'dist/cli/launch.cjs');
+  const demo = join(ROOT, 'examples/klp_demo.ko');
+  const env = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, KLPKIT_CODE_CACHE: dir });
+  const run = (args: string[], dir = cache) => runStatus(process.execPath, [launcher, ...args], { env: env(dir) });
+  const caches = (): string[] => readdirSync(cache).sort();
+  try {
+    const plain = runStatus(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'elf', demo, '-S']);
+    assert.equal(plain.status, 0, plain.stderr);
+    // Help, the version and a failed run leave no cache: they compile little of the command.
+    assert.equal(run(['elf', '--help']).status, 0);
+    assert.equal(run(['--version']).status, 0);
+    assert.equal(run(['elf', join(cache, 'missing.ko')]).status, 2);
+    assert.deepEqual(caches(), []);
+    // The first run of `elf` writes its cache; the next runs from it, and leaves it as it was.
+    const first = run(['elf', demo, '-S']);
+    assert.equal(first.stdout, plain.stdout);
+    const [file] = caches();
+    assert.match(file ?? '', /^elf-[0-9a-f]{16}\.v8$/);
+    const written = readFileSync(join(cache, file!));
+    const time = statSync(join(cache, file!), { bigint: true }).mtimeNs;
+    const second = run(['elf', demo, '-S']);
+    assert.equal(second.stdout, plain.stdout);
+    assert.equal(second.stderr, '');
+    assert.equal(statSync(join(cache, file!), { bigint: true }).mtimeNs, time, 'a cache V8 took is not written again');
+    // A damaged cache (same size, other bytes): V8 refuses it, the run is the same, and the cache
+    // is written again.
+    writeFileSync(join(cache, file!), Buffer.alloc(written.length, 0x5a));
+    const third = run(['elf', demo, '-S']);
+    assert.equal(third.status, 0, third.stderr);
+    assert.equal(third.stdout, plain.stdout);
+    const rewritten = readFileSync(join(cache, file!));
+    assert.ok(rewritten.length > 1000 && !rewritten.equals(Buffer.alloc(written.length, 0x5a)), 'the damaged cache was written again');
+    const fourth = run(['elf', demo, '-S']);
+    assert.equal(fourth.stdout, plain.stdout);
+    assert.deepEqual(readFileSync(join(cache, file!)), rewritten, 'and V8 took the new one');
+    // Another command has a cache of its own; KLPKIT_CODE_CACHE=off writes none.
+    const db = join(cache, 'demo.klpdb');
+    const built = run(['symbols', 'build', '--kallsyms', join(ROOT, 'examples/kernel-6.1.0-56-amd64/kallsyms.excerpt'), '-o', db, '-q']);
+    assert.equal(built.status, 0, built.stderr);
+    rmSync(db);
+    assert.equal(run(['elf', demo, '-h'], 'off').status, 0);
+    assert.equal(run(['elf', demo, '-S'], 'off').stdout, plain.stdout);
+    assert.deepEqual(caches().filter((f) => f !== file).map((f) => f.replace(/-.*/, '')), ['symbols']);
+    const symbolsCache = caches().find((f) => f.startsWith('symbols-'));
+    // Without the bundle (dist/ as tsc alone builds it), the launcher runs dist/cli/main.js.
+    const bare = mkdtempSync(join(tmpdir(), 'klpkit-bare-'));
+    try {
+      cpSync(join(ROOT, 'dist'), join(bare, 'dist'), { recursive: true });
+      rmSync(join(bare, 'dist/klp.cjs'));
+      symlinkSync(join(ROOT, 'node_modules'), join(bare, 'node_modules'));
+      writeFileSync(join(bare, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+      const r = runStatus(process.execPath, [join(bare, 'dist/cli/launch.cjs'), 'elf', demo, '-S'], { env: env(cache) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, plain.stdout);
+      assert.deepEqual(caches(), [file, symbolsCache].sort());
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,8 @@
 //   node test/run.mjs FILE...         the named files
 // dist/ is rebuilt first when src/ is newer (the CLI tests run the built command).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,17 +33,27 @@ const newest = (d) => readdirSync(d).reduce((m, e) => {
   const st = statSync(p);
   return Math.max(m, st.isDirectory() ? newest(p) : st.mtimeMs);
 }, 0);
+// The bundle the launcher runs (scripts/bundle.ts) is made from dist/ and is the last thing built.
+const newestSource = Math.max(newest(join(root, 'src')), statSync(join(root, 'scripts/bundle.ts')).mtimeMs);
 let built = 0;
 try {
-  built = statSync(join(root, 'dist/cli/main.js')).mtimeMs;
+  built = Math.min(statSync(join(root, 'dist/cli/main.js')).mtimeMs, statSync(join(root, 'dist/klp.cjs')).mtimeMs);
 } catch {
   built = 0;
 }
-if (newest(join(root, 'src')) > built) {
+if (newestSource > built) {
   console.log('test/run.mjs: dist/ is older than src/: building first');
   const b = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: root });
   if (b.status !== 0) process.exit(b.status ?? 1);
+  const u = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle.ts')], { stdio: 'inherit', cwd: root });
+  if (u.status !== 0) process.exit(u.status ?? 1);
 }
+// The launcher's code caches (src/cli/launch.cts) in a folder of this run's: the suite runs the
+// command thousands of times, from the caches its first runs leave, and leaves none behind.
+const codeCache = mkdtempSync(join(tmpdir(), 'klpkit-code-cache-'));
 console.log(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit', cwd: root, env: { ...process.env, KLPKIT_CODE_CACHE: process.env.KLPKIT_CODE_CACHE ?? codeCache },
+});
+rmSync(codeCache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -27,19 +27,25 @@ const SUBCOMMANDS: Record<string, () => Promise<(p: Command) => void>> = {
   sim: async () => (await import('./sim.js')).registerSim,
   demo: async () => (await import('./demo.js')).registerDemo,
 };
-const asked = process.argv[2];
-const names = asked !== undefined && Object.hasOwn(SUBCOMMANDS, asked) ? [asked] : Object.keys(SUBCOMMANDS);
-for (const register of await Promise.all(names.map((n) => SUBCOMMANDS[n]!()))) register(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    // --help and --version exit 0; every usage error is "bad input" (2), not commander's 1.
-    process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.BAD_INPUT;
-  } else {
-    // An error thrown while options are parsed (an argParser's UsageError) never reached a
-    // command's runCommand: print it the same way.
-    process.exitCode = reportError(e);
+/**
+ * Register the command asked for (or all of them) and run it. Not top-level await: the command is
+ * also bundled into one CommonJS script (scripts/bundle.ts, run by bin/klp), which has none.
+ */
+async function main(): Promise<void> {
+  const asked = process.argv[2];
+  const names = asked !== undefined && Object.hasOwn(SUBCOMMANDS, asked) ? [asked] : Object.keys(SUBCOMMANDS);
+  for (const register of await Promise.all(names.map((n) => SUBCOMMANDS[n]!()))) register(program);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; every usage error is "bad input" (2), not commander's 1.
+      process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.BAD_INPUT;
+    } else {
+      // An error thrown while options are parsed (an argParser's UsageError) never reached a
+      // command's runCommand: print it the same way.
+      process.exitCode = reportError(e);
+    }
   }
 }
+void main();

@@ -1,8 +1,12 @@
-/** Run the built `klp` command (npm test builds first), as a user would. */
+/**
+ * Run the built `klp` command (npm test builds first), as a user would: the launcher bin/klp runs,
+ * which runs the bundle (dist/klp.cjs) from V8's code cache (test/run.mjs gives the run a cache
+ * folder of its own).
+ */
 import { join } from 'node:path';
 import { ROOT, runStatus } from './tools.js';
 
-export const KLP = join(ROOT, 'dist/cli/main.js');
+export const KLP = join(ROOT, 'dist/cli/launch.cjs');
 
 export function klp(...args: string[]) {
   return runStatus(process.execPath, [KLP, ...args], { cwd: ROOT });
