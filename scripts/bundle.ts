@@ -4,11 +4,12 @@
  * read and compiled from V8's code cache, instead of some 45 ES modules resolved, read, linked and
  * compiled at every start (docs/performance.md, ninth round). `npm run build` runs it after tsc.
  *
- * The bundle is made from tsc's output, so it is the same code as dist/; two things change on the
- * way, both here:
+ * The bundle is made from tsc's output, so it is the same code as dist/; what changes on the way
+ * is here:
  *  - `import.meta.url`, which CommonJS has not: each module's own URL, the one it has in dist/
  *    (workers and the bundled examples are found next to it), made from the bundle's __dirname;
- *  - the entry's `#!` line, which a script compiled by vm.Script may not start with.
+ *  - the entry's `#!` line, which a script compiled by vm.Script may not start with;
+ *  - import() of Node's built-in modules, and commander's child_process (below).
  *
  * Usage: node --import tsx scripts/bundle.ts   (from the repository root, after tsc)
  */
@@ -34,6 +35,23 @@ const ownUrl: Plugin = {
   },
 };
 
+/**
+ * commander's `require('node:child_process')`, made when first used: commander needs it only to
+ * run a subcommand as its own executable, which klp never does, and loading it at every start
+ * brings in net, dgram and the streams (some 9 ms of a small command's 140, measured).
+ */
+const lazyChildProcess: Plugin = {
+  name: 'klp-lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'klp-lazy' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'klp-lazy' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
 async function main(): Promise<void> {
   const result = await build({
     entryPoints: [join(DIST, 'cli/main.js')],
@@ -45,7 +63,7 @@ async function main(): Promise<void> {
     outfile: BUNDLE,
     legalComments: 'inline',
     logLevel: 'warning',
-    plugins: [ownUrl],
+    plugins: [ownUrl, lazyChildProcess],
     banner: { js: '// klpkit: the klp command bundled into one script by scripts/bundle.ts (npm run build); src/cli/launch.ts runs it.' },
     // A declaration (hoisted) after the code: before it, it would end the "use strict" prologue.
     footer: { js: "function __klpModuleUrl(rel) { return require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href; }" },
