@@ -137,6 +137,19 @@ test('the launcher runs the bundle from a code cache a command, which a run that
     rmSync(db);
     assert.equal(run(['elf', demo, '-h'], 'off').status, 0);
     assert.equal(run(['elf', demo, '-S'], 'off').stdout, plain.stdout);
+    // Nor does a relative folder (it would be wherever klp runs), and a relative XDG_CACHE_HOME is
+    // passed over for ~/.cache (here a scratch HOME).
+    const home = mkdtempSync(join(tmpdir(), 'klpkit-home-'));
+    try {
+      assert.equal(runStatus(process.execPath, [launcher, 'elf', demo, '-S'], { cwd: home, env: { ...process.env, KLPKIT_CODE_CACHE: 'rel' } }).stdout, plain.stdout);
+      const xdg: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CACHE_HOME: 'rel' };
+      delete xdg['KLPKIT_CODE_CACHE'];
+      assert.equal(runStatus(process.execPath, [launcher, 'elf', demo, '-S'], { cwd: home, env: xdg }).stdout, plain.stdout);
+      assert.deepEqual(readdirSync(home), ['.cache']);
+      assert.match(readdirSync(join(home, '.cache/klpkit/code')).join(' '), /^elf-[0-9a-f]{16}\.v8$/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
     assert.deepEqual(caches().filter((f) => f !== file).map((f) => f.replace(/-.*/, '')), ['symbols']);
     const symbolsCache = caches().find((f) => f.startsWith('symbols-'));
     // Without the bundle (dist/ as tsc alone builds it), the launcher runs dist/cli/main.js.

@@ -17,20 +17,30 @@
 // `import x = require()` is not erasable TypeScript).
 const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs') as typeof import('node:fs');
 const { createRequire } = require('node:module') as typeof import('node:module');
-const { dirname, join } = require('node:path') as typeof import('node:path');
+const { dirname, isAbsolute, join } = require('node:path') as typeof import('node:path');
 const vm = require('node:vm') as typeof import('node:vm');
 
 const BUNDLE = join(__dirname, '..', 'klp.cjs');
 
-/** The code cache's folder, or undefined when it is turned off. */
+/**
+ * The code cache's folder, or undefined when it is turned off. Only an absolute path is taken (as
+ * the XDG spec says of XDG_CACHE_HOME): a relative one would put caches wherever klp is run.
+ */
 function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   const own = env['KLPKIT_CODE_CACHE'];
   if (own === 'off') return undefined;
-  if (own) return own;
+  if (own) return isAbsolute(own) ? own : undefined;
   const xdg = env['XDG_CACHE_HOME'];
-  if (xdg && xdg.startsWith('/')) return join(xdg, 'klpkit', 'code');
-  const home = env['HOME'] || (require('node:os') as typeof import('node:os')).homedir();
-  return join(home, '.cache', 'klpkit', 'code');
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'klpkit', 'code');
+  let home = env['HOME'];
+  if (!home) {
+    try {
+      home = (require('node:os') as typeof import('node:os')).homedir();
+    } catch {
+      home = undefined;
+    }
+  }
+  return home && isAbsolute(home) ? join(home, '.cache', 'klpkit', 'code') : undefined;
 }
 
 /**
