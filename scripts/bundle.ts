@@ -1,6 +1,6 @@
 /**
  * Bundle the built CLI (dist/cli/main.js and every module it loads, commander and the codecs
- * included) into one CommonJS script, dist/klp.cjs, which `klp` runs (src/cli/launch.ts): one file
+ * included) into one CommonJS script, dist/klp.cjs, which `klp` runs (src/cli/launch.cts): one file
  * read and compiled from V8's code cache, instead of some 45 ES modules resolved, read, linked and
  * compiled at every start (docs/performance.md, ninth round). `npm run build` runs it after tsc.
  *
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     legalComments: 'inline',
     logLevel: 'warning',
     plugins: [ownUrl, lazyChildProcess],
-    banner: { js: '// klpkit: the klp command bundled into one script by scripts/bundle.ts (npm run build); src/cli/launch.ts runs it.' },
+    banner: { js: '// klpkit: the klp command bundled into one script by scripts/bundle.ts (npm run build); src/cli/launch.cts runs it.' },
     // A declaration (hoisted) after the code: before it, it would end the "use strict" prologue.
     footer: { js: "function __klpModuleUrl(rel) { return require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href; }" },
   });

@@ -50,10 +50,10 @@ if (newestSource > built) {
 }
 // The launcher's code caches (src/cli/launch.cts) in a folder of this run's: the suite runs the
 // command thousands of times, from the caches its first runs leave, and leaves none behind.
-const codeCache = mkdtempSync(join(tmpdir(), 'klpkit-code-cache-'));
+const codeCache = process.env.KLPKIT_CODE_CACHE ? undefined : mkdtempSync(join(tmpdir(), 'klpkit-code-cache-'));
 console.log(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit', cwd: root, env: { ...process.env, KLPKIT_CODE_CACHE: process.env.KLPKIT_CODE_CACHE ?? codeCache },
+  stdio: 'inherit', cwd: root, env: codeCache ? { ...process.env, KLPKIT_CODE_CACHE: codeCache } : process.env,
 });
-rmSync(codeCache, { recursive: true, force: true });
+if (codeCache) rmSync(codeCache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

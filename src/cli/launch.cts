@@ -51,7 +51,10 @@ function worthCaching(args: readonly string[], exitCode: number): boolean {
   return exitCode === 0 && !args.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-V' || a === 'help');
 }
 
-/** FNV-1a of a string's characters (a short key; nothing secret rides on it). */
+/**
+ * FNV-1a of a string's characters, as elf/strtab.ts hashes names (an ES module, which this
+ * CommonJS file cannot require on Node 20): a short key, nothing secret rides on it.
+ */
 function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);

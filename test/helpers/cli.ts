@@ -1,7 +1,7 @@
 /**
- * Run the built `klp` command (npm test builds first), as a user would: the launcher bin/klp runs,
- * which runs the bundle (dist/klp.cjs) from V8's code cache (test/run.mjs gives the run a cache
- * folder of its own).
+ * Run the built `klp` command (npm test builds first), as a user would: through the launcher that
+ * bin/klp runs (dist/cli/launch.cjs), which runs the bundle (dist/klp.cjs) from V8's code cache
+ * (test/run.mjs gives the run a cache folder of its own).
  */
 import { join } from 'node:path';
 import { ROOT, runStatus } from './tools.js';
