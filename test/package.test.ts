@@ -1,6 +1,6 @@
 /** The package as users consume it: `import('klpkit')` after the build, and the `klp` bin. */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -93,7 +93,7 @@ test('bin/klp convert (the bundle, from its code cache too), run with its heap s
   assert.deepEqual(readFileSync(join(dir, 'c.ko')), readFileSync(join(dir, 'b.ko')));
 });
 
-test('the launcher runs the bundle from a code cache a command, which a run that did its work writes, V8 refusing a damaged one, and runs dist/cli/main.js without the bundle', () => {
+test('the launcher runs the bundle from a code cache a command, which a run that did its work writes, V8 refusing a damaged one, only from files and folders of the user\'s own, and runs dist/cli/main.js without the bundle', () => {
   const cache = mkdtempSync(join(tmpdir(), 'klpkit-code-cache-'));
   const launcher = join(ROOT, 'dist/cli/launch.cjs');
   const demo = join(ROOT, 'examples/klp_demo.ko');
@@ -152,6 +152,20 @@ test('the launcher runs the bundle from a code cache a command, which a run that
     }
     assert.deepEqual(caches().filter((f) => f !== file).map((f) => f.replace(/-.*/, '')), ['symbols']);
     const symbolsCache = caches().find((f) => f.startsWith('symbols-'));
+    // A cache is code klp runs: one others may write is not read (it is written anew, the
+    // user's own), and a folder others may write is not used at all.
+    chmodSync(join(cache, file!), 0o666);
+    const planted = run(['elf', demo, '-S']);
+    assert.equal(planted.stdout, plain.stdout);
+    assert.equal(statSync(join(cache, file!)).mode & 0o777, 0o600, 'the cache others could write was replaced by one of our own');
+    const shared = mkdtempSync(join(tmpdir(), 'klpkit-shared-'));
+    try {
+      chmodSync(shared, 0o777);
+      assert.equal(run(['elf', demo, '-S'], shared).stdout, plain.stdout);
+      assert.deepEqual(readdirSync(shared), []);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
     // Without the bundle (dist/ as tsc alone builds it), the launcher runs dist/cli/main.js.
     const bare = mkdtempSync(join(tmpdir(), 'klpkit-bare-'));
     try {

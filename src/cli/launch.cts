@@ -10,12 +10,13 @@
  * own) and the command. A cache V8 refuses (another V8, a damaged file) costs nothing but the
  * compilation it would have saved, and is written again. It lives in
  * `$KLPKIT_CODE_CACHE`, else `$XDG_CACHE_HOME/klpkit/code`, else `~/.cache/klpkit/code`;
- * `KLPKIT_CODE_CACHE=off` turns it off. Without the bundle (dist/ built by tsc alone), this runs
+ * `KLPKIT_CODE_CACHE=off` turns it off; a folder or file that is not the user's own, or that others
+ * may write, is not used. Without the bundle (dist/ built by tsc alone), this runs
  * dist/cli/main.js as it is.
  */
 // CommonJS, required as such (an ES module entry costs Node some 12 ms of its ESM loader's modules;
 // `import x = require()` is not erasable TypeScript).
-const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs') as typeof import('node:fs');
+const { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs') as typeof import('node:fs');
 const { createRequire } = require('node:module') as typeof import('node:module');
 const { dirname, isAbsolute, join } = require('node:path') as typeof import('node:path');
 const vm = require('node:vm') as typeof import('node:vm');
@@ -71,14 +72,7 @@ function run(source: string, bundle: import('node:fs').BigIntStats): void {
   const made = `${bundle.ino}-${bundle.size}-${bundle.mtimeNs}`;
   const key = `${fnv1a(`${made}\0${process.version}\0${process.arch}`)}${fnv1a(process.execArgv.join('\0'))}`;
   const file = dir === undefined ? undefined : join(dir, `${command}-${key}.v8`);
-  let cachedData: Buffer | undefined;
-  if (file) {
-    try {
-      cachedData = readFileSync(file);
-    } catch {
-      cachedData = undefined;
-    }
-  }
+  const cachedData = file === undefined ? undefined : readOwnCache(file);
   // The CommonJS wrapper of Node's own loader (lib/internal/modules/cjs/loader.js, wrapSafe). The
   // bundle has no import() left (scripts/bundle.ts): none needs a loader.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
@@ -96,6 +90,30 @@ function run(source: string, bundle: import('node:fs').BigIntStats): void {
 }
 
 /**
+ * A code cache is code klp runs: it is read only from a file and folder of the user's own that
+ * nobody else may write (as ssh treats its files), so a cache folder shared with others (a
+ * `KLPKIT_CODE_CACHE` under /tmp made by someone else) cannot plant code in a root's run.
+ */
+function ownedByUs(st: import('node:fs').Stats): boolean {
+  const uid = process.getuid?.();
+  return (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+}
+
+function readOwnCache(file: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    if (!ownedByUs(statSync(dirname(file)))) return undefined;
+    fd = openSync(file, 'r');
+    const st = fstatSync(fd);
+    return st.isFile() && ownedByUs(st) ? readFileSync(fd) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Write the cache whole or not at all (a temporary file renamed over it: two runs at once each
  * write their own), and remove the command's caches of other bundles and Nodes. A cache that
  * cannot be written (a read-only home) is no error: the run did its work.
@@ -104,8 +122,9 @@ function writeCache(file: string, prefix: string, data: Buffer): void {
   const dir = dirname(file);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, data);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!ownedByUs(statSync(dir))) return;
+    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
       if (old.startsWith(prefix) && old.endsWith('.v8') && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
