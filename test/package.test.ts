@@ -151,6 +151,17 @@ test('the launcher runs the bundle from a code cache a command, which a run that
       rmSync(home, { recursive: true, force: true });
     }
     assert.deepEqual(caches().filter((f) => f !== file).map((f) => f.replace(/-.*/, '')), ['symbols']);
+    // Other V8 flags have their cache beside it (bin/klp gives convert its own), neither removing
+    // the other's.
+    const flagged = runStatus(process.execPath, ['--max-semi-space-size=4', launcher, 'elf', demo, '-S'], { env: env(cache) });
+    assert.equal(flagged.stdout, plain.stdout);
+    const elfCaches = caches().filter((f) => f.startsWith('elf-'));
+    assert.equal(elfCaches.length, 2);
+    assert.ok(elfCaches.includes(file!));
+    const flaggedCache = elfCaches.find((f) => f !== file)!;
+    assert.equal(run(['elf', demo, '-S']).stdout, plain.stdout);
+    assert.deepEqual(caches().filter((f) => f.startsWith('elf-')), elfCaches);
+    rmSync(join(cache, flaggedCache));
     const symbolsCache = caches().find((f) => f.startsWith('symbols-'));
     // A cache is code klp runs: one others may write is not read (it is written anew, the
     // user's own), and a folder others may write is not used at all.

@@ -70,7 +70,8 @@ function run(source: string, bundle: import('node:fs').BigIntStats): void {
   // changes), Node and the V8 flags.
   const command = /^[a-z]+$/.test(args[0] ?? '') ? args[0]! : 'klp';
   const made = `${bundle.ino}-${bundle.size}-${bundle.mtimeNs}`;
-  const key = `${fnv1a(`${made}\0${process.version}\0${process.arch}`)}${fnv1a(process.execArgv.join('\0'))}`;
+  const flags = fnv1a(process.execArgv.join('\0'));
+  const key = `${fnv1a(`${made}\0${process.version}\0${process.arch}`)}${flags}`;
   const file = dir === undefined ? undefined : join(dir, `${command}-${key}.v8`);
   const cachedData = file === undefined ? undefined : readOwnCache(file);
   // The CommonJS wrapper of Node's own loader (lib/internal/modules/cjs/loader.js, wrapSafe). The
@@ -81,7 +82,7 @@ function run(source: string, bundle: import('node:fs').BigIntStats): void {
   });
   if (file && (!cachedData || script.cachedDataRejected)) {
     process.once('exit', (code) => {
-      if (worthCaching(args, code)) writeCache(file, `${command}-`, script.createCachedData());
+      if (worthCaching(args, code)) writeCache(file, `${command}-`, `${flags}.v8`, script.createCachedData());
     });
   }
   const module = { exports: {} };
@@ -115,10 +116,13 @@ function readOwnCache(file: string): Buffer | undefined {
 
 /**
  * Write the cache whole or not at all (a temporary file renamed over it: two runs at once each
- * write their own), and remove the command's caches of other bundles and Nodes. A cache that
- * cannot be written (a read-only home) is no error: the run did its work.
+ * write their own), and remove the command's caches of other bundles and Nodes run with the same
+ * flags (`prefix` and `suffix`: the command, the flags' half of the key). Caches of other flags
+ * stay: `bin/klp convert` and `node dist/cli/launch.cjs convert` run in turns each keep theirs,
+ * not each write theirs again. A cache that cannot be written (a read-only home) is no error: the
+ * run did its work.
  */
-function writeCache(file: string, prefix: string, data: Buffer): void {
+function writeCache(file: string, prefix: string, suffix: string, data: Buffer): void {
   const dir = dirname(file);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
@@ -127,7 +131,7 @@ function writeCache(file: string, prefix: string, data: Buffer): void {
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const old of readdirSync(dir)) {
-      if (old.startsWith(prefix) && old.endsWith('.v8') && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
+      if (old.startsWith(prefix) && old.endsWith(suffix) && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
     }
   } catch {
     try {
