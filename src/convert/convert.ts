@@ -16,7 +16,7 @@
  */
 import { archForMachine } from '../arch/index.js';
 import { SHF, SHN, SHT, SIZES, STB, STT } from '../elf/constants.js';
-import { relocationReader, type RelocReader } from '../elf/reloc-reader.js';
+import { offsetHexOf, relocationReader, type RelocReader } from '../elf/reloc-reader.js';
 import type { ElfFile } from '../elf/file.js';
 import { writeBindings, type Binding } from '../klp/bindings.js';
 import { unitMatches } from '../symbols/units.js';
@@ -298,14 +298,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     /** Its livepatch symbol's number (`klpIds`), once seen: -1 before. */
     klpId: number;
   }
-  /**
-   * A relocation to convert: entry `i` of `rs`, as `rr` reads it. The reader goes with the move:
-   * moves are indices into the bytes as read, and the plan is made after the rewrite has
-   * replaced them (relocationReader() then reads the new ones).
-   */
-  interface Move { rs: Section; i: number; sym: ElfSymbol; d: Resolved; rr: RelocReader }
   const KEPT = 'kept', SKIP = 'skip';
-  const moves: Move[] = [];
+  const moves = new Moves<Resolved>();
   // Decided once a symbol (not a map keyed by 20,000 names: its growth is fresh pages each time),
   // over the table as read (decoded here, as the relocations' reading below would).
   elf.symbols(symtab);
@@ -457,7 +451,8 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     if (!rs.isRelocation || !rs.infoSection || rs.isLivepatchRela || annotationRelSecs.has(rs)) continue;
     const target = rs.infoSection;
     if (!target.hasFlag(SHF.ALLOC)) continue; // apply_relocations() skips them too
-    const rr = relocationReader(elf, rs);
+    // Read once here: the moves keep what they need of each entry, not the section's reader.
+    const rr = relocationReader(elf, rs, { keep: false });
     // Most targets are code nothing special reads: asked once a section, not a relocation.
     const mayMatter = targetMayMatter(target.name);
     for (let i = 0; i < rr.count; i++) {
@@ -496,17 +491,18 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         problem({ symbol: name, where: whereOf(target, rr, i), message: `the ${size} target bytes of this relocation are not zero; the kernel would refuse it ("existing value is nonzero")`, hint: 'rebuild the module (targets of RELA relocations are zero in compiler output)' });
         continue;
       }
-      moves.push({ rs, i, sym: y, d, rr });
+      moves.push(rs, i, y, d, rr);
     }
   }
 
   // Without export data for vmlinux, every vmlinux reference looks non-exported: calls to
   // __fentry__, _printk or klp_enable_patch would become livepatch relocations, which the kernel
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
-  const guessed = db.hasExports('vmlinux') ? [] : moves.filter((m) => m.d.res.obj === 'vmlinux' && m.d.by === 'unique');
+  const guessed: number[] = [];
+  if (!db.hasExports('vmlinux')) for (let k = 0; k < moves.length; k++) if (moves.d[k]!.res.obj === 'vmlinux' && moves.d[k]!.by === 'unique') guessed.push(k);
   if (guessed.length > 0) {
-    const names = [...new Set(guessed.map((m) => m.d.name))];
-    problem({ symbol: names[0]!, where: `${guessed[0]!.rs.infoSection!.name}+${offsetHex(guessed[0]!)}`,
+    const names = [...new Set(guessed.map((k) => moves.d[k]!.name))];
+    problem({ symbol: names[0]!, where: `${moves.rs[guessed[0]!]!.infoSection!.name}+${moves.offsetHex(guessed[0]!)}`,
       message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
       hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
   }
@@ -514,11 +510,12 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // Objects named by relocations must be objects the patch declares, or the kernel never applies
   // them (a crash later). Warn through a problem only when the patch data was found.
   if (patches.length > 0) {
-    for (const m of moves) {
-      if (m.d.lpObj !== 'vmlinux' && !declaredObjects.has(m.d.lpObj)) {
-        problem({ symbol: m.sym.name, where: `${m.rs.infoSection!.name}+${offsetHex(m)}`,
-          message: `object '${m.d.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
-          hint: `add a klp_object for '${m.d.lpObj}', or resolve '${m.sym.name}' to another object with --sym` });
+    for (let k = 0; k < moves.length; k++) {
+      const d = moves.d[k]!, sym = moves.sym[k]!;
+      if (d.lpObj !== 'vmlinux' && !declaredObjects.has(d.lpObj)) {
+        problem({ symbol: sym.name, where: `${moves.rs[k]!.infoSection!.name}+${moves.offsetHex(k)}`,
+          message: `object '${d.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
+          hint: `add a klp_object for '${d.lpObj}', or resolve '${sym.name}' to another object with --sym` });
       }
     }
   }
@@ -531,17 +528,17 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const makePlan = (): PlanEntry[] => {
     if (planMade) return planMade;
     const typeNames = new Map<number, string>();
-    planMade = moves.map((m, k) => {
-      const type = m.rr.type(m.i);
+    planMade = [];
+    for (let k = 0; k < moves.length; k++) {
+      const type = moves.type[k]!, d = moves.d[k]!, rs = moves.rs[k]!;
       let typeName = typeNames.get(type);
       if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
-      const { d } = m;
-      return {
-        section: m.rs.name, target: m.rs.infoSection!.name, offset: offsetHex(m), type, typeName, symbol: d.name,
+      planMade.push({
+        section: rs.name, target: rs.infoSection!.name, offset: moves.offsetHex(k), type, typeName, symbol: d.name,
         object: d.res.obj, sympos: d.res.pos, newSection: groupName[moveGroup[k]!]!, newSymbol: d.klpName, resolvedBy: d.by,
         file: unitOf(d),
-      };
-    });
+      });
+    }
     return planMade;
   };
   // The livepatch relocation section of each move, numbered in the order first used (the order the
@@ -569,9 +566,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const klpIds = new Interner(moves.length);
   const lineOf: ConvertSummary['symbols'][number][] = [];
   for (let k = 0, group = -1; k < moves.length; k++) {
-    const m = moves[k]!, d = m.d;
-    const target = m.rs.infoSection!;
-    if (k === 0 || target !== moves[k - 1]!.rs.infoSection || d.lpObj !== moves[k - 1]!.d.lpObj) {
+    const d = moves.d[k]!;
+    const target = moves.rs[k]!.infoSection!;
+    if (k === 0 || target !== moves.rs[k - 1]!.infoSection || d.lpObj !== moves.d[k - 1]!.lpObj) {
       group = relaNames.id(klpRelaName(d.lpObj, target.name));
       if (group === groupTarget.length) groupTarget.push(target);
     }
@@ -635,10 +632,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const moved = new SymbolCounts(symtab);
   const movedSyms: ElfSymbol[] = [], firstResolved: Resolved[] = [];
   for (let k = 0; k < moves.length; k++) {
-    const m = moves[k]!;
-    if (moved.add(m.sym) === 1) {
-      movedSyms.push(m.sym);
-      firstResolved.push(m.d);
+    const sym = moves.sym[k]!;
+    if (moved.add(sym) === 1) {
+      movedSyms.push(sym);
+      firstResolved.push(moves.d[k]!);
     }
   }
   /** The symbol of each livepatch symbol, by its number (`klpIds`). */
@@ -661,17 +658,17 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     };
     const movedRelocs = new Set<Relocation>();
     for (let k = 0; k < moves.length; k++) {
-      const m = moves[k]!;
-      const r = elf.relocations(m.rs)[m.i]!;
+      const rs = moves.rs[k]!;
+      const r = elf.relocations(rs)[moves.i[k]!]!;
       const secName = groupName[moveGroup[k]!]!;
       let sec = klpSections.get(secName);
-      if (!sec) sec = elf.createRelaSection(secName, m.rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
+      if (!sec) sec = elf.createRelaSection(secName, rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
       klpSections.set(secName, sec);
-      elf.addRelocations(sec, { ...r, symbol: klpSymbol(m.d) });
+      elf.addRelocations(sec, { ...r, symbol: klpSymbol(moves.d[k]!) });
       movedRelocs.add(r);
     }
     const emptied: Section[] = [];
-    for (const rs of new Set(moves.map((m) => m.rs))) {
+    for (const rs of new Set(moves.rs)) {
       elf.removeRelocations(rs, (r) => movedRelocs.has(r));
       if (elf.relocations(rs).length === 0) emptied.push(rs);
     }
@@ -680,9 +677,50 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   }
   writeBindings(elf, bindings);
   return result(true);
+}
 
-  function offsetHex(m: Move): string {
-    return m.rr.offsetHex(m.i);
+/**
+ * The relocations to convert, in columns: entry `i[k]` of section `rs[k]`, its symbol, its
+ * resolution, and its type and r_offset as read. An object a move, holding its section's reader
+ * (for the plan, which is made after the rewrite replaced the bytes the entries were read from),
+ * was 40,000 objects and 20,000 readers for a patch of 20,000 functions, which lived to the end:
+ * 5 MB of V8's heap copied into fresh pages of its old generation (docs/performance.md, tenth
+ * round). The numbers are typed arrays, outside V8's heap.
+ */
+class Moves<D> {
+  length = 0;
+  readonly rs: Section[] = [];
+  readonly sym: ElfSymbol[] = [];
+  readonly d: D[] = [];
+  i = new Int32Array(256);
+  type = new Uint32Array(256);
+  private offHi = new Uint32Array(256);
+  private offLo = new Uint32Array(256);
+
+  push(rs: Section, i: number, sym: ElfSymbol, d: D, rr: RelocReader): void {
+    const k = this.length++;
+    if (k === this.i.length) {
+      const grow = <T extends Int32Array | Uint32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.i = grow(this.i);
+      this.type = grow(this.type);
+      this.offHi = grow(this.offHi);
+      this.offLo = grow(this.offLo);
+    }
+    this.rs.push(rs);
+    this.sym.push(sym);
+    this.d.push(d);
+    this.i[k] = i;
+    this.type[k] = rr.type(i);
+    this.offHi[k] = rr.offsetHi(i);
+    this.offLo[k] = rr.offsetLo(i);
+  }
+
+  offsetHex(k: number): string {
+    return offsetHexOf(this.offHi[k]!, this.offLo[k]!);
   }
 }
 
@@ -699,7 +737,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
  * A patch of 20,000 functions makes 40,000 moves into 20,000 sections: the moves are numbers in
  * typed arrays here (a move's symbol index, its new section), not an object each.
  */
-function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: Section; i: number; d: { klpId: number } }>,
+function moveInPlace(elf: ElfFile, symtab: Section, moves: Moves<{ klpId: number }>,
   newSections: { name: readonly string[]; target: readonly Section[]; of: Int32Array }, klpSymbols: readonly (ElfSymbol | undefined)[], existing: ReadonlyMap<string, Section>): boolean {
   const orig = symtab._origSymbols;
   if (!orig) return false;
@@ -712,17 +750,18 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
   // them): what stays is read off in one walk per section.
   const touched: Section[] = [];
   const touchedEnd: number[] = [];
+  const { rs: movedFrom, i: movedEntry } = moves;
   for (let k = 0; k < n; k++) {
-    const m = moves[k]!;
+    const rs = movedFrom[k]!;
     // Raw entries hold original symbol indices: the symbol must be one of the table as read.
-    const y = klpSymbols[m.d.klpId];
-    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || m.rs._relocs || m.rs.type !== SHT.RELA || m.rs.linkSection !== symtab || m.rs.entsize !== ent) return false;
+    const y = klpSymbols[moves.d[k]!.klpId];
+    if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || rs._relocs || rs.type !== SHT.RELA || rs.linkSection !== symtab || rs.entsize !== ent) return false;
     symIndex[k] = y.origIndex;
-    if (k > 0 && m.rs === moves[k - 1]!.rs) {
-      if (m.i <= moves[k - 1]!.i) return false;
+    if (k > 0 && rs === movedFrom[k - 1]!) {
+      if (movedEntry[k]! <= movedEntry[k - 1]!) return false;
       touchedEnd[touchedEnd.length - 1] = k + 1;
     } else {
-      touched.push(m.rs);
+      touched.push(rs);
       touchedEnd.push(k + 1);
     }
   }
@@ -756,8 +795,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
     const start = o;
     for (let j = groupStart[g]!; j < groupStart[g + 1]!; j++) {
       const k = byGroup[j]!;
-      const m = moves[k]!;
-      copy(all, o, m.rs, m.i);
+      copy(all, o, movedFrom[k]!, movedEntry[k]!);
       // r_info's symbol part: ELF64_R_INFO(sym, type) = sym << 32 | type; ELF32: sym << 8 | type.
       const sym = symIndex[k]!;
       if (elf.elfClass === 64) putU32(all, o + (le ? 12 : 8), sym, le);
@@ -778,7 +816,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: ReadonlyArray<{ rs: S
     const start = o;
     const count = rs.dataLength / rela;
     for (let i = 0, k = firstMove(t), end = touchedEnd[t]!; i < count; i++) {
-      if (k < end && moves[k]!.i === i) {
+      if (k < end && movedEntry[k] === i) {
         k++;
         continue;
       }
