@@ -293,8 +293,6 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   interface Resolved {
     name: string; res: Resolution; by: ResolvedBy; lpObj: string; klpName: string; homonyms: number;
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
-    /** The report's line for its livepatch symbol, once seen. */
-    line: ConvertSummary['symbols'][number] | undefined;
     /** Its livepatch symbol's number (`klpIds`), once seen: -1 before. */
     klpId: number;
   }
@@ -312,6 +310,15 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     reported.add(key);
   };
   const whereOf = (target: Section, rr: RelocReader, i: number): string => `${target.name}+${rr.offsetHex(i)}`;
+  // One resolution an object and position, shared (20,000 resolutions of a patch are nearly all
+  // vmlinux's position 0): nothing changes a Resolution once made.
+  const sharedResolutions = new Map<string, Resolution>();
+  const resolutionOf = (obj: string, pos: number): Resolution => {
+    const key = `${pos},${obj}`;
+    let r = sharedResolutions.get(key);
+    if (!r) sharedResolutions.set(key, (r = { obj, pos }));
+    return r;
+  };
   /** Set by resolve() when the answer depended on the referencing place. */
   let placed = false;
   /** How relocation `i` of `rs` (in `target`) to the undefined symbol `yName` resolves. */
@@ -391,7 +398,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
         return SKIP;
       }
       const d = candidates[0]!;
-      res = { obj: d.object, pos: d.count > 1 ? d.sympos : 0 };
+      res = resolutionOf(d.object, d.count > 1 ? d.sympos : 0);
     }
     // The definition it binds to, found the way klp_find_object_symbol will find it: explicit and
     // annotated positions are refused here when it would not; the report and the bindings say what
@@ -417,7 +424,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return SKIP;
     }
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, line: undefined, klpId: -1 };
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, klpId: -1 };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short chain, not a map, each), and
@@ -549,11 +556,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const relaNames = new Interner(moves.length);
   const groupName = relaNames.list, groupTarget: Section[] = [];
   const moveGroup = new Int32Array(moves.length);
-  const summary: ConvertSummary = { sections: 0, symbols: [] };
   // What each binding means, for klp check to verify on every build the patch ships to: one a
   // livepatch symbol, as its first use resolved it. Its name stands for one object, name and
   // position: resolve() refuses an object name with '.' or ',' and a symbol name with ','.
-  const bindings: Binding[] = [];
   const bindingOf = (d: Resolved): Binding => {
     const name = d.name, def = d.def;
     const asked = d.by === '--sym' ? opts.explicit?.get(name) : d.by === 'KLP_SYMUNIT' ? annotations.units.get(name) : undefined;
@@ -561,10 +566,14 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     return { object: d.res.obj, name, sympos: d.res.pos, homonyms: d.homonyms,
       section: def?.section || null, unit: d.res.file ?? def?.file ?? null, intent, size: def?.size ?? null, hash: def?.hash ?? null };
   };
-  // The livepatch symbols, numbered in the order first used; the report's line of each. A
-  // resolution keeps its number and line: names are looked up once a resolution, not a move.
+  // The livepatch symbols, numbered in the order first used: the resolution that first used each
+  // (its report line and its binding are made from it when asked) and how many moves use it. A
+  // resolution keeps its number: names are looked up once a resolution, not a move. (A line and
+  // a binding made here for each of 20,000 symbols lived to the end of the conversion: 3 MB of
+  // V8's heap copied into fresh pages of its old generation, docs/performance.md.)
   const klpIds = new Interner(moves.length);
-  const lineOf: ConvertSummary['symbols'][number][] = [];
+  const firstOf: Resolved[] = [];
+  const klpCount = new Int32Array(moves.length);
   for (let k = 0, group = -1; k < moves.length; k++) {
     const d = moves.d[k]!;
     const target = moves.rs[k]!.infoSection!;
@@ -573,21 +582,19 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       if (group === groupTarget.length) groupTarget.push(target);
     }
     moveGroup[k] = group;
-    if (d.line) {
-      d.line.count++;
-      continue;
+    if (d.klpId < 0) {
+      d.klpId = klpIds.id(d.klpName);
+      if (d.klpId === firstOf.length) firstOf.push(d);
     }
-    d.klpId = klpIds.id(d.klpName);
-    let line = lineOf[d.klpId];
-    if (line) line.count++;
-    else {
-      line = lineOf[d.klpId] = { newSymbol: d.klpName, count: 1, resolvedBy: d.by, file: unitOf(d) };
-      summary.symbols.push(line);
-      bindings.push(bindingOf(d));
-    }
-    d.line = line;
+    klpCount[d.klpId]!++;
   }
-  summary.sections = groupName.length;
+  let lines: ConvertSummary['symbols'] | undefined;
+  const summary: ConvertSummary = {
+    sections: groupName.length,
+    get symbols() {
+      return (lines ??= firstOf.map((d, id) => ({ newSymbol: d.klpName, count: klpCount[id]!, resolvedBy: d.by, file: unitOf(d) })));
+    },
+  };
   const kept = [...keptCount].map(([symbol, v]) => ({ symbol, ...v }));
   const removedSections = annotations.sections.filter((s) => !s.isRelocation).map((s) => s.name);
   const result = (changed: boolean): ConvertResult => {
@@ -675,7 +682,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     // An emptied .rela section goes: binutils cannot show two RELA sections for one target (bug 24456).
     if (emptied.length > 0) elf.removeSections(emptied);
   }
-  writeBindings(elf, bindings);
+  // Made as they are written, a batch at a time.
+  writeBindings(elf, (function* () {
+    for (const d of firstOf) yield bindingOf(d);
+  })());
   return result(true);
 }
 

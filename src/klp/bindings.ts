@@ -51,23 +51,26 @@ const unfield = (s: string): string | null => (s === '-' ? null : unescapeField(
 /** Bindings formatBindings() encodes at a time. */
 const FORMAT_BATCH = 512;
 
-export function formatBindings(list: readonly Binding[]): Uint8Array {
+export function formatBindings(list: Iterable<Binding>): Uint8Array {
   // Lines as arrays of fields joined, then the lines joined: a patch of 20,000 functions has
   // 20,000 bindings, and lines built by template literals appended to one string took twice as
   // long, cold (docs/performance.md). Encoded a batch of lines at a time: the text of 20,000 as
   // one string is a large object of V8's heap, fresh pages each time (docs/performance.md).
+  // `list` may make its bindings as they are asked for (klp convert's do): none is kept past its batch.
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [encoder.encode(`${HEADER}\n`)];
-  for (let i0 = 0; i0 < list.length; i0 += FORMAT_BATCH) {
-    const lines: string[] = [];
-    for (let i = i0; i < Math.min(i0 + FORMAT_BATCH, list.length); i++) {
-      const b = list[i]!;
-      lines.push([escapeField(b.object), escapeField(b.name), b.sympos, b.homonyms, field(b.section), field(b.unit), field(b.intent),
-        b.size === null ? '-' : b.size, b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t'));
-    }
+  let lines: string[] = [];
+  const flush = (): void => {
     lines.push('');
     parts.push(encoder.encode(lines.join('\n')));
+    lines = [];
+  };
+  for (const b of list) {
+    lines.push([escapeField(b.object), escapeField(b.name), b.sympos, b.homonyms, field(b.section), field(b.unit), field(b.intent),
+      b.size === null ? '-' : b.size, b.hash === null ? '-' : fingerprintHex(b.hash)].join('\t'));
+    if (lines.length === FORMAT_BATCH) flush();
   }
+  if (lines.length > 0) flush();
   return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
 }
 
@@ -96,19 +99,26 @@ export function readBindings(elf: ElfFile): Binding[] {
 
 /**
  * Record `list` (one binding an object, name and sympos, as convert makes them) in the module,
- * merged with what it records already (a second convert adds to it).
+ * merged with what it records already (a second convert adds to it). Nothing is recorded when
+ * there is nothing to record.
  */
-export function writeBindings(elf: ElfFile, list: readonly Binding[]): void {
+export function writeBindings(elf: ElfFile, list: Iterable<Binding>): void {
   const key = (b: Binding): string => `${b.object}\0${b.name}\0${b.sympos}`;
   const recorded = readBindings(elf);
   let all = list;
   if (recorded.length > 0) {
     const merged = new Map(recorded.map((b) => [key(b), b]));
     for (const b of list) merged.set(key(b), b);
-    all = [...merged.values()];
+    all = merged.values();
   }
-  if (all.length === 0) return;
-  const data = formatBindings(all);
+  let count = 0;
+  const data = formatBindings((function* () {
+    for (const b of all) {
+      count++;
+      yield b;
+    }
+  })());
+  if (count === 0) return;
   const sec = elf.findSectionByName(BINDINGS_SECTION) ?? elf.addSection({ name: BINDINGS_SECTION, type: SHT.PROGBITS, flags: 0n, addralign: 1n });
   sec.setData(data);
 }
