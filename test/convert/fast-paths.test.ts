@@ -136,6 +136,32 @@ for (const walk of [true, false]) test(`a database read in part (its rows found 
   assert.equal(Buffer.compare(writeElf(a), writeElf(b)), 0);
 });
 
+test('a walk of a names table many windows long finds each name asked, and no name it does not hold, wherever they fall', () => {
+  // 3,000 names of 1 to 60 characters (some 95 KB of names: the walk looks through 4 KB at a
+  // time), a prefix of another among them; asked: every third, names that fall between two of the
+  // table's, before its first, after its last, and prefixes and extensions of its names.
+  const rnd = fc.sample(fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 0xffffff })), { numRuns: 3000, seed: 16 });
+  const held = [...new Set(rnd.map(([len, x], i) => `s${x.toString(36)}_${i}`.padEnd(len, 'x').slice(0, Math.max(len, 3))))];
+  held.push('zz_last', 'zz_last_but_longer', 'AAA_first');
+  const symbols = held.map((name, i) => ({ name, type: 't', address: BigInt(0x1000 + i) }));
+  const path = join(dir, 'windows.klpdb');
+  writeFileSync(path, SymbolDb.build({ vmlinux: { symbols, source: 's', order: 'kallsyms' } }).serialize());
+  const whole = SymbolDb.load(readFileSync(path), path);
+  const sorted = [...held].sort();
+  const asked = [...sorted.filter((_, i) => i % 3 === 0), ...sorted.filter((_, i) => i % 7 === 1).map((n) => `${n}!`),
+    ...sorted.filter((_, i) => i % 11 === 2).map((n) => n.slice(0, -1)), '0_before_all', 'zzz_after_all', 'zz_last', 'zz_last_but_longer'];
+  const file = DbFile.open(path)!;
+  try {
+    const part = file.rowsFor(asked, () => assert.fail('a name asked was looked for in the whole file'), { walk: true })!;
+    for (const n of asked) assert.deepEqual(part.lookup(n), whole.lookup(n), n);
+    // Both kinds, many of each.
+    const heldAsked = asked.filter((n) => whole.lookup(n).length > 0).length;
+    assert.ok(heldAsked > 900 && asked.length - heldAsked > 500, `${heldAsked} of ${asked.length} held`);
+  } finally {
+    file.close();
+  }
+});
+
 test('a damaged database file: the part reader refuses it in the words of load(), or answers as load() does', () => {
   const good = SymbolDb.build({
     vmlinux: { symbols: [{ name: 'a', type: 't', address: 1n }, { name: 'b', type: 'T', address: 2n }, { name: 'a', type: 't', address: 3n }], source: 's', order: 'kallsyms' },
