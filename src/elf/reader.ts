@@ -77,7 +77,7 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
 
   // Section headers, with extended numbering: e_shnum == 0 means shdr[0].sh_size holds the count,
   // e_shstrndx == SHN_XINDEX means shdr[0].sh_link holds the index.
-  const sections: Section[] = [];
+  let sections: Section[] = [];
   let shstrndx = header.shstrndx;
   if (header.shoff !== 0) {
     if (header.shentsize !== sz.shdr) {
@@ -100,6 +100,9 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
     // The header and one constructor argument, reused for every section (Section copies their
     // fields): two objects a section were 80,000 short-lived objects for a 40,000-section file.
     const init: ConstructorParameters<typeof Section>[0] = { name: '', type: 0 };
+    // Made at its size: grown a push at a time to 40,000 entries, the list is copied into fresh
+    // large objects of V8's heap again and again (pages touched for the first time, each a fault).
+    sections = new Array<Section>(count);
     for (let i = 0; i < count; i++) {
       const off = header.shoff + i * sz.shdr;
       readShdr(r, off, elfClass, h);
@@ -126,7 +129,7 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
       init.from = h.offset;
       init.origIndex = i;
       init.origNameOffset = h.name;
-      sections.push(new Section(init));
+      sections[i] = new Section(init);
     }
   } else if (header.shnum !== 0) {
     throw new ElfError('BAD_HEADER', { file, offset: elfClass === 64 ? 40 : 32 },
@@ -155,14 +158,15 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
   }
 
   // Cross references: sh_link and sh_info as section objects, where the type says they are.
+  // Where section i's header is, made for an error only (not an object a section).
+  const here = (i: number): { file: string; offset: number; section: string } => ({ file, offset: header.shoff + i * sz.shdr, section: sections[i]!.name || `[${i}]` });
   for (let i = 0; i < sections.length; i++) {
     const s = sections[i]!;
-    const here = { file, offset: header.shoff + i * sz.shdr, section: s.name || `[${i}]` };
     if (LINK_IS_SECTION.has(s.type) || (s.flags & SHF.LINK_ORDER) !== 0n) {
       if (s.link !== 0) {
         const t = sections[s.link];
         if (!t) {
-          throw new ElfError('BAD_SECTION_INDEX', here, `sh_link ${s.link} is not a section (the file has ${sections.length})`);
+          throw new ElfError('BAD_SECTION_INDEX', here(i), `sh_link ${s.link} is not a section (the file has ${sections.length})`);
         }
         s.linkSection = t;
       }
@@ -171,7 +175,7 @@ export function readElf(bytes: Uint8Array, opts: ReadOptions = {}): ElfFile {
     if (infoIsSection && s.info !== 0) {
       const t = sections[s.info];
       if (!t) {
-        throw new ElfError('BAD_SECTION_INDEX', here, `sh_info ${s.info} is not a section (the file has ${sections.length})`);
+        throw new ElfError('BAD_SECTION_INDEX', here(i), `sh_info ${s.info} is not a section (the file has ${sections.length})`);
       }
       s.infoSection = t;
     }
