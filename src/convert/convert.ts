@@ -295,12 +295,14 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     def: Pick<SymbolDefinition, 'section' | 'file' | 'size' | 'hash'> | null;
     /** Its livepatch symbol's number (`klpIds`), once seen: -1 before. */
     klpId: number;
+    /** Its number among the moves' resolutions (Moves), once moved: -1 before. */
+    moveRef: number;
   }
   const KEPT = 'kept', SKIP = 'skip';
-  const moves = new Moves<Resolved>();
   // Decided once a symbol (not a map keyed by 20,000 names: its growth is fresh pages each time),
   // over the table as read (decoded here, as the relocations' reading below would).
   elf.symbols(symtab);
+  const moves = new Moves<Resolved>(symtab._origSymbols ?? []);
   const decided = new SymbolValues<Resolved | typeof KEPT | typeof SKIP>(symtab);
   const keptCount = new Map<string, { reason: string; count: number }>();
   const reported = new Set<string>();
@@ -424,7 +426,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
       return SKIP;
     }
     const def = found.ok ? { section: found.match.section, file: found.match.file, size: found.match.size, hash: found.match.hash } : null;
-    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, klpId: -1 };
+    return { name, res, by, lpObj, klpName: klpSymName(res.obj, name, res.pos), homonyms: inObj.length, def, klpId: -1, moveRef: -1 };
   };
   // What the kernel refuses by where the relocation applies, once a target section and object
   // (a section's relocations nearly always name one object: a short chain, not a map, each), and
@@ -506,10 +508,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // __fentry__, _printk or klp_enable_patch would become livepatch relocations, which the kernel
   // resolves by name, bypassing modversions and the GPL check. Refuse until exports are known.
   const guessed: number[] = [];
-  if (!db.hasExports('vmlinux')) for (let k = 0; k < moves.length; k++) if (moves.d[k]!.res.obj === 'vmlinux' && moves.d[k]!.by === 'unique') guessed.push(k);
+  if (!db.hasExports('vmlinux')) for (let k = 0; k < moves.length; k++) if (moves.d(k).res.obj === 'vmlinux' && moves.d(k).by === 'unique') guessed.push(k);
   if (guessed.length > 0) {
-    const names = [...new Set(guessed.map((k) => moves.d[k]!.name))];
-    problem({ symbol: names[0]!, where: `${moves.rs[guessed[0]!]!.infoSection!.name}+${moves.offsetHex(guessed[0]!)}`,
+    const names = [...new Set(guessed.map((k) => moves.d(k).name))];
+    problem({ symbol: names[0]!, where: `${moves.rs(guessed[0]!).infoSection!.name}+${moves.offsetHex(guessed[0]!)}`,
       message: `the symbol database has no export data for vmlinux, so exported symbols cannot be told apart: ${names.length} vmlinux symbol(s) would become livepatch relocations (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}), exported ones included`,
       hint: 'give --symvers Module.symvers of that kernel (or use --vmlinuz, whose __ksymtab carries the exports); --sym NAME=vmlinux,POS converts one symbol on purpose' });
   }
@@ -518,9 +520,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   // them (a crash later). Warn through a problem only when the patch data was found.
   if (patches.length > 0) {
     for (let k = 0; k < moves.length; k++) {
-      const d = moves.d[k]!, sym = moves.sym[k]!;
+      const d = moves.d(k), sym = moves.sym(k);
       if (d.lpObj !== 'vmlinux' && !declaredObjects.has(d.lpObj)) {
-        problem({ symbol: sym.name, where: `${moves.rs[k]!.infoSection!.name}+${moves.offsetHex(k)}`,
+        problem({ symbol: sym.name, where: `${moves.rs(k).infoSection!.name}+${moves.offsetHex(k)}`,
           message: `object '${d.lpObj}' is not among the patch's klp_objects (${[...declaredObjects].join(', ')}): its relocations would never be applied`,
           hint: `add a klp_object for '${d.lpObj}', or resolve '${sym.name}' to another object with --sym` });
       }
@@ -537,7 +539,7 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     const typeNames = new Map<number, string>();
     planMade = [];
     for (let k = 0; k < moves.length; k++) {
-      const type = moves.type[k]!, d = moves.d[k]!, rs = moves.rs[k]!;
+      const type = moves.type[k]!, d = moves.d(k), rs = moves.rs(k);
       let typeName = typeNames.get(type);
       if (typeName === undefined) typeNames.set(type, (typeName = arch?.relocs.get(type)?.name ?? String(type)));
       planMade.push({
@@ -575,9 +577,9 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const firstOf: Resolved[] = [];
   const klpCount = new Int32Array(moves.length);
   for (let k = 0, group = -1; k < moves.length; k++) {
-    const d = moves.d[k]!;
-    const target = moves.rs[k]!.infoSection!;
-    if (k === 0 || target !== moves.rs[k - 1]!.infoSection || d.lpObj !== moves.d[k - 1]!.lpObj) {
+    const d = moves.d(k);
+    const target = moves.rs(k).infoSection!;
+    if (k === 0 || target !== moves.rs(k - 1).infoSection || d.lpObj !== moves.d(k - 1).lpObj) {
       group = relaNames.id(klpRelaName(d.lpObj, target.name));
       if (group === groupTarget.length) groupTarget.push(target);
     }
@@ -639,10 +641,10 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
   const moved = new SymbolCounts(symtab);
   const movedSyms: ElfSymbol[] = [], firstResolved: Resolved[] = [];
   for (let k = 0; k < moves.length; k++) {
-    const sym = moves.sym[k]!;
+    const sym = moves.sym(k);
     if (moved.add(sym) === 1) {
       movedSyms.push(sym);
-      firstResolved.push(moves.d[k]!);
+      firstResolved.push(moves.d(k));
     }
   }
   /** The symbol of each livepatch symbol, by its number (`klpIds`). */
@@ -665,17 +667,17 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
     };
     const movedRelocs = new Set<Relocation>();
     for (let k = 0; k < moves.length; k++) {
-      const rs = moves.rs[k]!;
+      const rs = moves.rs(k);
       const r = elf.relocations(rs)[moves.i[k]!]!;
       const secName = groupName[moveGroup[k]!]!;
       let sec = klpSections.get(secName);
       if (!sec) sec = elf.createRelaSection(secName, rs.infoSection!, SHF.ALLOC | SHF.RELA_LIVEPATCH, symtab);
       klpSections.set(secName, sec);
-      elf.addRelocations(sec, { ...r, symbol: klpSymbol(moves.d[k]!) });
+      elf.addRelocations(sec, { ...r, symbol: klpSymbol(moves.d(k)) });
       movedRelocs.add(r);
     }
     const emptied: Section[] = [];
-    for (const rs of new Set(moves.rs)) {
+    for (const rs of moves.sections) {
       elf.removeRelocations(rs, (r) => movedRelocs.has(r));
       if (elf.relocations(rs).length === 0) emptied.push(rs);
     }
@@ -690,22 +692,35 @@ export function convertModule(elf: ElfFile, opts: ConvertOptions): ConvertResult
 }
 
 /**
- * The relocations to convert, in columns: entry `i[k]` of section `rs[k]`, its symbol, its
- * resolution, and its type and r_offset as read. An object a move, holding its section's reader
- * (for the plan, which is made after the rewrite replaced the bytes the entries were read from),
- * was 40,000 objects and 20,000 readers for a patch of 20,000 functions, which lived to the end:
- * 5 MB of V8's heap copied into fresh pages of its old generation (docs/performance.md, tenth
- * round). The numbers are typed arrays, outside V8's heap.
+ * The relocations to convert, in columns: entry `i` of a section, its symbol, its resolution, and
+ * its type and r_offset as read (the plan is made after the rewrite replaced the bytes they were
+ * read from). An object a move, holding its section's reader, was 40,000 objects and 20,000
+ * readers for a patch of 20,000 functions, which lived to the end: 5 MB of V8's heap copied into
+ * fresh pages of its old generation (docs/performance.md, tenth round). All are numbers in typed
+ * arrays, outside V8's heap: a move's section and resolution are indices into lists of each once
+ * (a section's moves come together), its symbol its index in the table as read.
  */
-class Moves<D> {
+class Moves<D extends { moveRef: number }> {
   length = 0;
-  readonly rs: Section[] = [];
-  readonly sym: ElfSymbol[] = [];
-  readonly d: D[] = [];
+  /** The sections moved from, each once, in the order of their moves. */
+  readonly sections: Section[] = [];
+  /** The resolutions of the moves, each once (its `moveRef` is its index here). */
+  private readonly resolved: D[] = [];
+  /** Symbols not in the table as read (a decoded section's), by ~index. */
+  private readonly others: ElfSymbol[] = [];
+  private readonly orig: readonly ElfSymbol[];
   i = new Int32Array(256);
   type = new Uint32Array(256);
+  private sec = new Int32Array(256);
+  private symIndex = new Int32Array(256);
+  private res = new Int32Array(256);
   private offHi = new Uint32Array(256);
   private offLo = new Uint32Array(256);
+
+  /** `orig`: the symbol table as read. */
+  constructor(orig: readonly ElfSymbol[]) {
+    this.orig = orig;
+  }
 
   push(rs: Section, i: number, sym: ElfSymbol, d: D, rr: RelocReader): void {
     const k = this.length++;
@@ -717,16 +732,33 @@ class Moves<D> {
       };
       this.i = grow(this.i);
       this.type = grow(this.type);
+      this.sec = grow(this.sec);
+      this.symIndex = grow(this.symIndex);
+      this.res = grow(this.res);
       this.offHi = grow(this.offHi);
       this.offLo = grow(this.offLo);
     }
-    this.rs.push(rs);
-    this.sym.push(sym);
-    this.d.push(d);
+    if (this.sections[this.sections.length - 1] !== rs) this.sections.push(rs);
+    this.sec[k] = this.sections.length - 1;
+    this.symIndex[k] = sym.origIndex >= 0 && this.orig[sym.origIndex] === sym ? sym.origIndex : ~(this.others.push(sym) - 1);
+    if (d.moveRef < 0) d.moveRef = this.resolved.push(d) - 1;
+    this.res[k] = d.moveRef;
     this.i[k] = i;
     this.type[k] = rr.type(i);
     this.offHi[k] = rr.offsetHi(i);
     this.offLo[k] = rr.offsetLo(i);
+  }
+
+  /** Move k's section, symbol and resolution. */
+  rs(k: number): Section {
+    return this.sections[this.sec[k]!]!;
+  }
+  sym(k: number): ElfSymbol {
+    const s = this.symIndex[k]!;
+    return s >= 0 ? this.orig[s]! : this.others[~s]!;
+  }
+  d(k: number): D {
+    return this.resolved[this.res[k]!]!;
   }
 
   offsetHex(k: number): string {
@@ -747,7 +779,7 @@ class Moves<D> {
  * A patch of 20,000 functions makes 40,000 moves into 20,000 sections: the moves are numbers in
  * typed arrays here (a move's symbol index, its new section), not an object each.
  */
-function moveInPlace(elf: ElfFile, symtab: Section, moves: Moves<{ klpId: number }>,
+function moveInPlace(elf: ElfFile, symtab: Section, moves: Moves<{ klpId: number; moveRef: number }>,
   newSections: { name: readonly string[]; target: readonly Section[]; of: Int32Array }, klpSymbols: readonly (ElfSymbol | undefined)[], existing: ReadonlyMap<string, Section>): boolean {
   const orig = symtab._origSymbols;
   if (!orig) return false;
@@ -760,14 +792,14 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: Moves<{ klpId: number
   // them): what stays is read off in one walk per section.
   const touched: Section[] = [];
   const touchedEnd: number[] = [];
-  const { rs: movedFrom, i: movedEntry } = moves;
+  const movedEntry = moves.i;
   for (let k = 0; k < n; k++) {
-    const rs = movedFrom[k]!;
+    const rs = moves.rs(k);
     // Raw entries hold original symbol indices: the symbol must be one of the table as read.
-    const y = klpSymbols[moves.d[k]!.klpId];
+    const y = klpSymbols[moves.d(k).klpId];
     if (!y || y.origIndex < 0 || orig[y.origIndex] !== y || rs._relocs || rs.type !== SHT.RELA || rs.linkSection !== symtab || rs.entsize !== ent) return false;
     symIndex[k] = y.origIndex;
-    if (k > 0 && rs === movedFrom[k - 1]!) {
+    if (k > 0 && rs === moves.rs(k - 1)) {
       if (movedEntry[k]! <= movedEntry[k - 1]!) return false;
       touchedEnd[touchedEnd.length - 1] = k + 1;
     } else {
@@ -805,7 +837,7 @@ function moveInPlace(elf: ElfFile, symtab: Section, moves: Moves<{ klpId: number
     const start = o;
     for (let j = groupStart[g]!; j < groupStart[g + 1]!; j++) {
       const k = byGroup[j]!;
-      copy(all, o, movedFrom[k]!, movedEntry[k]!);
+      copy(all, o, moves.rs(k), movedEntry[k]!);
       // r_info's symbol part: ELF64_R_INFO(sym, type) = sym << 32 | type; ELF32: sym << 8 | type.
       const sym = symIndex[k]!;
       if (elf.elfClass === 64) putU32(all, o + (le ? 12 : 8), sym, le);
