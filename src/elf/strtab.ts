@@ -15,14 +15,14 @@ export class StringTableBuilder {
 
   /** `expected`: how many strings are likely to be added, so that the tables need not grow to them. */
   constructor(expected = 256) {
-    this.strings = new Interner(expected);
+    this.strings = new Interner(expected, { exact: true });
     this.offsets = new Uint32Array(Math.max(expected, 256));
   }
 
   /** Offset of `s` in the table, adding it if needed. */
   add(s: string): number {
     if (s === '') return 0;
-    const n = this.strings.list.length;
+    const n = this.strings.size;
     const id = this.strings.id(s);
     if (id < n) return this.offsets[id]!;
     if (id === this.offsets.length) {
@@ -60,16 +60,35 @@ export class StringTableBuilder {
  * per-entry objects and rehashing, measured on Debian 6.1), and a string table's strings.
  */
 export class Interner {
-  readonly list: string[] = [];
+  /** The strings by id; room for more past `count` when made `exact`. */
+  private readonly strings: string[];
+  private count = 0;
   private hashes: Uint32Array;
   private slots: Int32Array;
 
-  /** `expected`: how many distinct strings are likely, so that the table need not grow to them. */
-  constructor(expected = 1 << 10) {
+  /**
+   * `expected`: how many distinct strings are likely, so that the table need not grow to them;
+   * `exact`: that many will come (a string table's names), so the list is made at that size too
+   * (grown a push at a time to 60,000 names, it was copied into fresh large objects of V8's heap
+   * again and again: docs/performance.md, tenth round).
+   */
+  constructor(expected = 1 << 10, opts: { exact?: boolean } = {}) {
     let size = 1 << 10;
     while (size < expected && size < 1 << 26) size *= 2;
     this.hashes = new Uint32Array(size);
     this.slots = new Int32Array(2 * size).fill(-1);
+    this.strings = opts.exact && expected > 0 ? new Array<string>(expected) : [];
+  }
+
+  /** How many strings it holds. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The strings by id (a live list: ids added later are added to it). */
+  get list(): string[] {
+    if (this.strings.length !== this.count) this.strings.length = this.count;
+    return this.strings;
   }
 
   /** The id of `x`, adding it when new. */
@@ -77,8 +96,9 @@ export class Interner {
     const h = fnv1a(x);
     const k = this.probe(x, h);
     if (this.slots[k]! >= 0) return this.slots[k]!;
-    const n = this.list.length;
-    this.list.push(x);
+    const n = this.count++;
+    if (n < this.strings.length) this.strings[n] = x;
+    else this.strings.push(x);
     if (n === this.hashes.length) {
       const more = new Uint32Array(n * 2);
       more.set(this.hashes);
@@ -100,14 +120,14 @@ export class Interner {
     const mask = this.slots.length - 1;
     for (let k = h & mask; ; k = (k + 1) & mask) {
       const id = this.slots[k]!;
-      if (id < 0 || (this.hashes[id] === h && this.list[id] === x)) return k;
+      if (id < 0 || (this.hashes[id] === h && this.strings[id] === x)) return k;
     }
   }
 
   private grow(): void {
     const slots = new Int32Array(this.slots.length * 2).fill(-1);
     const mask = slots.length - 1;
-    for (let id = 0; id < this.list.length; id++) {
+    for (let id = 0; id < this.count; id++) {
       let k = this.hashes[id]! & mask;
       while (slots[k]! >= 0) k = (k + 1) & mask;
       slots[k] = id;
