@@ -91,19 +91,11 @@ export class Section {
   /** The name as read (the reader fills it in once the section-name table is known). */
   origName: string;
 
-  /** @internal decoded symbol table, when this is SYMTAB/DYNSYM */
-  _symbols: ElfSymbol[] | undefined;
-  /** @internal the symbol array as first decoded, for decoding relocations against original indices */
-  _origSymbols: readonly ElfSymbol[] | undefined;
-  /** @internal decoded relocations, when this is REL/RELA */
-  _relocs: Relocation[] | undefined;
-  /** @internal decoded group, when this is GROUP */
-  _group: GroupInfo | undefined;
   /**
-   * @internal the reader of its relocation entries as they lie, once made (elf/reloc-reader.ts
-   * checks it still reads them): a field, not a map keyed by 20,000 sections.
+   * What was decoded of its contents, once anything was: one field, not five, on 60,000 sections of
+   * which a few hold anything (docs/performance.md, tenth round).
    */
-  _reader: unknown;
+  private _decoded: Decoded | undefined = undefined;
   /** @internal its index when the writer last wrote its file (writer.ts checks it is still there). */
   _writeIndex = -1;
 
@@ -132,6 +124,71 @@ export class Section {
     this.origSize = init.origIndex !== undefined ? this.size : 0;
     this.origNameOffset = init.origNameOffset ?? -1;
     this.origName = init.origIndex !== undefined ? init.name : '';
+  }
+
+  /** @internal decoded symbol table, when this is SYMTAB/DYNSYM */
+  get _symbols(): ElfSymbol[] | undefined {
+    return this._decoded?.symbols;
+  }
+  set _symbols(v: ElfSymbol[] | undefined) {
+    if (v !== undefined) (this._decoded ??= new Decoded()).symbols = v;
+    else if (this._decoded) {
+      this._decoded.symbols = undefined;
+      this.tidy();
+    }
+  }
+  /** @internal the symbol array as first decoded, for decoding relocations against original indices */
+  get _origSymbols(): readonly ElfSymbol[] | undefined {
+    return this._decoded?.origSymbols;
+  }
+  set _origSymbols(v: readonly ElfSymbol[] | undefined) {
+    if (v !== undefined) (this._decoded ??= new Decoded()).origSymbols = v;
+    else if (this._decoded) {
+      this._decoded.origSymbols = undefined;
+      this.tidy();
+    }
+  }
+  /** @internal decoded relocations, when this is REL/RELA */
+  get _relocs(): Relocation[] | undefined {
+    return this._decoded?.relocs;
+  }
+  set _relocs(v: Relocation[] | undefined) {
+    if (v !== undefined) (this._decoded ??= new Decoded()).relocs = v;
+    else if (this._decoded) {
+      this._decoded.relocs = undefined;
+      this.tidy();
+    }
+  }
+  /** @internal decoded group, when this is GROUP */
+  get _group(): GroupInfo | undefined {
+    return this._decoded?.group;
+  }
+  set _group(v: GroupInfo | undefined) {
+    if (v !== undefined) (this._decoded ??= new Decoded()).group = v;
+    else if (this._decoded) {
+      this._decoded.group = undefined;
+      this.tidy();
+    }
+  }
+  /**
+   * @internal the reader of its relocation entries as they lie, once made (elf/reloc-reader.ts
+   * checks it still reads them): a field, not a map keyed by 20,000 sections.
+   */
+  get _reader(): unknown {
+    return this._decoded?.reader;
+  }
+  set _reader(v: unknown) {
+    if (v !== undefined) (this._decoded ??= new Decoded()).reader = v;
+    else if (this._decoded) {
+      this._decoded.reader = undefined;
+      this.tidy();
+    }
+  }
+
+  /** No holder of nothing: most sections never hold anything decoded, or no longer do. */
+  private tidy(): void {
+    const d = this._decoded;
+    if (d && d.symbols === undefined && d.origSymbols === undefined && d.relocs === undefined && d.group === undefined && d.reader === undefined) this._decoded = undefined;
   }
 
   get isNobits(): boolean {
@@ -193,6 +250,15 @@ export class Section {
     this._length = length;
     this.size = length;
   }
+}
+
+/** What a section's contents were decoded into (Section's `_symbols`, `_relocs`, ...). */
+class Decoded {
+  symbols: ElfSymbol[] | undefined = undefined;
+  origSymbols: readonly ElfSymbol[] | undefined = undefined;
+  relocs: Relocation[] | undefined = undefined;
+  group: GroupInfo | undefined = undefined;
+  reader: unknown = undefined;
 }
 
 export class ElfSymbol {
