@@ -131,44 +131,28 @@ export class Section {
     return this._decoded?.symbols;
   }
   set _symbols(v: ElfSymbol[] | undefined) {
-    if (v !== undefined) (this._decoded ??= new Decoded()).symbols = v;
-    else if (this._decoded) {
-      this._decoded.symbols = undefined;
-      this.tidy();
-    }
+    this.setDecoded('symbols', v);
   }
   /** @internal the symbol array as first decoded, for decoding relocations against original indices */
   get _origSymbols(): readonly ElfSymbol[] | undefined {
     return this._decoded?.origSymbols;
   }
   set _origSymbols(v: readonly ElfSymbol[] | undefined) {
-    if (v !== undefined) (this._decoded ??= new Decoded()).origSymbols = v;
-    else if (this._decoded) {
-      this._decoded.origSymbols = undefined;
-      this.tidy();
-    }
+    this.setDecoded('origSymbols', v);
   }
   /** @internal decoded relocations, when this is REL/RELA */
   get _relocs(): Relocation[] | undefined {
     return this._decoded?.relocs;
   }
   set _relocs(v: Relocation[] | undefined) {
-    if (v !== undefined) (this._decoded ??= new Decoded()).relocs = v;
-    else if (this._decoded) {
-      this._decoded.relocs = undefined;
-      this.tidy();
-    }
+    this.setDecoded('relocs', v);
   }
   /** @internal decoded group, when this is GROUP */
   get _group(): GroupInfo | undefined {
     return this._decoded?.group;
   }
   set _group(v: GroupInfo | undefined) {
-    if (v !== undefined) (this._decoded ??= new Decoded()).group = v;
-    else if (this._decoded) {
-      this._decoded.group = undefined;
-      this.tidy();
-    }
+    this.setDecoded('group', v);
   }
   /**
    * @internal the reader of its relocation entries as they lie, once made (elf/reloc-reader.ts
@@ -178,17 +162,19 @@ export class Section {
     return this._decoded?.reader;
   }
   set _reader(v: unknown) {
-    if (v !== undefined) (this._decoded ??= new Decoded()).reader = v;
-    else if (this._decoded) {
-      this._decoded.reader = undefined;
-      this.tidy();
-    }
+    this.setDecoded('reader', v);
   }
 
-  /** No holder of nothing: most sections never hold anything decoded, or no longer do. */
-  private tidy(): void {
+  /** Set a field of the holder: made for a value, dropped when its last value is cleared. */
+  private setDecoded<K extends keyof Decoded>(key: K, v: Decoded[K]): void {
+    if (v !== undefined) {
+      (this._decoded ??= new Decoded())[key] = v;
+      return;
+    }
     const d = this._decoded;
-    if (d && d.symbols === undefined && d.origSymbols === undefined && d.relocs === undefined && d.group === undefined && d.reader === undefined) this._decoded = undefined;
+    if (!d) return;
+    d[key] = v;
+    if (d.symbols === undefined && d.origSymbols === undefined && d.relocs === undefined && d.group === undefined && d.reader === undefined) this._decoded = undefined;
   }
 
   get isNobits(): boolean {
