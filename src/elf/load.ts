@@ -163,9 +163,7 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
     return;
   }
   if (st && !st.isFile()) throw new ElfError('WRITE', { file: path }, `the output is a ${fileKind(st)}`, 'give a file name for -o');
-  // node:crypto loaded here, at the write, not by every command that reads a module.
-  const { randomBytes } = await import('node:crypto');
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(target), `.${basename(target)}.${tempSuffix()}.tmp`);
   try {
     const fh = await open(tmp, 'wx', st ? st.mode & 0o7777 : mode);
     try {
@@ -189,6 +187,17 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
     await rm(tmp, { force: true }).catch(() => undefined);
     throw failed(e);
   }
+}
+
+/**
+ * A temporary name's part, unique in this process and unlikely in another. Nothing rides on it
+ * being unguessable: the file is made with O_EXCL ('wx'), which never follows a link or opens a
+ * file already there (another run's, or one planted: the write then fails and says so). Not
+ * node:crypto, whose loading (with the streams it needs) was 3 ms of every write.
+ */
+let tempCount = 0;
+function tempSuffix(): string {
+  return `${process.pid.toString(36)}${(tempCount++).toString(36)}${Math.floor(Math.random() * 0x7fffffff).toString(36)}`;
 }
 
 /**
