@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   if (!out) throw new Error(`esbuild made no ${BUNDLE}`);
   // The entry's "#!/usr/bin/env node", if esbuild kept it: a compiled script cannot start with it.
   // Node's built-in modules that the code loads when first needed by import() (zlib for the
-  // codecs, crypto for an output's temporary name, child_process for an external decompressor)
+  // codecs, child_process for an external decompressor)
   // are required there instead: a script compiled from a code cache has no loader for import()
   // on Node 20 ("A dynamic import callback was not specified").
   const text = out.text.replace(/^#![^\n]*\n/, '').replace(/\bimport\(("node:[a-z_/]+")\)/g, 'Promise.resolve(require($1))');

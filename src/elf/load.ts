@@ -193,7 +193,7 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
  * A temporary name's part, unique in this process and unlikely in another. Nothing rides on it
  * being unguessable: the file is made with O_EXCL ('wx'), which never follows a link or opens a
  * file already there (another run's, or one planted: the write then fails and says so). Not
- * node:crypto, whose loading (with the streams it needs) was 3 ms of every write.
+ * node:crypto, whose loading was some 3 ms of every write.
  */
 let tempCount = 0;
 function tempSuffix(): string {
