@@ -15,11 +15,15 @@ import { Interner } from '../elf/strtab.js';
 import { DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
 
-export interface DbObject {
-  name: string;
-  kind: 'vmlinux' | 'module';
+export interface DbObject extends DbObjectHead {
   /** Where its symbols came from (a path or a description). */
   source: string;
+}
+
+/** An object as the header names it: what a look-up needs (its source is read when asked). */
+export interface DbObjectHead {
+  name: string;
+  kind: 'vmlinux' | 'module';
 }
 
 export interface DbMeta {
@@ -36,9 +40,13 @@ const MAGIC = 'KLPSYMDB';
  * 2: a compilation unit per symbol (`file` column, `files` table). 3: a module symbol's offset in
  * its section (in the address columns, F_HAS_OFFSET), its size, and every symbol's position in its
  * object's table (`index`), so homonyms can be told apart by where they sit; and the fingerprints
- * of module homonyms (few: kept as `hashes`, row and value pairs, in the header).
+ * of module homonyms (few: kept as `hashes`, row and value pairs, in the header). 4: the header's
+ * JSON holds what every reader needs only: the objects' sources (paths: 655 KB of Debian's
+ * 1.15 MB header) follow it as a JSON text of their own, read when asked, and the fingerprints as
+ * two columns of their own (56,330 numbers); which objects export anything is in the header.
+ * Parsing the header cold took 24 ms, 3 ms now (docs/performance.md, eleventh round).
  */
-const VERSION = 3;
+const VERSION = 4;
 
 // flags byte
 export const F_EXPORTED = 1;
@@ -51,7 +59,7 @@ export const COLUMNS = [
   ['section', Uint32Array], ['namespace', Uint16Array], ['file', Uint32Array],
   ['size', Uint32Array], ['index', Uint32Array],
 ] as const;
-type ColumnName = (typeof COLUMNS)[number][0];
+export type ColumnName = (typeof COLUMNS)[number][0];
 export type Columns = { [K in ColumnName]: Extract<(typeof COLUMNS)[number], readonly [K, unknown]>[1] extends new (n: number) => infer T ? T : never };
 
 /** Input to `SymbolDb.build`. */
@@ -74,8 +82,6 @@ export interface BuildInput {
 export interface PartialRows {
   /** The names whose rows (all of them, or none when the database has none) were read. */
   names: ReadonlySet<string>;
-  /** Objects that export at least one symbol (by object index), worked out over every row. */
-  exporters: ReadonlySet<number>;
   /** The whole database. */
   whole: () => SymbolDb;
 }
@@ -150,8 +156,37 @@ export function mergeOrders(list: readonly string[], x: Uint32Array, y: Uint32Ar
   return out;
 }
 
-/** The parsed header of a .klpdb file. */
-export interface DbHeader { meta: DbMeta; objects: DbObject[]; sections: string[]; namespaces: string[]; files: string[]; hashes: number[]; count: number; namesBytes: number }
+/**
+ * The parsed header of a .klpdb file. `exporters`: the objects (by index) that export anything.
+ * `sourcesBytes`: the length of the objects' sources (a JSON array of strings) after the header;
+ * `hashCount`: the number of fingerprints, in the two columns before the symbols' own.
+ */
+export interface DbHeader {
+  meta: DbMeta; objects: DbObjectHead[]; sections: string[]; namespaces: string[]; files: string[]; exporters: number[];
+  count: number; namesBytes: number; sourcesBytes: number; hashCount: number;
+}
+
+/** The fingerprints of module homonyms: rows, ascending, and their values. */
+export interface DbHashes {
+  row: ArrayLike<number>;
+  value: ArrayLike<number>;
+}
+
+/** What a database is made of, as built or read. */
+interface DbParts {
+  meta: DbMeta;
+  objects: readonly DbObjectHead[];
+  /** The objects' sources, an object's each: made when first asked (from the file, parsed then). */
+  sources: () => readonly string[];
+  sections: readonly string[];
+  namespaces: readonly string[];
+  files: readonly string[];
+  exporters: readonly number[];
+  names: Uint8Array;
+  col: Columns;
+  count: number;
+  hashes: DbHashes;
+}
 
 /**
  * The names of a build's symbols, interned as the sources come in: `klp symbols build` hands
@@ -221,7 +256,10 @@ export class BuildNames {
 
 export class SymbolDb {
   readonly meta: DbMeta;
-  readonly objects: readonly DbObject[];
+  private readonly heads: readonly DbObjectHead[];
+  private readonly sourcesOf: () => readonly string[];
+  private objectList: readonly DbObject[] | undefined;
+  private readonly exporters: ReadonlySet<number>;
   private readonly sections: readonly string[];
   private readonly namespaces: readonly string[];
   private readonly names: Uint8Array;
@@ -233,25 +271,33 @@ export class SymbolDb {
   private wholeDb: SymbolDb | undefined;
 
   /** Fingerprints of module homonyms by row (symbols/fingerprint.ts). */
-  private readonly hashes: ReadonlyMap<number, number>;
+  private readonly hashes: DbHashes;
   /** Compilation units (STT_FILE names) that symbols point into. */
   private readonly files: readonly string[];
 
-  private constructor(meta: DbMeta, objects: DbObject[], sections: string[], namespaces: string[], names: Uint8Array, col: Columns, count: number, files: string[], hashes: readonly number[],
-    partial?: PartialRows) {
+  private constructor(p: DbParts, partial?: PartialRows) {
     this.partial = partial;
-    this.files = files;
-    const h = new Map<number, number>();
-    for (let k = 0; k + 1 < hashes.length; k += 2) h.set(hashes[k]!, hashes[k + 1]!);
-    this.hashes = h;
-    this.meta = meta;
-    this.objects = objects;
-    this.sections = sections;
-    this.namespaces = namespaces;
-    this.names = names;
-    this.col = col;
-    this.rows = count;
-    this.objectIndex = new Map(objects.map((o, i) => [o.name, i]));
+    this.files = p.files;
+    this.hashes = p.hashes;
+    this.meta = p.meta;
+    this.heads = p.objects;
+    this.sourcesOf = p.sources;
+    this.exporters = new Set(p.exporters);
+    this.sections = p.sections;
+    this.namespaces = p.namespaces;
+    this.names = p.names;
+    this.col = p.col;
+    this.rows = p.count;
+    this.objectIndex = new Map(p.objects.map((o, i) => [o.name, i]));
+  }
+
+  /** Every object, with where its symbols came from. */
+  get objects(): readonly DbObject[] {
+    if (!this.objectList) {
+      const sources = this.sourcesOf();
+      this.objectList = this.heads.map((o, i) => ({ name: o.name, kind: o.kind, source: sources[i]! }));
+    }
+    return this.objectList;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -403,8 +449,12 @@ export class SymbolDb {
     }
     // Fingerprints by sorted place, ascending.
     const hashOrder = Array.from({ length: hashAt.length / 2 }, (_, k) => k).sort((x, y) => hashAt[2 * x]! - hashAt[2 * y]!);
-    const hashes: number[] = [];
-    for (const k of hashOrder) hashes.push(hashAt[2 * k]!, hashAt[2 * k + 1]!);
+    const hashes = { row: new Uint32Array(hashOrder.length), value: new Uint32Array(hashOrder.length) };
+    hashOrder.forEach((k, q) => {
+      hashes.row[q] = hashAt[2 * k]!;
+      hashes.value[q] = hashAt[2 * k + 1]!;
+    });
+    const exporters = new Set<number>();
 
     // Exports by name (its offset in the names table: only names that occur), then by object.
     const exportsAt = new Map<number, ExportInfo[]>();
@@ -448,6 +498,7 @@ export class SymbolDb {
       // export as upstream klp-convert does.
       const e = bind !== 0 || col.type[j] === 0x3f ? exportsAt.get(nameAt)?.find((x) => x.object === objects[object]!.name) : undefined;
       if (e) {
+        exporters.add(object);
         flags |= F_EXPORTED;
         if (e.type === 'EXPORT_SYMBOL_GPL') flags |= F_GPL;
         let ns = namespaceIds.get(e.namespace);
@@ -486,12 +537,19 @@ export class SymbolDb {
       vmlinuxOrder: input.vmlinux ? input.vmlinux.order : 'none',
       exportsFrom: input.exportsFrom ?? null,
     };
-    return new SymbolDb(meta, objects, sections, namespaces, names, col, n, files, hashes);
+    const objectSources = objects.map((o) => o.source);
+    return new SymbolDb({
+      meta, objects, sources: () => objectSources, sections, namespaces, files, exporters: [...exporters].sort((a, b) => a - b), names, col, count: n, hashes,
+    });
   }
 
-  /** @internal The rows of some names, read from a file (symbols/db-file.ts). */
-  static partialFrom(h: DbHeader, names: Uint8Array, col: Columns, count: number, hashes: readonly number[], partial: PartialRows): SymbolDb {
-    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, col, count, h.files, hashes, partial);
+  /**
+   * @internal The rows of some names, read from a file (symbols/db-file.ts): `sources` are the
+   * bytes of the objects' sources, parsed when asked.
+   */
+  static partialFrom(h: DbHeader, sources: Uint8Array, file: string, sourcesAt: number, names: Uint8Array, col: Columns, count: number, hashes: DbHashes,
+    partial: PartialRows): SymbolDb {
+    return new SymbolDb({ ...h, sources: lazySources(sources, h.objects.length, file, sourcesAt), names, col, count, hashes }, partial);
   }
 
   /** Number of symbols (rows). */
@@ -562,11 +620,11 @@ export class SymbolDb {
       }
       const flags = c.flags[i]!;
       const bind = (flags >> F_BIND_SHIFT) & 3;
-      const isModule = this.objects[obj]!.kind === 'module';
+      const isModule = this.heads[obj]!.kind === 'module';
       const corePos = c.corePos[i]!;
       out.push({
         name,
-        object: this.objects[obj]!.name,
+        object: this.heads[obj]!.name,
         sympos: n > 1 ? c.pos[i]! : 0,
         count: n,
         coreSympos: !isModule ? null : corePos === 0 ? null : nCore > 1 ? corePos : 0,
@@ -575,7 +633,7 @@ export class SymbolDb {
         offset: flags & F_HAS_OFFSET ? c.addrLo[i]! : null,
         size: flags & F_HAS_SIZE ? c.size[i]! : null,
         index: c.index[i]!,
-        hash: this.hashes.get(i) ?? null,
+        hash: this.hashOf(i),
         type: String.fromCharCode(c.type[i]!),
         binding: bind === 2 ? 'weak' : bind === 1 ? 'global' : 'local',
         section: c.section[i] === 0xffffffff ? null : this.sections[c.section[i]!]!,
@@ -586,6 +644,12 @@ export class SymbolDb {
       });
     }
     return out;
+  }
+
+  /** Row i's fingerprint, or null: a binary search of the rows that have one. */
+  private hashOf(i: number): number | null {
+    const q = indexIn(this.hashes.row, i);
+    return q >= 0 ? this.hashes.value[q]! : null;
   }
 
   /**
@@ -646,19 +710,15 @@ export class SymbolDb {
    */
   hasExports(object: string): boolean {
     const o = this.objectIndex.get(object);
-    if (o === undefined) return false;
-    if (this.partial) return this.partial.exporters.has(o);
-    const c = this.col;
-    for (let i = 0; i < this.rows; i++) if (c.object[i] === o && (c.flags[i]! & F_EXPORTED) !== 0) return true;
-    return false;
+    return o !== undefined && this.exporters.has(o);
   }
 
   /** Number of definitions per object. */
   objectCounts(): Map<string, number> {
     if (this.partial) return this.whole().objectCounts();
-    const counts = new Array<number>(this.objects.length).fill(0);
+    const counts = new Array<number>(this.heads.length).fill(0);
     for (let i = 0; i < this.rows; i++) counts[this.col.object[i]!]!++;
-    return new Map(this.objects.map((o, i) => [o.name, counts[i]!]));
+    return new Map(this.heads.map((o, i) => [o.name, counts[i]!]));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -675,24 +735,38 @@ export class SymbolDb {
    */
   serializeParts(): Uint8Array[] {
     if (this.partial) return this.whole().serializeParts();
-    const header = new TextEncoder().encode(JSON.stringify({
-      meta: this.meta, objects: this.objects, sections: this.sections, namespaces: this.namespaces, files: this.files,
-      hashes: [...this.hashes].flat(),
-      count: this.rows, namesBytes: this.names.length,
+    const enc = new TextEncoder();
+    const sources = enc.encode(JSON.stringify(this.objects.map((o) => o.source)));
+    const header = enc.encode(JSON.stringify({
+      meta: this.meta, objects: this.heads.map((o) => ({ name: o.name, kind: o.kind })), sections: this.sections, namespaces: this.namespaces,
+      files: this.files, exporters: [...this.exporters].sort((a, b) => a - b),
+      count: this.rows, namesBytes: this.names.length, sourcesBytes: sources.length, hashCount: this.hashes.row.length,
     }));
     const pad8 = (n: number): number => (n + 7) & ~7;
-    const head = new Uint8Array(pad8(16 + header.length));
-    head.set(new TextEncoder().encode(MAGIC), 0);
+    const head = new Uint8Array(16);
+    head.set(enc.encode(MAGIC), 0);
     const dv = new DataView(head.buffer);
     dv.setUint32(8, VERSION, true);
     dv.setUint32(12, header.length, true);
-    head.set(header, 16);
     const parts: Uint8Array[] = [head];
     const zeros = new Uint8Array(8);
+    let at = 0;
+    const push = (a: Uint8Array): void => {
+      parts.push(a);
+      at += a.length;
+      if (at % 8 !== 0) {
+        parts.push(zeros.subarray(0, pad8(at) - at));
+        at = pad8(at);
+      }
+    };
+    at = 16;
+    push(header);
+    push(sources);
+    push(new Uint8Array(Uint32Array.from(this.hashes.row).buffer));
+    push(new Uint8Array(Uint32Array.from(this.hashes.value).buffer));
     for (const [k] of COLUMNS) {
       const a = this.col[k];
-      parts.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      if (a.byteLength % 8 !== 0) parts.push(zeros.subarray(0, pad8(a.byteLength) - a.byteLength));
+      push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     }
     parts.push(this.names);
     return parts;
@@ -720,18 +794,57 @@ export class SymbolDb {
       throw bad('header is not valid JSON', 16);
     }
     const isStr = (x: unknown): x is string => typeof x === 'string';
-    const okObject = (o: unknown): boolean => typeof o === 'object' && o !== null && isStr((o as DbObject).name) &&
-      ((o as DbObject).kind === 'vmlinux' || (o as DbObject).kind === 'module') && isStr((o as DbObject).source);
-    if (typeof h !== 'object' || h === null || !Number.isSafeInteger(h.count) || h.count < 0 || !Array.isArray(h.objects) || !h.objects.every(okObject) ||
+    const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+    const okObject = (o: unknown): boolean => typeof o === 'object' && o !== null && isStr((o as DbObjectHead).name) &&
+      ((o as DbObjectHead).kind === 'vmlinux' || (o as DbObjectHead).kind === 'module');
+    if (typeof h !== 'object' || h === null || !isCount(h.count) || !Array.isArray(h.objects) || !h.objects.every(okObject) ||
         !Array.isArray(h.sections) || !h.sections.every(isStr) || !Array.isArray(h.namespaces) || !h.namespaces.every(isStr) ||
         !Array.isArray(h.files) || !h.files.every(isStr) ||
-        !Array.isArray(h.hashes) || h.hashes.length % 2 !== 0 || !h.hashes.every((x, k) => Number.isSafeInteger(x) && x >= 0 && (k % 2 === 0 ? x < h.count : x <= 0xffffffff)) ||
-        !Number.isSafeInteger(h.namesBytes) || h.namesBytes < 0 || typeof h.meta !== 'object' || h.meta === null ||
+        !Array.isArray(h.exporters) || !h.exporters.every((x) => isCount(x) && x < h.objects.length) ||
+        !isCount(h.namesBytes) || !isCount(h.sourcesBytes) || !isCount(h.hashCount) || typeof h.meta !== 'object' || h.meta === null ||
         !Array.isArray(h.meta.sources) || !h.meta.sources.every(isStr) || !(h.meta.kernel === null || isStr(h.meta.kernel)) ||
         !isStr(h.meta.created) || !isStr(h.meta.vmlinuxOrder) || !(h.meta.exportsFrom === null || isStr(h.meta.exportsFrom))) {
       throw bad('header fields are missing or malformed', 16);
     }
     return h;
+  }
+
+  /**
+   * @internal Where each part of a file of `size` bytes starts, for its header `h` of `hlen`
+   * bytes: each on an 8-byte boundary, the names ending the file. Throws what load() throws.
+   */
+  static layout(h: DbHeader, hlen: number, size: number, file: string): DbLayout {
+    const bad = (detail: string, offset?: number): DatabaseError =>
+      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const pad8 = (x: number): number => (x + 7) & ~7;
+    if (16 + hlen > size) throw bad('header runs past the end of the file', 12);
+    const sourcesAt = pad8(16 + hlen);
+    if (sourcesAt + h.sourcesBytes > size) throw bad('object sources run past the end of the file', sourcesAt);
+    const hashRowAt = pad8(sourcesAt + h.sourcesBytes);
+    const hashValueAt = pad8(hashRowAt + 4 * h.hashCount);
+    let o = pad8(hashValueAt + 4 * h.hashCount);
+    if (o > size) throw bad('fingerprints run past the end of the file', hashRowAt);
+    const at = {} as Record<ColumnName, number>;
+    for (const [k, T] of COLUMNS) {
+      const len = h.count * T.BYTES_PER_ELEMENT;
+      if (o + len > size) throw bad(`column ${k} runs past the end of the file`, o);
+      at[k] = o;
+      o = pad8(o + len);
+    }
+    if (o + h.namesBytes !== size) throw bad('names table does not end the file', o);
+    return { sourcesAt, hashRowAt, hashValueAt, at, namesAt: o };
+  }
+
+  /**
+   * @internal Check fingerprint rows as load() checks them: ascending (a look-up searches them),
+   * each a row of the file's `count`. `at`: where the rows start in the file.
+   */
+  static checkHashRows(rows: ArrayLike<number>, count: number, file: string, at: number): void {
+    for (let k = 0; k < rows.length; k++) {
+      if (rows[k]! >= count || (k > 0 && rows[k]! <= rows[k - 1]!)) {
+        throw new DatabaseError('BAD_DATABASE', { file, offset: at + 4 * k }, `fingerprint ${k} refers outside its tables`, 'rebuild it with klp symbols build');
+      }
+    }
   }
 
   static load(bytes: Uint8Array, file: string): SymbolDb {
@@ -743,18 +856,13 @@ export class SymbolDb {
     if (16 + hlen > bytes.length) throw bad('header runs past the end of the file', 12);
     const h = SymbolDb.parseHeader(bytes.subarray(16, 16 + hlen), file);
     const n = h.count;
-    const pad8 = (x: number): number => (x + 7) & ~7;
-    let o = pad8(16 + hlen);
+    const L = SymbolDb.layout(h, hlen, bytes.length, file);
     const col = {} as Record<string, ArrayLike<number>>;
-    for (const [k, T] of COLUMNS) {
-      const len = n * T.BYTES_PER_ELEMENT;
-      if (o + len > bytes.length) throw bad(`column ${k} runs past the end of the file`, o);
-      col[k] = new T(bytes.buffer as ArrayBuffer, bytes.byteOffset + o, n);
-      o = pad8(o + len);
-    }
-    if (o + h.namesBytes !== bytes.length) throw bad('names table does not end the file', o);
+    for (const [k, T] of COLUMNS) col[k] = new T(bytes.buffer as ArrayBuffer, bytes.byteOffset + L.at[k], n);
+    const o = L.namesAt;
     const names = bytes.subarray(o, o + h.namesBytes);
     const c = col as unknown as Columns;
+    if (names.length > 0 && names[names.length - 1] !== 0) throw bad('names table is not NUL-terminated');
     // Validate every reference once, so lookups can trust the columns.
     for (let i = 0; i < n; i++) {
       if (c.nameOff[i]! >= names.length || c.object[i]! >= h.objects.length ||
@@ -762,8 +870,55 @@ export class SymbolDb {
         throw bad(`entry ${i} refers outside its tables`);
       }
     }
-    if (names.length > 0 && names[names.length - 1] !== 0) throw bad('names table is not NUL-terminated');
-    return new SymbolDb(h.meta, h.objects, h.sections, h.namespaces, names, c, n, h.files, h.hashes);
+    const hashes = {
+      row: new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + L.hashRowAt, h.hashCount),
+      value: new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + L.hashValueAt, h.hashCount),
+    };
+    SymbolDb.checkHashRows(hashes.row, n, file, L.hashRowAt);
+    const sources = lazySources(bytes.subarray(L.sourcesAt, L.sourcesAt + h.sourcesBytes), h.objects.length, file, L.sourcesAt);
+    return new SymbolDb({ ...h, sources, names, col: c, count: n, hashes });
   }
+}
+
+/** Where the parts of a database file start (SymbolDb.layout). */
+export interface DbLayout {
+  sourcesAt: number;
+  hashRowAt: number;
+  hashValueAt: number;
+  at: Record<ColumnName, number>;
+  namesAt: number;
+}
+
+/**
+ * The objects' sources, parsed from `bytes` (a JSON array of strings, `count` of them, at `at` of
+ * `file`) when first asked: only `klp symbols info` and the symbols.klp export ask.
+ */
+function lazySources(bytes: Uint8Array, count: number, file: string, at: number): () => readonly string[] {
+  let list: string[] | undefined;
+  return () => {
+    if (list) return list;
+    let v: unknown;
+    try {
+      v = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      v = undefined;
+    }
+    if (!Array.isArray(v) || v.length !== count || !v.every((x) => typeof x === 'string')) {
+      throw new DatabaseError('BAD_DATABASE', { file, offset: at }, 'object sources are missing or malformed', 'rebuild it with klp symbols build');
+    }
+    list = v as string[];
+    return list;
+  };
+}
+
+/** Where `x` is in the ascending `list`, or -1. */
+export function indexIn(list: ArrayLike<number>, x: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < list.length && list[lo] === x ? lo : -1;
 }
 

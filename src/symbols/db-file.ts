@@ -1,19 +1,19 @@
 /**
  * A symbol database read in part, for a command that asks about a few thousand names (klp
- * convert): the file is streamed through one small buffer, every row is checked as
- * `SymbolDb.load` checks it, and only the rows of the names asked are kept. The whole Debian
+ * convert): the file is streamed through one small buffer and only the rows of the names asked
+ * are kept, each checked as `SymbolDb.load` checks it. The whole Debian
  * database is 42 MiB; a patch naming 20,000 symbols keeps 1 MiB of it. On a machine where fresh
  * memory is dear (each page touched for the first time is a fault) that is most of the cost of
  * reading it whole.
  *
- * Layout (database.ts): 16 bytes (magic, version, header length), the JSON header, then one
- * column after another (8-aligned), then the names table. Rows are sorted by name, and the names
+ * Layout (database.ts): 16 bytes (magic, version, header length), the JSON header, the objects'
+ * sources, the fingerprints, then one column after another (each 8-aligned), then the names table. Rows are sorted by name, and the names
  * table holds each distinct name once, in the same order: a few names' rows are found by a binary
  * search each, as `SymbolDb.lookup` finds them; many names' by one walk of the names table and
  * one of the name-offset column, side by side with the sorted names asked.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { COLUMNS, F_EXPORTED, SymbolDb, type Columns, type DbHeader } from './database.js';
+import { COLUMNS, SymbolDb, type ColumnName, type Columns, type DbHeader, type DbLayout } from './database.js';
 import { latin1Write } from '../elf/bytes.js';
 import { DatabaseError } from './errors.js';
 
@@ -22,33 +22,34 @@ const CHUNK = 1 << 20;
 const SEARCH_MAX = 256;
 /** Bytes of the names table a walk looks through at a time for the next name asked. */
 const WINDOW = 4096;
-type ColumnName = (typeof COLUMNS)[number][0];
 
 /**
- * A database file opened and checked (its header, and every row as `SymbolDb.load` checks it),
- * not yet read: `rowsFor` then reads the rows of the names asked.
+ * A database file opened and checked (its header, and where each part lies), not yet read:
+ * `rowsFor` then reads the rows of the names asked, and checks those.
  */
 export class DbFile {
   private readonly fd: number;
   private readonly path: string;
   private readonly h: DbHeader;
-  private readonly at: Record<ColumnName, number>;
-  private readonly namesAt: number;
+  private readonly L: DbLayout;
   private readonly chunk = new Uint8Array(CHUNK);
-  /** Rows come in name order (the name-offset column never goes down), checked at open. */
-  private ordered = true;
+  /**
+   * Whether rows come in name order (the name-offset column never goes down): undefined until a
+   * walk or a search has read that column whole.
+   */
+  private ordered: boolean | undefined;
 
-  private constructor(fd: number, path: string, h: DbHeader, at: Record<ColumnName, number>, namesAt: number) {
+  private constructor(fd: number, path: string, h: DbHeader, L: DbLayout) {
     this.fd = fd;
     this.path = path;
     this.h = h;
-    this.at = at;
-    this.namesAt = namesAt;
+    this.L = L;
   }
 
   /**
    * Open and check `path`; undefined when it is not a regular file that can be opened (the
-   * caller reads it the general way, which words every error). Throws DatabaseError on damage.
+   * caller reads it the general way, which words every error). Throws DatabaseError on damage to
+   * its header or layout; a damaged row, when rowsFor() reads it.
    */
   static open(path: string): DbFile | undefined {
     let fd: number;
@@ -79,57 +80,45 @@ export class DbFile {
     readFully(this.fd, this.path, buf, pos, len);
   }
 
+  /**
+   * The header and the layout, checked as load() checks them. The rows are not read here: a
+   * check of every row (five columns of 733,853 rows for Debian's database) cost more than the
+   * rows a patch reads, which rowsFor() checks (docs/performance.md, eleventh round).
+   */
   private static check(fd: number, file: string, size: number): DbFile {
-    const bad = (detail: string, offset?: number): DatabaseError =>
-      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
     const first = new Uint8Array(Math.min(16, size));
     readFully(fd, file, first, 0, first.length);
     const hlen = SymbolDb.headerLength(first, file);
-    if (16 + hlen > size) throw bad('header runs past the end of the file', 12);
+    if (16 + hlen > size) throw new DatabaseError('BAD_DATABASE', { file, offset: 12 }, 'header runs past the end of the file', 'rebuild it with klp symbols build');
     const text = new Uint8Array(hlen);
     readFully(fd, file, text, 16, hlen);
     const h = SymbolDb.parseHeader(text, file);
-    const n = h.count;
-    const pad8 = (x: number): number => (x + 7) & ~7;
-    // Where each column starts, checked as load() checks it.
-    const at = {} as Record<ColumnName, number>;
-    let o = pad8(16 + hlen);
-    for (const [k, T] of COLUMNS) {
-      const len = n * T.BYTES_PER_ELEMENT;
-      if (o + len > size) throw bad(`column ${k} runs past the end of the file`, o);
-      at[k] = o;
-      o = pad8(o + len);
-    }
-    if (o + h.namesBytes !== size) throw bad('names table does not end the file', o);
-    const db = new DbFile(fd, file, h, at, o);
-    // Every row checked as load() checks it; the first bad row is the one named.
-    let firstBad = n;
-    // The name offsets are also checked to ascend with the rows, in the same read.
-    let prev = 0;
-    const ascending = (values: ArrayLike<number>): void => {
-      for (let j = 0; j < values.length && db.ordered; j++) {
-        if (values[j]! < prev) db.ordered = false;
-        prev = values[j]!;
-      }
-    };
-    const below = (k: ColumnName, limit: number, except = -1, also?: (values: ArrayLike<number>) => void): void =>
-      db.chunksOf(k, (i0, values) => {
-        also?.(values);
-        if (i0 >= firstBad) return;
-        const j = firstAtOrAbove(values, limit, except);
-        if (j >= 0 && i0 + j < firstBad) firstBad = i0 + j;
-      });
-    below('nameOff', h.namesBytes, -1, ascending);
-    below('object', h.objects.length);
-    below('section', h.sections.length, 0xffffffff);
-    below('namespace', h.namespaces.length);
-    below('file', h.files.length + 1);
-    if (firstBad < n) throw bad(`entry ${firstBad} refers outside its tables`);
+    const db = new DbFile(fd, file, h, SymbolDb.layout(h, hlen, size, file));
     if (h.namesBytes > 0) {
-      db.readAt(db.chunk, o + h.namesBytes - 1, 1);
-      if (db.chunk[0] !== 0) throw bad('names table is not NUL-terminated');
+      db.readAt(db.chunk, db.L.namesAt + h.namesBytes - 1, 1);
+      if (db.chunk[0] !== 0) throw new DatabaseError('BAD_DATABASE', { file }, 'names table is not NUL-terminated', 'rebuild it with klp symbols build');
     }
     return db;
+  }
+
+  /**
+   * Do the rows come in name order? The name-offset column read whole (once), as a search needs
+   * it to trust its halvings; a walk learns it on its own way through the column.
+   */
+  private inOrder(): boolean {
+    if (this.ordered === undefined) {
+      // An offset past the names table counts as out of order: load() words that damage.
+      let prev = 0, ordered = true;
+      const limit = this.h.namesBytes;
+      this.chunksOf('nameOff', (_i0, values) => {
+        for (let j = 0; j < values.length && ordered; j++) {
+          if (values[j]! < prev || values[j]! >= limit) ordered = false;
+          prev = values[j]!;
+        }
+      });
+      this.ordered = ordered;
+    }
+    return this.ordered;
   }
 
   /** A column a chunk at a time: fn(first row, the chunk's values). */
@@ -143,7 +132,7 @@ export class DbFile {
     const per = CHUNK / T.BYTES_PER_ELEMENT;
     for (let i0 = start; i0 < end; i0 += per) {
       const m = Math.min(per, end - i0);
-      this.readAt(this.chunk, this.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
+      this.readAt(this.chunk, this.L.at[k] + i0 * T.BYTES_PER_ELEMENT, m * T.BYTES_PER_ELEMENT);
       fn(i0, new T(this.chunk.buffer, 0, m));
     }
   }
@@ -157,8 +146,8 @@ export class DbFile {
    * namesToResolve() makes them) is kept as the database's own, not copied: do not change it after.
    */
   rowsFor(wanted: Iterable<string>, whole: () => SymbolDb, opts: { walk?: boolean } = {}): SymbolDb | undefined {
-    const { h } = this;
-    if (!this.ordered) return undefined;
+    const { h, L } = this;
+    if (this.ordered === false) return undefined;
     // The names asked, in the table's order (latin1 bytes; the default sort is code-unit order).
     // (A second set of 20,000 names was a table grown by rehashing: fresh pages each time.)
     const kept: string[] = [];
@@ -171,12 +160,12 @@ export class DbFile {
     const asked = (every ? kept : [...askedSet]).sort();
     // A few names are searched for (a patch of ten functions names a dozen): some 20 small reads
     // a name, not a walk of the 12 MB names table and every column. Many are found by the walk.
-    const found = (opts.walk ?? asked.length > SEARCH_MAX) ? this.walk(asked) : this.search(asked);
+    const found = (opts.walk ?? asked.length > SEARCH_MAX) ? this.walk(asked) : this.inOrder() ? this.search(asked) : undefined;
     if (!found) return undefined;
     const { rows, rowName, foundName, runStart, runEnd } = found;
 
     // The kept rows' columns, a run of rows (one name's) at a time when they were searched for,
-    // else a column at a time; objects that export anything, over every row.
+    // else a column at a time.
     const m = rows.length;
     const col = Object.fromEntries(COLUMNS.map(([k, T]) => [k, new T(m)])) as unknown as Columns;
     for (const [k] of COLUMNS) {
@@ -194,15 +183,14 @@ export class DbFile {
         for (; r < m && rows[r]! < i0 + values.length; r++) dst[r] = values[rows[r]! - i0]!;
       });
     }
-    const exportedRows: number[] = [];
-    this.chunksOf('flags', (i0, values) => {
-      for (let j = 0; j < values.length; j++) if (values[j]! & F_EXPORTED) exportedRows.push(i0 + j);
-    });
-    const exporters = new Set<number>();
-    let e = 0;
-    this.chunksOf('object', (i0, values) => {
-      for (; e < exportedRows.length && exportedRows[e]! < i0 + values.length; e++) exporters.add(values[exportedRows[e]! - i0]!);
-    });
+    // Each row kept checked as load() checks every row (its name offset is one found in the
+    // names table): the first bad one is named, in load()'s words.
+    for (let r = 0; r < m; r++) {
+      if (col.object[r]! >= h.objects.length || (col.section[r] !== 0xffffffff && col.section[r]! >= h.sections.length) ||
+          col.namespace[r]! >= h.namespaces.length || col.file[r]! > h.files.length) {
+        throw new DatabaseError('BAD_DATABASE', { file: this.path }, `entry ${rows[r]!} refers outside its tables`, 'rebuild it with klp symbols build');
+      }
+    }
 
     // A names table of the names found, in order, and the kept rows pointed into it.
     const names = new Uint8Array(foundName.reduce((t, x) => t + x.length + 1, 0));
@@ -213,14 +201,28 @@ export class DbFile {
       w = latin1Write(names, x, w) + 1; // the NUL is there already
     }
     for (let r = 0; r < m; r++) col.nameOff[r] = newOff[rowName[r]!]!;
-    // Fingerprints are kept by row: renumber the kept ones.
-    const hashes: number[] = [];
-    for (let k = 0; k + 1 < h.hashes.length; k += 2) {
-      const r = indexIn(rows, h.hashes[k]!);
-      if (r >= 0) hashes.push(r, h.hashes[k + 1]!);
+    // Fingerprints are kept by row: the kept ones renumbered (both lists ascend).
+    const hashRow = this.u32s(L.hashRowAt, h.hashCount), hashValue = this.u32s(L.hashValueAt, h.hashCount);
+    SymbolDb.checkHashRows(hashRow, h.count, this.path, L.hashRowAt);
+    const keptRow: number[] = [], keptValue: number[] = [];
+    for (let k = 0, r = 0; k < hashRow.length; k++) {
+      while (r < m && rows[r]! < hashRow[k]!) r++;
+      if (r < m && rows[r] === hashRow[k]) {
+        keptRow.push(r);
+        keptValue.push(hashValue[k]!);
+      }
     }
+    const sources = new Uint8Array(h.sourcesBytes);
+    this.readAt(sources, L.sourcesAt, sources.length);
     const header: DbHeader = { ...h, count: m, namesBytes: names.length };
-    return SymbolDb.partialFrom(header, names, col, m, hashes, { names: askedSet, exporters, whole });
+    return SymbolDb.partialFrom(header, sources, this.path, L.sourcesAt, names, col, m, { row: keptRow, value: keptValue }, { names: askedSet, whole });
+  }
+
+  /** `count` 32-bit numbers at `pos` of the file, read into an array of their own. */
+  private u32s(pos: number, count: number): Uint32Array {
+    const a = new Uint32Array(count);
+    this.readAt(new Uint8Array(a.buffer), pos, 4 * count);
+    return a;
   }
 
   /**
@@ -228,7 +230,8 @@ export class DbFile {
    * the name-offset column; undefined when a name is longer than the buffer (load() reads it).
    */
   private walk(asked: readonly string[]): FoundRows | undefined {
-    const { h, chunk, namesAt } = this;
+    const { h, chunk } = this;
+    const { namesAt } = this.L;
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // The offset of each name asked that the table holds. Both run in order, so the offsets
     // found ascend.
@@ -276,13 +279,17 @@ export class DbFile {
       }
       base += end;
     }
-    // The rows of the names found (the column ascends with the rows: checked at open), and which
-    // name found each is.
+    // The rows of the names found, and which name found each is: the column ascends with the
+    // rows, within the names table (checked on the way; else undefined, and the file is read
+    // whole), and so do the offsets found.
     const rows: number[] = [], rowName: number[] = [];
-    let q = 0;
+    let q = 0, prev = 0, ordered = true;
+    const limit = h.namesBytes;
     this.chunksOf('nameOff', (i0, values) => {
-      for (let j = 0; j < values.length; j++) {
+      for (let j = 0; j < values.length && ordered; j++) {
         const v = values[j]!;
+        if (v < prev || v >= limit) ordered = false; // (past the table: load() words it)
+        prev = v;
         while (q < foundOff.length && foundOff[q]! < v) q++;
         if (q < foundOff.length && foundOff[q] === v) {
           rows.push(i0 + j);
@@ -290,7 +297,8 @@ export class DbFile {
         }
       }
     });
-    return { rows, rowName, foundName };
+    this.ordered = ordered;
+    return ordered ? { rows, rowName, foundName } : undefined;
   }
 
   /**
@@ -305,7 +313,7 @@ export class DbFile {
     const windowBytes = this.chunk;
     const window = new Uint32Array(windowBytes.buffer, windowBytes.byteOffset, CHUNK / 4);
     const nameOffAt = (row: number): number => {
-      this.readAt(windowBytes, this.at.nameOff + row * 4, 4);
+      this.readAt(windowBytes, this.L.at.nameOff + row * 4, 4);
       return window[0]!;
     };
     const text = new Uint8Array(256);
@@ -317,7 +325,7 @@ export class DbFile {
     const compareAt = (off: number, key: string): number => {
       const len = Math.min(key.length + 1, h.namesBytes - off);
       const buf = len <= text.length ? text : new Uint8Array(len);
-      this.readAt(buf, this.namesAt + off, len);
+      this.readAt(buf, this.L.namesAt + off, len);
       return compareName(buf, 0, key);
     };
     const rows: number[] = [], rowName: number[] = [], foundName: string[] = [];
@@ -338,7 +346,7 @@ export class DbFile {
       let end = lo + 1;
       for (let size = 64; end < h.count;) {
         const m = Math.min(size, h.count - end, window.length);
-        this.readAt(windowBytes, this.at.nameOff + end * 4, m * 4);
+        this.readAt(windowBytes, this.L.at.nameOff + end * 4, m * 4);
         let j = 0;
         while (j < m && window[j] === off) j++;
         end += j;
@@ -368,21 +376,6 @@ interface FoundRows {
   runEnd?: number[];
 }
 
-/**
- * The first index of `values` holding `limit` or more (other than `except`), or -1: a loop of its
- * own, over one column's type at a time (a closure shared by every column saw them all).
- */
-function firstAtOrAbove(values: ArrayLike<number>, limit: number, except: number): number {
-  if (values instanceof Uint32Array) {
-    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
-  } else if (values instanceof Uint16Array) {
-    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
-  } else {
-    for (let j = 0; j < values.length; j++) if (values[j]! >= limit && values[j] !== except) return j;
-  }
-  return -1;
-}
-
 function readFully(fd: number, file: string, buf: Uint8Array, pos: number, len: number): void {
   let got = 0;
   while (got < len) {
@@ -400,15 +393,4 @@ function compareName(table: Uint8Array, p: number, key: string): number {
     if (t !== c) return t - c;
     if (t === 0) return 0;
   }
-}
-
-/** Where `x` is in the ascending `list`, or -1. */
-function indexIn(list: readonly number[], x: number): number {
-  let lo = 0, hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < list.length && list[lo] === x ? lo : -1;
 }

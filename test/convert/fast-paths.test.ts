@@ -162,7 +162,7 @@ test('a walk of a names table many windows long finds each name asked, and no na
   }
 });
 
-test('a damaged database file: the part reader refuses it in the words of load(), or answers as load() does', () => {
+test('a damaged database file: the part reader refuses it in the words of load(), or answers as load() does, or skips a damaged row it does not read', () => {
   const good = SymbolDb.build({
     vmlinux: { symbols: [{ name: 'a', type: 't', address: 1n }, { name: 'b', type: 'T', address: 2n }, { name: 'a', type: 't', address: 3n }], source: 's', order: 'kallsyms' },
     dumpModules: new Map([['m', [{ name: 'a', type: 't', address: 4n }, { name: 'c', type: 'T', address: 5n }]]]),
@@ -170,6 +170,13 @@ test('a damaged database file: the part reader refuses it in the words of load()
   }).serialize();
   const path = join(dir, 'damaged.klpdb');
   const namesAt = good.length - (JSON.parse(Buffer.from(good.subarray(16, 16 + new DataView(good.buffer).getUint32(12, true))).toString()) as { namesBytes: number }).namesBytes;
+  /** The name of a row of a file whose header and name offsets load() took. */
+  const nameOfRow = (b: Uint8Array, row: number): string => {
+    const hlen = new DataView(b.buffer, b.byteOffset).getUint32(12, true);
+    const L = SymbolDb.layout(SymbolDb.parseHeader(b.subarray(16, 16 + hlen), path), hlen, b.length, path);
+    const off = new DataView(b.buffer, b.byteOffset).getUint32(L.at.nameOff + 4 * row, true);
+    return Buffer.from(b.subarray(L.namesAt + off, b.indexOf(0, L.namesAt + off))).toString('latin1');
+  };
   const outcome = (f: () => SymbolDb | undefined): string | SymbolDb | undefined => {
     try {
       return f();
@@ -189,13 +196,24 @@ test('a damaged database file: the part reader refuses it in the words of load()
       const part = outcome(() => {
         const f = DbFile.open(path)!;
         try {
-          return f.rowsFor(['a', 'b', 'c', 'z'], () => SymbolDb.load(readFileSync(path), path), { walk });
+          // As klp convert takes it: undefined, a file laid out as the part reader does not
+          // expect, is read whole.
+          return f.rowsFor(['a', 'b', 'c', 'z'], () => SymbolDb.load(readFileSync(path), path), { walk }) ?? SymbolDb.load(readFileSync(path), path);
         } finally {
           f.close();
         }
       });
       if (typeof full === 'string') {
-        assert.equal(part, full);
+        if (typeof part === 'string') {
+          assert.equal(part, full);
+          continue;
+        }
+        // It answered where load() refused: only for a row load() named that it did not read,
+        // one of a name it did not find (a row of a name found is read, and checked).
+        const entry = /entry (\d+) refers outside its tables/.exec(full);
+        assert.ok(entry, `load() said '${full}', the part reader answered`);
+        const name = nameOfRow(b, +entry[1]!);
+        assert.deepEqual(part.lookup(name), [], `row ${entry[1]} (of '${name}') was read, and not refused`);
         continue;
       }
       assert.notEqual(typeof part, 'string', `load() took it, the part reader said: ${String(part)}`);
@@ -206,6 +224,32 @@ test('a damaged database file: the part reader refuses it in the words of load()
       }
     }
   }), { numRuns: 400, seed: 16 });
+});
+
+test('a damaged row: the part reader refuses it when it reads it, in the words of load(), and answers for the names it does not touch', () => {
+  const db = SymbolDb.build({
+    vmlinux: { symbols: ['a', 'b', 'c', 'd'].map((name, i) => ({ name, type: 't', address: BigInt(0x1000 + i) })), source: 's', order: 'kallsyms' },
+  }).serialize();
+  const hlen = new DataView(db.buffer).getUint32(12, true);
+  const L = SymbolDb.layout(SymbolDb.parseHeader(db.subarray(16, 16 + hlen), 'x'), hlen, db.length, 'x');
+  const bad = db.slice();
+  new DataView(bad.buffer).setUint16(L.at.object + 2 * 2, 7, true); // row 2 ('c') names object 7 of 1
+  const path = join(dir, 'bad-row.klpdb');
+  writeFileSync(path, bad);
+  assert.throws(() => SymbolDb.load(bad, path), /entry 2 refers outside its tables/);
+  for (const walk of [true, false]) {
+    const read = (names: string[]): SymbolDb | undefined => {
+      const f = DbFile.open(path)!;
+      try {
+        return f.rowsFor(names, () => assert.fail('read whole'), { walk });
+      } finally {
+        f.close();
+      }
+    };
+    assert.throws(() => read(['a', 'c']), (e: unknown) => e instanceof DatabaseError && /bad-row\.klpdb: entry 2 refers outside its tables/.test(e.message));
+    const part = read(['a', 'b', 'd', 'zz'])!;
+    assert.deepEqual(['a', 'b', 'd', 'zz'].map((n) => part.lookup(n).map((d) => d.address)), [[0x1000n], [0x1001n], [0x1003n], []]);
+  }
 });
 
 test('a section given fewer bytes leaves zeros behind it, not the input bytes it no longer holds', () => {

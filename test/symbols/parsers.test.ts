@@ -71,9 +71,29 @@ test('database file: serialize, load, lookup; corrupt files are typed errors', (
   }
   const evil = bytes.slice();
   const hlen = new DataView(evil.buffer).getUint32(12, true);
-  const col0 = (16 + hlen + 7) & ~7;
+  const col0 = SymbolDb.layout(SymbolDb.parseHeader(evil.subarray(16, 16 + hlen), 'evil.klpdb'), hlen, evil.length, 'evil.klpdb').at.nameOff;
   new DataView(evil.buffer).setUint32(col0, 0xfffffff0, true); // nameOff of entry 0 far outside
   assert.throws(() => SymbolDb.load(evil, 'evil.klpdb'), /evil\.klpdb.*entry 0 refers outside its tables/);
+});
+
+test('database file: the objects\' sources and who exports come back; sources are read when asked, and damage to them is a typed error then', () => {
+  const db = SymbolDb.build({
+    vmlinux: { symbols: [{ name: 'b', type: 'T', address: 0xffffffff81000010n }], source: '/boot/vmlinuz-\u00e9', order: 'kallsyms' },
+    dumpModules: new Map([['m', [{ name: 'c', type: 't', address: 0xffffffffc0000000n }]]]),
+    exports: [{ name: 'b', object: 'vmlinux', type: 'EXPORT_SYMBOL', namespace: '' }],
+  });
+  const bytes = db.serialize();
+  const back = SymbolDb.load(bytes, 'x.klpdb');
+  assert.deepEqual(back.objects, db.objects);
+  assert.deepEqual(['vmlinux', 'm', 'none'].map((o) => back.hasExports(o)), [true, false, false]);
+  const hlen = new DataView(bytes.buffer).getUint32(12, true);
+  const L = SymbolDb.layout(SymbolDb.parseHeader(bytes.subarray(16, 16 + hlen), 'x.klpdb'), hlen, bytes.length, 'x.klpdb');
+  const evil = bytes.slice();
+  evil[L.sourcesAt] = 0x7b; // '{': not an array
+  const loaded = SymbolDb.load(evil, 'evil.klpdb');
+  assert.deepEqual(loaded.lookup('b').map((d) => d.object), ['vmlinux'], 'a look-up does not need the sources');
+  assert.throws(() => loaded.objects, (e: unknown) => e instanceof InputError && e.file === 'evil.klpdb' &&
+    e.message === `evil.klpdb (offset 0x${L.sourcesAt.toString(16)}): object sources are missing or malformed (rebuild it with klp symbols build)`);
 });
 
 test('input errors by kind, one rendering: text lines, databases, ELF', async () => {
