@@ -213,6 +213,7 @@ test('a damaged database file: the part reader refuses it in the words of load()
         const entry = /entry (\d+) refers outside its tables/.exec(full);
         assert.ok(entry, `load() said '${full}', the part reader answered`);
         const name = nameOfRow(b, +entry[1]!);
+        assert.ok(part instanceof SymbolDb);
         assert.deepEqual(part.lookup(name), [], `row ${entry[1]} (of '${name}') was read, and not refused`);
         continue;
       }
