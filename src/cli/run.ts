@@ -4,6 +4,7 @@
  * Exit codes (docs/cli.md): 0 success, 1 findings (the command worked and found problems),
  * 2 bad input or usage, 3 internal error (a bug in klpkit: please report it).
  */
+import { writeSync } from 'node:fs';
 import { clip, InputError, UsageError } from '../errors.js';
 import { termSafe } from '../report/escape.js';
 
@@ -31,7 +32,7 @@ export function reportError(e: unknown): number {
   }
   const msg = e instanceof Error ? e.message : String(e);
   err(`klp: internal error: ${msg}\n  this is a bug in klpkit; set KLP_DEBUG=1 for a stack trace and report it`);
-  if (process.env.KLP_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  if (process.env.KLP_DEBUG && e instanceof Error && e.stack) writeFd(2, `${e.stack}\n`);
   return EXIT.INTERNAL;
 }
 
@@ -41,19 +42,47 @@ export function reportError(e: unknown): number {
  */
 export function out(text: string): void {
   const safe = termSafe(text);
-  process.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+  writeFd(1, safe.endsWith('\n') ? safe : `${safe}\n`);
+}
+
+/** Bytes to stdout as they are (a file's contents the user asked for), as out() writes text. */
+export function outBytes(bytes: Uint8Array): void {
+  writeFd(1, bytes);
 }
 
 /** Write a message to stderr: escaped as out() is, and each line cut to a readable length. */
 export function err(text: string): void {
   const lines = termSafe(text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
-  process.stderr.write(`${lines.map((l) => clip(l, 2000)).join('\n')}\n`);
+  writeFd(2, `${lines.map((l) => clip(l, 2000)).join('\n')}\n`);
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+/**
+ * All of `data` to file descriptor 1 or 2, synchronously, as Node's own process.stdout writes to
+ * a file or a pipe on Linux, but without it: process.stdout is a stream, and making it loads
+ * Node's stream modules, some 7 ms of every command (docs/performance.md, eleventh round). A
+ * closed pipe (EPIPE: Node ignores SIGPIPE) ends the process quietly with its exit status so far;
+ * a descriptor left non-blocking by whoever opened it (EAGAIN) is waited on a millisecond at a
+ * time.
+ */
+function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
+  let bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  while (bytes.length > 0) {
+    let n: number;
+    try {
+      n = writeSync(fd, bytes);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      if (code === 'EAGAIN') {
+        Atomics.wait(PAUSE, 0, 0, 1);
+        continue;
+      }
+      throw e;
+    }
+    bytes = bytes.subarray(n);
+  }
+}
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * JSON with bigints as decimal strings (listings already carry hex strings for addresses). Names

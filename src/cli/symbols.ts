@@ -10,7 +10,7 @@ import type { SymbolDefinition } from '../symbols/types.js';
 import { addSourceOptions, loadDb, parseJobs } from './db-source.js';
 import { progressBar } from './progress.js';
 import { refuseInputs, sourceInputs } from './output.js';
-import { err, EXIT, out, runCommand, toJson } from './run.js';
+import { err, EXIT, out, outBytes, runCommand, toJson } from './run.js';
 
 function fmtDef(d: SymbolDefinition): string {
   // vmlinux: the address; a module: the offset in its section (its address is known only once loaded).
@@ -90,7 +90,7 @@ export function registerSymbols(program: Command): void {
         refuseInputs(opts.output, '-o', [{ flag: '--db', path: opts.db }]);
         await writeFileAtomic(opts.output, Buffer.from(text, 'latin1'));
       } else {
-        process.stdout.write(Buffer.from(text, 'latin1'));
+        outBytes(Buffer.from(text, 'latin1'));
       }
     }));
 

@@ -1,8 +1,10 @@
 /**
  * Files on disk: read (decompressing .ko.xz/.zst/.gz transparently) and write atomically.
  */
-import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { lstat, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync, constants as FS, fchmodSync, fchownSync, fstatSync, lstatSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync,
+  writeSync, type Stats,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { concatBytes } from './bytes.js';
 import { compress, maybeDecompress, type Compression, type DecompressOptions } from './compress.js';
@@ -89,6 +91,8 @@ export async function readInputFile(path: string, what = 'file', hint?: string, 
       hint ?? (code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'expected a file, not a directory' : undefined));
   };
   // O_NONBLOCK would make a FIFO without a writer read as empty; a blocking open is what cat does.
+  // (node:fs/promises only here, where the input is not a regular file: loading it is some 5 ms.)
+  const { open } = await import('node:fs/promises');
   const fh = await open(path, 'r').catch(fail);
   try {
     const st = await fh.stat().catch(fail);
@@ -135,9 +139,6 @@ export async function loadElf(path: string, opts: Pick<DecompressOptions, 'maxBy
 export async function writeFileAtomic(path: string, contents: Uint8Array | readonly Uint8Array[], mode = 0o666): Promise<void> {
   // Parts are written one after the other: a 42 MiB database need not be copied into one buffer.
   const parts = contents instanceof Uint8Array ? [contents] : contents;
-  const writeAll = async (fh: FileHandle): Promise<void> => {
-    for (const p of parts) await fh.write(p);
-  };
   const failed = (e: unknown, what = 'cannot write output'): ElfError => {
     if (e instanceof ElfError) return e;
     return new ElfError('WRITE', { file: path }, `${what} (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`);
@@ -145,46 +146,74 @@ export async function writeFileAtomic(path: string, contents: Uint8Array | reado
   let target = path;
   let st: Stats | undefined;
   try {
-    const l = await lstat(path);
-    if (l.isSymbolicLink()) {
-      target = await realpath(path).catch((e: unknown) => { throw failed(e, 'the output is a symlink whose target cannot be resolved'); });
+    if (lstatSync(path).isSymbolicLink()) {
+      try {
+        target = realpathSync(path);
+      } catch (e) {
+        throw failed(e, 'the output is a symlink whose target cannot be resolved');
+      }
     }
-    st = await stat(target);
+    st = statSync(target);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || target !== path) throw failed(e);
   }
   if (st && (st.isCharacterDevice() || st.isFIFO())) {
+    // A stream's reader may be this process's own (a test, a caller of the API): written
+    // without blocking it. (node:fs/promises only here: loading it is some 5 ms.)
+    const { open } = await import('node:fs/promises');
     const fh = await open(target, FS.O_WRONLY).catch((e: unknown) => { throw failed(e); });
     try {
-      await writeAll(fh).catch((e: unknown) => { throw failed(e); });
+      for (const p of parts) await fh.write(p).catch((e: unknown) => { throw failed(e); });
     } finally {
       await fh.close().catch(() => undefined);
     }
     return;
   }
   if (st && !st.isFile()) throw new ElfError('WRITE', { file: path }, `the output is a ${fileKind(st)}`, 'give a file name for -o');
+  // A regular file, synchronously: nothing else runs meanwhile in a command, and each step of
+  // fs/promises is a round trip through libuv's thread pool.
   const tmp = join(dirname(target), `.${basename(target)}.${tempSuffix()}.tmp`);
+  let fd: number | undefined;
+  let made = false;
   try {
-    const fh = await open(tmp, 'wx', st ? st.mode & 0o7777 : mode);
-    try {
-      await writeAll(fh);
-      if (st) {
-        // The owner first (root may replace a file it does not own; it must come back as it
-        // was), then the exact mode: open() applied the umask, and chown clears set-id bits.
-        if (st.uid !== process.getuid?.() || st.gid !== process.getgid?.()) {
-          await fh.chown(st.uid, st.gid).catch((e: unknown) => {
-            throw new ElfError('WRITE', { file: path }, `cannot keep the owner ${st.uid}:${st.gid} of the file it replaces (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`,
-              'write to another file with -o, or run as the owner');
-          });
-        }
-        await fh.chmod(st.mode & 0o7777);
-      }
-    } finally {
-      await fh.close();
+    fd = openSync(tmp, 'wx', st ? st.mode & 0o7777 : mode);
+    made = true;
+    for (const p of parts) {
+      for (let done = 0; done < p.length;) done += writeSync(fd, p, done, p.length - done);
     }
-    await rename(tmp, target);
+    if (st) {
+      // The owner first (root may replace a file it does not own; it must come back as it
+      // was), then the exact mode: open() applied the umask, and chown clears set-id bits.
+      if (st.uid !== process.getuid?.() || st.gid !== process.getgid?.()) {
+        try {
+          fchownSync(fd, st.uid, st.gid);
+        } catch (e) {
+          throw new ElfError('WRITE', { file: path }, `cannot keep the owner ${st.uid}:${st.gid} of the file it replaces (${(e as NodeJS.ErrnoException).code ?? 'EIO'})`,
+            'write to another file with -o, or run as the owner');
+        }
+      }
+      fchmodSync(fd, st.mode & 0o7777);
+    }
+    const closing = fd;
+    fd = undefined;
+    closeSync(closing);
+    renameSync(tmp, target);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the write failed already: that is the error to give
+      }
+    }
+    // Only a file this run made: 'wx' failing means the name was taken, and not by us.
+    if (made) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // left behind, hidden: the write's own error is the one to give
+      }
+    }
     throw failed(e);
   }
 }

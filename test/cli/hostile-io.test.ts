@@ -142,6 +142,33 @@ test('--in-place and -o over an existing file keep its mode and owner; a symlink
   assert.ok(lstatSync(viaLink).isSymbolicLink(), 'the symlink is kept; its target is replaced');
 });
 
+test('a pipe closed early (klp ... | head) ends klp quietly, with its own exit status; stdout left non-blocking is written whole', () => {
+  // Some 900 KB of listing (3,000 functions, each in its own section), far more than a pipe holds.
+  const src = join(dir, 'many.c');
+  writeFileSync(src, Array.from({ length: 3000 }, (_, i) => `int many_fn${i}(void) { return ${i}; }\n`).join(''));
+  const obj = join(dir, 'many.o');
+  assert.equal(spawnSync('gcc', ['-c', '-ffunction-sections', src, '-o', obj]).status, 0);
+  const sh = (cmd: string): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync('bash', ['-c', cmd], { cwd: ROOT, encoding: 'latin1', env: { ...process.env, KLP, NODE: process.execPath, OBJ: obj } });
+  const whole = sh('"$NODE" "$KLP" elf -S -s -r "$OBJ" | wc -c');
+  assert.ok(Number(whole.stdout) > 1 << 18, whole.stdout);
+  const closed = sh('"$NODE" "$KLP" elf -S -s -r "$OBJ" | head -n 1 >/dev/null; echo "status ${PIPESTATUS[0]}"');
+  assert.equal(closed.stdout, 'status 0\n');
+  assert.equal(closed.stderr, '');
+  // The whole listing through a pipe made non-blocking (O_NONBLOCK, on the writer's side, as a
+  // careless parent leaves it) whose reader is slower than klp.
+  const slow = sh(`python3 -c 'import os,subprocess,time,fcntl
+r,w=os.pipe(); fcntl.fcntl(w,fcntl.F_SETFL,fcntl.fcntl(w,fcntl.F_GETFL)|os.O_NONBLOCK)
+p=subprocess.Popen([os.environ["NODE"],os.environ["KLP"],"elf","-S","-s","-r",os.environ["OBJ"]],stdout=w); os.close(w)
+n=0
+while True:
+  time.sleep(0.002); b=os.read(r,65536)
+  if not b: break
+  n+=len(b)
+print(n, p.wait())'`);
+  assert.equal(slow.stdout, `${whole.stdout.trim()} 0\n`, slow.stderr);
+});
+
 test('bytes from inputs never reach the terminal raw, and long echoes are cut', () => {
   const raw = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/;
   // A scenario word of 100 KB full of escape sequences.
