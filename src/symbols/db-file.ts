@@ -194,10 +194,11 @@ export class DbFile {
 
     // A names table of the names found, in order, and the kept rows pointed into it.
     const names = new Uint8Array(foundName.reduce((t, x) => t + x.length + 1, 0));
-    const newOff: number[] = [];
+    const newOff = new Uint32Array(foundName.length);
     let w = 0;
-    for (const x of foundName) {
-      newOff.push(w);
+    for (let q = 0; q < foundName.length; q++) {
+      const x = foundName[q]!;
+      newOff[q] = w;
       w = latin1Write(names, x, w) + 1; // the NUL is there already
     }
     for (let r = 0; r < m; r++) col.nameOff[r] = newOff[rowName[r]!]!;
