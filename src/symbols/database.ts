@@ -12,7 +12,7 @@
  */
 import { concatBytes, latin1Write } from '../elf/bytes.js';
 import { Interner } from '../elf/strtab.js';
-import { DatabaseError } from './errors.js';
+import { damaged, DatabaseError } from './errors.js';
 import { MODSYM_CORE, type ExportInfo, type ExportType, type ModuleSymbols, type RawSymbol, type SymbolDefinition } from './types.js';
 
 export interface DbObject extends DbObjectHead {
@@ -750,7 +750,8 @@ export class SymbolDb {
     dv.setUint32(12, header.length, true);
     const parts: Uint8Array[] = [head];
     const zeros = new Uint8Array(8);
-    let at = 0;
+    let at = head.length;
+    /** A part, then zeros to the next 8-byte boundary. */
     const push = (a: Uint8Array): void => {
       parts.push(a);
       at += a.length;
@@ -759,7 +760,6 @@ export class SymbolDb {
         at = pad8(at);
       }
     };
-    at = 16;
     push(header);
     push(sources);
     push(new Uint8Array(Uint32Array.from(this.hashes.row).buffer));
@@ -779,14 +779,13 @@ export class SymbolDb {
     }
     const dv = new DataView(first.buffer, first.byteOffset, 16);
     const version = dv.getUint32(8, true);
-    if (version !== VERSION) throw new DatabaseError('BAD_DATABASE', { file, offset: 8 }, `database format version ${version}, this klpkit reads ${VERSION}`, 'rebuild it with klp symbols build');
+    if (version !== VERSION) throw damaged(file, `database format version ${version}, this klpkit reads ${VERSION}`, 8);
     return dv.getUint32(12, true);
   }
 
   /** @internal The JSON header (the bytes after the first 16), checked field by field. */
   static parseHeader(text: Uint8Array, file: string): DbHeader {
-    const bad = (detail: string, offset?: number): DatabaseError =>
-      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const bad = (detail: string, offset?: number): DatabaseError => damaged(file, detail, offset);
     let h: DbHeader;
     try {
       h = JSON.parse(new TextDecoder().decode(text));
@@ -814,8 +813,7 @@ export class SymbolDb {
    * bytes: each on an 8-byte boundary, the names ending the file. Throws what load() throws.
    */
   static layout(h: DbHeader, hlen: number, size: number, file: string): DbLayout {
-    const bad = (detail: string, offset?: number): DatabaseError =>
-      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const bad = (detail: string, offset?: number): DatabaseError => damaged(file, detail, offset);
     const pad8 = (x: number): number => (x + 7) & ~7;
     if (16 + hlen > size) throw bad('header runs past the end of the file', 12);
     const sourcesAt = pad8(16 + hlen);
@@ -842,14 +840,13 @@ export class SymbolDb {
   static checkHashRows(rows: ArrayLike<number>, count: number, file: string, at: number): void {
     for (let k = 0; k < rows.length; k++) {
       if (rows[k]! >= count || (k > 0 && rows[k]! <= rows[k - 1]!)) {
-        throw new DatabaseError('BAD_DATABASE', { file, offset: at + 4 * k }, `fingerprint ${k} refers outside its tables`, 'rebuild it with klp symbols build');
+        throw damaged(file, `fingerprint ${k} refers to no row, or is out of order`, at + 4 * k);
       }
     }
   }
 
   static load(bytes: Uint8Array, file: string): SymbolDb {
-    const bad = (detail: string, offset?: number): DatabaseError =>
-      new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+    const bad = (detail: string, offset?: number): DatabaseError => damaged(file, detail, offset);
     // Typed-array views need aligned offsets: copy once if the buffer is not 8-aligned.
     if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
     const hlen = SymbolDb.headerLength(bytes, file);
@@ -904,7 +901,7 @@ function lazySources(bytes: Uint8Array, count: number, file: string, at: number)
       v = undefined;
     }
     if (!Array.isArray(v) || v.length !== count || !v.every((x) => typeof x === 'string')) {
-      throw new DatabaseError('BAD_DATABASE', { file, offset: at }, 'object sources are missing or malformed', 'rebuild it with klp symbols build');
+      throw damaged(file, 'object sources are missing or malformed', at);
     }
     list = v as string[];
     return list;

@@ -7,15 +7,16 @@
  * reading it whole.
  *
  * Layout (database.ts): 16 bytes (magic, version, header length), the JSON header, the objects'
- * sources, the fingerprints, then one column after another (each 8-aligned), then the names table. Rows are sorted by name, and the names
- * table holds each distinct name once, in the same order: a few names' rows are found by a binary
- * search each, as `SymbolDb.lookup` finds them; many names' by one walk of the names table and
- * one of the name-offset column, side by side with the sorted names asked.
+ * sources, the fingerprints, then one column after another (each 8-aligned), then the names
+ * table. Rows are sorted by name, and the names table holds each distinct name once, in the same
+ * order: a few names' rows are found by a binary search each, as `SymbolDb.lookup` finds them;
+ * many names' by one walk of the names table and one of the name-offset column, side by side
+ * with the sorted names asked.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { COLUMNS, SymbolDb, type ColumnName, type Columns, type DbHeader, type DbLayout } from './database.js';
 import { latin1Write } from '../elf/bytes.js';
-import { DatabaseError } from './errors.js';
+import { damaged, DatabaseError } from './errors.js';
 
 const CHUNK = 1 << 20;
 /** Up to this many names asked are searched for one by one; more are found by one walk. */
@@ -89,14 +90,14 @@ export class DbFile {
     const first = new Uint8Array(Math.min(16, size));
     readFully(fd, file, first, 0, first.length);
     const hlen = SymbolDb.headerLength(first, file);
-    if (16 + hlen > size) throw new DatabaseError('BAD_DATABASE', { file, offset: 12 }, 'header runs past the end of the file', 'rebuild it with klp symbols build');
+    if (16 + hlen > size) throw damaged(file, 'header runs past the end of the file', 12);
     const text = new Uint8Array(hlen);
     readFully(fd, file, text, 16, hlen);
     const h = SymbolDb.parseHeader(text, file);
     const db = new DbFile(fd, file, h, SymbolDb.layout(h, hlen, size, file));
     if (h.namesBytes > 0) {
       db.readAt(db.chunk, db.L.namesAt + h.namesBytes - 1, 1);
-      if (db.chunk[0] !== 0) throw new DatabaseError('BAD_DATABASE', { file }, 'names table is not NUL-terminated', 'rebuild it with klp symbols build');
+      if (db.chunk[0] !== 0) throw damaged(file, 'names table is not NUL-terminated');
     }
     return db;
   }
@@ -188,7 +189,7 @@ export class DbFile {
     for (let r = 0; r < m; r++) {
       if (col.object[r]! >= h.objects.length || (col.section[r] !== 0xffffffff && col.section[r]! >= h.sections.length) ||
           col.namespace[r]! >= h.namespaces.length || col.file[r]! > h.files.length) {
-        throw new DatabaseError('BAD_DATABASE', { file: this.path }, `entry ${rows[r]!} refers outside its tables`, 'rebuild it with klp symbols build');
+        throw damaged(this.path, `entry ${rows[r]!} refers outside its tables`);
       }
     }
 

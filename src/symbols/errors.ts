@@ -14,6 +14,11 @@ export class DatabaseError extends InputError {
   }
 }
 
+/** A database file's damage, at `offset` when known: rebuilding it is the way out. */
+export function damaged(file: string, detail: string, offset?: number): DatabaseError {
+  return new DatabaseError('BAD_DATABASE', { file, offset }, detail, 'rebuild it with klp symbols build');
+}
+
 export function lineError(file: string, line: number, detail: string, hint?: string): TextInputError {
   return new TextInputError('BAD_LINE', { file, line }, detail, hint);
 }
