@@ -62,7 +62,8 @@ export function err(text: string): void {
  * Node's stream modules, some 7 ms of every command (docs/performance.md, eleventh round). A
  * closed pipe (EPIPE: Node ignores SIGPIPE) ends the process quietly with its exit status so far;
  * a descriptor left non-blocking by whoever opened it (EAGAIN) is waited on a millisecond at a
- * time.
+ * time. Any other failure (a full disk) is the user's to know, not a bug: an InputError naming
+ * standard output, for stdout; for stderr there is nowhere left to say it, and the rest is lost.
  */
 function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
   let bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -71,13 +72,14 @@ function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
     try {
       n = writeSync(fd, bytes);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
       if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
       if (code === 'EAGAIN') {
         Atomics.wait(PAUSE, 0, 0, 1);
         continue;
       }
-      throw e;
+      if (fd === 2) return;
+      throw new InputError('WRITE', { file: 'standard output' }, `cannot write (${code})`, 'check where the output goes: is its disk full?');
     }
     bytes = bytes.subarray(n);
   }

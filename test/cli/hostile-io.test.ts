@@ -167,6 +167,12 @@ while True:
   n+=len(b)
 print(n, p.wait())'`);
   assert.equal(slow.stdout, `${whole.stdout.trim()} 0\n`, slow.stderr);
+  // A stdout that cannot take it (a full disk) is the user's error, one line; a stderr that
+  // cannot changes no exit status.
+  const full = sh('"$NODE" "$KLP" elf -S -s -r "$OBJ" > /dev/full');
+  oneLine({ status: full.status ?? -1, stderr: full.stderr });
+  assert.match(full.stderr, /^klp: error: standard output: cannot write \(ENOSPC\)/);
+  assert.equal(sh('"$NODE" "$KLP" elf -S "$OBJ.missing" 2>/dev/full').status, 2);
 });
 
 test('bytes from inputs never reach the terminal raw, and long echoes are cut', () => {
