@@ -63,7 +63,8 @@ export function err(text: string): void {
  * closed pipe (EPIPE: Node ignores SIGPIPE) ends the process quietly with its exit status so far;
  * a descriptor left non-blocking by whoever opened it (EAGAIN) is waited on a millisecond at a
  * time. Any other failure (a full disk) is the user's to know, not a bug: an InputError naming
- * standard output, for stdout; for stderr there is nowhere left to say it, and the rest is lost.
+ * standard output. A stderr that fails (closed, full) loses the rest of the message: there is
+ * nowhere left to say it.
  */
 function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
   let bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -73,12 +74,13 @@ function writeFd(fd: 1 | 2, data: string | Uint8Array): void {
       n = writeSync(fd, bytes);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-      if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
       if (code === 'EAGAIN') {
         Atomics.wait(PAUSE, 0, 0, 1);
         continue;
       }
+      // (The exit status of an error being reported is not set yet: stderr's failure ends nothing.)
       if (fd === 2) return;
+      if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
       throw new InputError('WRITE', { file: 'standard output' }, `cannot write (${code})`, 'check where the output goes: is its disk full?');
     }
     bytes = bytes.subarray(n);

@@ -173,6 +173,7 @@ print(n, p.wait())'`);
   oneLine({ status: full.status ?? -1, stderr: full.stderr });
   assert.match(full.stderr, /^klp: error: standard output: cannot write \(ENOSPC\)/);
   assert.equal(sh('"$NODE" "$KLP" elf -S "$OBJ.missing" 2>/dev/full').status, 2);
+  assert.equal(sh('"$NODE" "$KLP" elf -S "$OBJ.missing" 2>&1 | head -c 0; echo ${PIPESTATUS[0]}').stdout, '2\n');
 });
 
 test('bytes from inputs never reach the terminal raw, and long echoes are cut', () => {
