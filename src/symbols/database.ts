@@ -862,10 +862,7 @@ export class SymbolDb {
     if (names.length > 0 && names[names.length - 1] !== 0) throw bad('names table is not NUL-terminated');
     // Validate every reference once, so lookups can trust the columns.
     for (let i = 0; i < n; i++) {
-      if (c.nameOff[i]! >= names.length || c.object[i]! >= h.objects.length ||
-          (c.section[i] !== 0xffffffff && c.section[i]! >= h.sections.length) || c.namespace[i]! >= h.namespaces.length || c.file[i]! > h.files.length) {
-        throw bad(`entry ${i} refers outside its tables`);
-      }
+      if (c.nameOff[i]! >= names.length || refersOutside(c, i, h)) throw bad(`entry ${i} refers outside its tables`);
     }
     const hashes = {
       row: new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + L.hashRowAt, h.hashCount),
@@ -875,6 +872,16 @@ export class SymbolDb {
     const sources = lazySources(bytes.subarray(L.sourcesAt, L.sourcesAt + h.sourcesBytes), h.objects.length, file, L.sourcesAt);
     return new SymbolDb({ ...h, sources, names, col: c, count: n, hashes });
   }
+}
+
+/**
+ * Does row i of `c` name an object, section, namespace or unit the header `h` does not hold?
+ * (Its name offset is the caller's to check: load() against the names table, the part reader by
+ * having found the name there.)
+ */
+export function refersOutside(c: Columns, i: number, h: DbHeader): boolean {
+  return c.object[i]! >= h.objects.length || (c.section[i] !== 0xffffffff && c.section[i]! >= h.sections.length) ||
+    c.namespace[i]! >= h.namespaces.length || c.file[i]! > h.files.length;
 }
 
 /** Where the parts of a database file start (SymbolDb.layout). */

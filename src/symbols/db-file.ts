@@ -14,7 +14,7 @@
  * with the sorted names asked.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { COLUMNS, SymbolDb, type ColumnName, type Columns, type DbHeader, type DbLayout } from './database.js';
+import { COLUMNS, refersOutside, SymbolDb, type ColumnName, type Columns, type DbHeader, type DbLayout } from './database.js';
 import { latin1Write } from '../elf/bytes.js';
 import { damaged, DatabaseError } from './errors.js';
 
@@ -186,12 +186,7 @@ export class DbFile {
     }
     // Each row kept checked as load() checks every row (its name offset is one found in the
     // names table): the first bad one is named, in load()'s words.
-    for (let r = 0; r < m; r++) {
-      if (col.object[r]! >= h.objects.length || (col.section[r] !== 0xffffffff && col.section[r]! >= h.sections.length) ||
-          col.namespace[r]! >= h.namespaces.length || col.file[r]! > h.files.length) {
-        throw damaged(this.path, `entry ${rows[r]!} refers outside its tables`);
-      }
-    }
+    for (let r = 0; r < m; r++) if (refersOutside(col, r, h)) throw damaged(this.path, `entry ${rows[r]!} refers outside its tables`);
 
     // A names table of the names found, in order, and the kept rows pointed into it.
     const names = new Uint8Array(foundName.reduce((t, x) => t + x.length + 1, 0));
