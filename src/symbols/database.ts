@@ -96,11 +96,6 @@ export interface BuildInput {
 export interface PartialRows {
   /** The names whose rows (all of them, or none when the database has none) were read. */
   names: ReadonlySet<string>;
-  /**
-   * The first row of each name found (a name's rows are adjacent): a lookup goes straight to its
-   * rows, not by a binary search of 20,000 names compared a character at a time.
-   */
-  first: ReadonlyMap<string, number>;
   /** The whole database. */
   whole: () => SymbolDb;
 }
@@ -621,18 +616,10 @@ export class SymbolDb {
 
   /** Every definition of `name`, vmlinux first, then modules, each in kallsyms order. */
   lookup(name: string): SymbolDefinition[] {
-    const c = this.col;
-    let lo: number, hi: number;
-    if (this.partial) {
-      const at = this.partial.first.get(name);
-      if (at === undefined) return this.partial.names.has(name) ? [] : this.whole().lookup(name);
-      lo = at;
-      hi = at + 1;
-      while (hi < this.rows && c.nameOff[hi] === c.nameOff[at]) hi++;
-    } else {
-      [lo, hi] = this.range(name);
-    }
+    if (this.partial && !this.partial.names.has(name)) return this.whole().lookup(name);
+    const [lo, hi] = this.range(name);
     const out: SymbolDefinition[] = [];
+    const c = this.col;
     // Entries of one object are adjacent and ordered by position: count each object's run once.
     let runEnd = lo, n = 0, nCore = 0;
     for (let i = lo; i < hi; i++) {

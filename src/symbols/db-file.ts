@@ -212,9 +212,7 @@ export class DbFile {
     const sources = new Uint8Array(h.sourcesBytes);
     this.readAt(sources, L.sourcesAt, sources.length);
     const header: DbHeader = { ...h, count: m, namesBytes: names.length };
-    const first = new Map<string, number>();
-    for (let r = 0; r < m; r++) if (r === 0 || rowName[r] !== rowName[r - 1]) first.set(foundName[rowName[r]!]!, r);
-    return SymbolDb.partialFrom(header, sources, this.path, L.sourcesAt, names, col, m, { row: keptRow, value: keptValue }, { names: askedSet, whole, first });
+    return SymbolDb.partialFrom(header, sources, this.path, L.sourcesAt, names, col, m, { row: keptRow, value: keptValue }, { names: askedSet, whole });
   }
 
   /** `count` 32-bit numbers at `pos` of the file, read into an array of their own. */
